@@ -1,0 +1,386 @@
+"""OGC API - Processes endpoints for Methods and Executions, plus CCP's own.
+
+pygeoapi serves the landing page, conformance and OpenAPI; CCP serves processes and jobs
+itself because it is async-only, filters jobs, and answers every error with an OGC exception
+(type, title, status, detail).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, stream_with_context
+from pygeoapi.api import APIRequest
+from pygeoapi.api import landing_page as pygeoapi_landing_page
+from pygeoapi.api import openapi_ as pygeoapi_openapi
+from pygeoapi.api import conformance as pygeoapi_conformance
+from pygeoapi.process.base import JobNotFoundError
+
+from ccp import archive, errors, provenance
+from ccp.jobstore import FINAL_STATUSES
+from ccp.manager import CCPManager
+
+blueprint = Blueprint("ccp", __name__)
+
+JOB_STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
+REL = "http://www.opengis.net/def/rel/ogc/1.0/"
+
+
+def manager() -> CCPManager:
+    return current_app.extensions["ccp"].manager
+
+
+def base_url() -> str:
+    return manager().base_url
+
+
+def json_response(data: Any, status: int = 200, headers: dict | None = None) -> Response:
+    response = Response(json.dumps(data, indent=2, default=str), status,
+                        mimetype="application/json")
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _pygeoapi(function: Any) -> Response:
+    api = current_app.extensions["ccp"].api
+    api_request = APIRequest.from_flask(request, api.locales)
+    if not api_request.is_valid():
+        headers, status, content = api.get_format_exception(api_request)
+    else:
+        headers, status, content = function(api, api_request)
+    response = Response(content, status)
+    for key, value in headers.items():
+        response.headers[key] = value
+    return response
+
+
+@blueprint.get("/")
+def landing() -> Response:
+    return _pygeoapi(pygeoapi_landing_page)
+
+
+@blueprint.get("/conformance")
+def conformance() -> Response:
+    return _pygeoapi(pygeoapi_conformance)
+
+
+@blueprint.get("/openapi")
+def openapi() -> Response:
+    return _pygeoapi(pygeoapi_openapi)
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+def _int_param(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as err:
+        raise errors.bad_request(f"'{name}' must be an integer, got {raw!r}") from err
+    if value < minimum:
+        raise errors.bad_request(f"'{name}' must be >= {minimum}, got {value}")
+    return min(value, maximum) if maximum else value
+
+
+def process_summary(method_id: str, full: bool = False) -> dict[str, Any]:
+    registry = manager().registry
+    method = registry.method(method_id)
+    if method is None:
+        raise errors.no_such_process(method_id)
+    description = method.to_dict()
+    if not full:
+        for key in ("inputs", "outputs", "additionalParameters"):
+            description.pop(key, None)
+    url = f"{base_url()}/processes/{method.id}"
+    description["executable"] = registry.is_executable(method)
+    description["links"] = [
+        *[link for link in method.raw.get("links", []) if link.get("rel") != "self"],
+        {"rel": "self", "type": "application/json", "href": url, "title": method.title},
+        {"rel": f"{REL}execute", "type": "application/json", "href": f"{url}/execution",
+         "title": f"Execute {method.title}"},
+        {"rel": f"{REL}job-list", "type": "application/json",
+         "href": f"{base_url()}/jobs?processID={method.id}", "title": "Executions of it"},
+    ]
+    return description
+
+
+@blueprint.get("/processes")
+def list_processes() -> Response:
+    limit = _int_param("limit", 1000, 1, 10000)
+    ids = sorted(manager().registry.methods)[:limit]
+    return json_response({
+        "processes": [process_summary(method_id) for method_id in ids],
+        "links": [{"rel": "self", "type": "application/json",
+                   "href": f"{base_url()}/processes"}],
+    })
+
+
+@blueprint.get("/processes/<process_id>")
+def describe_process(process_id: str) -> Response:
+    return json_response(process_summary(process_id, full=True))
+
+
+def read_json_body() -> Any:
+    if request.content_length is not None and request.max_content_length is not None \
+            and request.content_length > request.max_content_length:
+        raise errors.APIError(413, "Payload too large",
+                              f"the request body is larger than {request.max_content_length} "
+                              "bytes")
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise errors.bad_request("the request body is empty: send a JSON execution request",
+                                 "Missing parameter value")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise errors.bad_request(f"the request body is not valid JSON: {err}") from err
+
+
+@blueprint.post("/processes/<process_id>/execution")
+def execute(process_id: str) -> Response:
+    ccp_manager = manager()
+    if ccp_manager.registry.method(process_id) is None:
+        raise errors.no_such_process(process_id)
+    body = read_json_body()
+    job_id = ccp_manager.submit(process_id, body, user=current_user())
+    location = f"{base_url()}/jobs/{job_id}"
+    return json_response(status_info(ccp_manager.get_job(job_id)), 201, {
+        "Location": location,
+        "Preference-Applied": "respond-async",
+    })
+
+
+def current_user() -> dict[str, Any]:
+    return getattr(request, "ccp_user", None) or {}
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+def status_info(job: dict[str, Any]) -> dict[str, Any]:
+    url = f"{base_url()}/jobs/{job['identifier']}"
+    info = {
+        "type": "process",
+        "processID": job["process_id"],
+        "processVersion": job["process_version"],
+        "jobID": job["identifier"],
+        "status": job["status"],
+        "message": job["message"],
+        "progress": job["progress"],
+        "created": job["created"],
+        "started": job["started"],
+        "finished": job["finished"],
+        "updated": job["updated"],
+        "infrastructure": job["infrastructure_id"],
+        "image": (job.get("inputs") or {}).get("ccpimage"),
+        "links": [
+            {"rel": "self", "type": "application/json", "href": url},
+            {"rel": "up", "type": "application/json", "href": f"{base_url()}/jobs"},
+            {"rel": "logs", "type": "text/plain", "href": f"{url}/logs"},
+        ],
+    }
+    if job.get("derived_from"):
+        info["derivedFrom"] = job["derived_from"]
+    if job["status"] in FINAL_STATUSES and job.get("stored"):
+        info["links"] += [
+            {"rel": "archive", "type": "application/zip", "href": f"{url}/archive",
+             "title": "The whole Execution archive"},
+            {"rel": "provenance", "type": "application/json", "href": f"{url}/provenance",
+             "title": "PROV-JSON record (?f=ttl, xml, provn)"},
+        ]
+    if job["status"] == "successful":
+        info["links"].append({"rel": f"{REL}results", "type": "application/json",
+                              "href": f"{url}/results"})
+    return info
+
+
+def _list_param(name: str, allowed: tuple[str, ...] | None = None) -> list[str] | None:
+    values = [v for raw in request.args.getlist(name) for v in raw.split(",") if v]
+    if allowed:
+        for value in values:
+            if value not in allowed:
+                raise errors.bad_request(f"'{name}' must be one of {', '.join(allowed)}, "
+                                         f"got {value!r}")
+    return values or None
+
+
+@blueprint.get("/jobs")
+def list_jobs() -> Response:
+    limit = _int_param("limit", 10, 1, 1000)
+    offset = _int_param("offset", 0, 0)
+    statuses = _list_param("status", JOB_STATUSES)
+    process_ids = _list_param("processID")
+    jobs, total = manager().store.list(status=statuses, process_id=process_ids, limit=limit,
+                                       offset=offset, owner=owner_filter())
+    query = {k: v for k, v in request.args.items(multi=True) if k not in ("offset", "limit")}
+    links = [{"rel": "self", "type": "application/json", "href": _jobs_url(query, offset, limit)}]
+    if offset + limit < total:
+        links.append({"rel": "next", "type": "application/json",
+                      "href": _jobs_url(query, offset + limit, limit)})
+    if offset > 0:
+        links.append({"rel": "prev", "type": "application/json",
+                      "href": _jobs_url(query, max(0, offset - limit), limit)})
+    return json_response({"jobs": [status_info(job) for job in jobs], "numberMatched": total,
+                          "numberReturned": len(jobs), "links": links})
+
+
+def _jobs_url(query: dict[str, str], offset: int, limit: int) -> str:
+    from urllib.parse import urlencode
+
+    return f"{base_url()}/jobs?" + urlencode({**query, "limit": limit, "offset": offset})
+
+
+def owner_filter() -> str | None:
+    """The owner whose jobs this request may see; None means all (no auth, or an admin)."""
+    return getattr(request, "ccp_owner", None)
+
+
+def find_job(job_id: str) -> dict[str, Any]:
+    try:
+        job = manager().get_job(job_id)
+    except JobNotFoundError as err:
+        raise errors.no_such_job(job_id) from err
+    owner = owner_filter()
+    if owner is not None and job.get("owner") != owner:
+        raise errors.no_such_job(job_id)
+    return job
+
+
+@blueprint.get("/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    return json_response(status_info(find_job(job_id)))
+
+
+@blueprint.delete("/jobs/<job_id>")
+def delete_job(job_id: str) -> Response:
+    job = find_job(job_id)
+    ccp_manager = manager()
+    if job["status"] in FINAL_STATUSES:
+        ccp_manager.delete(job_id)
+        info = status_info(job)
+        info["message"] = "Deleted with its archive"
+        return json_response(info)
+    return json_response(status_info(ccp_manager.dismiss(job_id)))
+
+
+def finished_job(job_id: str) -> dict[str, Any]:
+    job = find_job(job_id)
+    if job["status"] not in FINAL_STATUSES:
+        raise errors.APIError(404, "Result not ready",
+                              f"job '{job_id}' is {job['status']}: its archive is not ready yet")
+    if not job.get("stored"):
+        raise errors.APIError(404, "Result not ready",
+                              f"job '{job_id}' has no stored archive: {job['message']}")
+    return job
+
+
+@blueprint.get("/jobs/<job_id>/results")
+def results(job_id: str) -> Response:
+    job = find_job(job_id)
+    if job["status"] in ("accepted", "running"):
+        raise errors.APIError(404, "Result not ready", f"job '{job_id}' is {job['status']}")
+    if job["status"] != "successful":
+        raise errors.APIError(400, "Job failed" if job["status"] == "failed" else "Job dismissed",
+                              f"job '{job_id}' is {job['status']}: {job['message']}")
+    url = f"{base_url()}/jobs/{job_id}"
+    link = (f'<{url}/archive>; rel="archive"; type="application/zip", '
+            f'<{url}/outputs/output.zip>; rel="outputs"; type="application/zip", '
+            f'<{url}/provenance>; rel="provenance"; type="application/json"')
+    document = manager().results(job)
+    document["links"] = [
+        {"rel": "archive", "type": "application/zip", "href": f"{url}/archive"},
+        {"rel": "outputs", "type": "application/zip", "href": f"{url}/outputs/output.zip"},
+        {"rel": "provenance", "type": "application/json", "href": f"{url}/provenance"},
+    ]
+    return json_response(document, headers={"Link": link})
+
+
+def _stream(key: str, mimetype: str, filename: str) -> Response:
+    storage = manager().storage
+    try:
+        size = storage.size(key)
+    except FileNotFoundError as err:
+        raise errors.APIError(404, "Not found", f"{filename} is not in the archive") from err
+
+    def chunks():
+        with storage.open(key) as stream:
+            while chunk := stream.read(archive.CHUNK):
+                yield chunk
+
+    response = Response(stream_with_context(chunks()), mimetype=mimetype)
+    response.headers["Content-Length"] = str(size)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@blueprint.get("/jobs/<job_id>/archive")
+def download_archive(job_id: str) -> Response:
+    finished_job(job_id)
+    response = Response(stream_with_context(archive.stream_zip(manager().storage, job_id)),
+                        mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="ccp-{job_id}.zip"'
+    return response
+
+
+@blueprint.get("/jobs/<job_id>/outputs/output.zip")
+def download_outputs(job_id: str) -> Response:
+    finished_job(job_id)
+    return _stream(f"{archive.prefix_of(job_id)}/{archive.OUTPUT_ZIP}", "application/zip",
+                   f"{job_id}-output.zip")
+
+
+@blueprint.get("/jobs/<job_id>/provenance")
+def get_provenance(job_id: str) -> Response:
+    finished_job(job_id)
+    fmt = request.args.get("f", "json")
+    if fmt not in provenance.FORMATS:
+        raise errors.bad_request(f"'f' must be one of {', '.join(provenance.FORMATS)}")
+    key = f"{archive.prefix_of(job_id)}/metadata/provenance.json"
+    prov_json = manager().storage.read_bytes(key).decode()
+    return Response(provenance.convert(prov_json, fmt), mimetype=provenance.FORMATS[fmt][1])
+
+
+@blueprint.get("/jobs/<job_id>/logs")
+def get_logs(job_id: str) -> Response:
+    job = find_job(job_id)
+    ccp_manager = manager()
+    live = ccp_manager.data_dir / "work" / job_id / "archive" / "logs" / "execution.log"
+    key = f"{archive.prefix_of(job_id)}/logs/execution.log"
+    if job["status"] in FINAL_STATUSES and ccp_manager.storage.exists(key):
+        text = ccp_manager.storage.read_bytes(key).decode("utf-8", "replace")
+    elif live.exists():
+        text = live.read_text(encoding="utf-8", errors="replace")
+    else:
+        text = ""
+    return Response(text, mimetype="text/plain")
+
+
+# --- infrastructures ---------------------------------------------------------------------------
+
+def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
+    infrastructure = manager().registry.infrastructures.get(infrastructure_id)
+    if infrastructure is None:
+        raise errors.APIError(404, "No such infrastructure",
+                              f"there is no infrastructure '{infrastructure_id}'")
+    document = infrastructure.to_dict()
+    document["links"] = [{"rel": "self", "type": "application/json",
+                          "href": f"{base_url()}/infrastructures/{infrastructure.id}"}]
+    return document
+
+
+@blueprint.get("/infrastructures")
+def list_infrastructures() -> Response:
+    ids = sorted(manager().registry.infrastructures)
+    return json_response({
+        "infrastructures": [infrastructure_document(i) for i in ids],
+        "links": [{"rel": "self", "type": "application/json",
+                   "href": f"{base_url()}/infrastructures"}],
+    })
+
+
+@blueprint.get("/infrastructures/<infrastructure_id>")
+def get_infrastructure(infrastructure_id: str) -> Response:
+    return json_response(infrastructure_document(infrastructure_id))

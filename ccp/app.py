@@ -1,0 +1,96 @@
+"""The Flask app factory: configuration → pygeoapi API + CCP manager → routes.
+
+Nothing happens at import time; `create_app()` builds everything and, unless told not to,
+starts the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from pygeoapi.api import API
+from pygeoapi.openapi import get_oas
+from pygeoapi.util import yaml_load
+from werkzeug.exceptions import HTTPException
+
+from ccp import errors
+from ccp.manager import CCPManager
+
+LOGGER = logging.getLogger(__name__)
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "pygeoapi-config.yml"
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+@dataclass
+class CCPContext:
+    api: API
+    manager: CCPManager
+    config: dict[str, Any]
+
+
+def load_config(path: Path | str | None = None) -> dict[str, Any]:
+    """Read the pygeoapi configuration, with `${VAR:-default}` from the environment."""
+    path = Path(path or os.environ.get("PYGEOAPI_CONFIG") or DEFAULT_CONFIG).resolve()
+    with path.open(encoding="utf-8") as handle:
+        config = yaml_load(handle)
+    manager = config.setdefault("server", {}).setdefault("manager", {})
+    manager.setdefault("name", "ccp.manager.CCPManager")
+    manager.setdefault("base_dir", str(path.parent))
+    manager.setdefault("base_url", config["server"].get("url", "http://localhost:5000"))
+    config.setdefault("resources", {})
+    return config
+
+
+def create_app(config: dict[str, Any] | None = None, start_workers: bool = True) -> Flask:
+    config = config if config is not None else load_config()
+    openapi = get_oas(config, fail_on_invalid_collection=False)
+    api = API(config, openapi)
+    manager = api.manager
+    if not isinstance(manager, CCPManager):
+        raise RuntimeError("server.manager.name must be ccp.manager.CCPManager")
+    for problem in manager.registry.problems:
+        LOGGER.error("invalid descriptor skipped: %s", problem)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = int(config["server"].get("max_body_bytes",
+                                                                 DEFAULT_MAX_BODY))
+    app.url_map.strict_slashes = False
+    app.extensions["ccp"] = CCPContext(api, manager, config)
+
+    from ccp.api import blueprint
+
+    app.register_blueprint(blueprint)
+    _register_error_handlers(app)
+    if start_workers:
+        manager.start()
+    return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    def as_json(error: errors.APIError) -> Response:
+        response = Response(
+            __import__("json").dumps(error.to_dict(), indent=2), error.status,
+            mimetype="application/json")
+        return response
+
+    @app.errorhandler(errors.APIError)
+    def api_error(error: errors.APIError) -> Response:
+        return as_json(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        titles = {413: "Payload too large"}
+        return as_json(errors.APIError(
+            error.code or 500, titles.get(error.code, error.name),
+            error.description or error.name))
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        LOGGER.exception("unexpected error")
+        return as_json(errors.APIError(500, "Internal server error",
+                                       "the server failed to handle this request; see its log"))

@@ -1,0 +1,251 @@
+"""Jobs in SQL through SQLAlchemy: SQLite by default, PostgreSQL for several servers.
+
+The table is the durable queue: a job is `accepted` until one worker claims it with a
+conditional UPDATE (only one can win, on both databases), and a running job proves it is alive
+by its heartbeat. The schema is versioned: MIGRATIONS run in order, once each.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from ccp.runtimes.base import now_iso
+
+FINAL_STATUSES = ("successful", "failed", "dismissed")
+JSON_COLUMNS = ("request", "inputs", "claims", "instance", "outputs", "method",
+                "infrastructure")
+
+metadata = MetaData()
+
+schema_version = Table(
+    "ccp_schema_version", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied", String(40), nullable=False),
+)
+
+jobs = Table(
+    "ccp_jobs", metadata,
+    Column("identifier", String(64), primary_key=True),
+    Column("process_id", String(128), nullable=False, index=True),
+    Column("process_version", String(64), nullable=False, default=""),
+    Column("infrastructure_id", String(128), nullable=False, default=""),
+    Column("status", String(16), nullable=False, index=True),
+    Column("message", Text, nullable=False, default=""),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("created", String(40), nullable=False, index=True),
+    Column("started", String(40)),
+    Column("finished", String(40)),
+    Column("updated", String(40), nullable=False),
+    Column("request", Text, nullable=False, default="{}"),
+    Column("inputs", Text, nullable=False, default="{}"),
+    Column("owner", String(256), index=True),
+    Column("claims", Text, nullable=False, default="{}"),
+    Column("worker", String(64)),
+    Column("heartbeat", Float),
+    Column("instance", Text),
+    Column("dismiss_requested", Boolean, nullable=False, default=False),
+    Column("stored", Boolean, nullable=False, default=False),
+    Column("outputs", Text),
+    Column("derived_from", String(64)),
+    Column("method", Text, nullable=False, default="{}"),
+    Column("infrastructure", Text, nullable=False, default="{}"),
+)
+
+
+def _v1_create_jobs(connection: Connection) -> None:
+    jobs.create(connection, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_jobs]
+
+
+class JobNotFound(KeyError):
+    pass
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def migrate(engine: Engine) -> int:
+    """Apply pending migrations; return the schema version now in place."""
+    with engine.begin() as connection:
+        schema_version.create(connection, checkfirst=True)
+        current = connection.scalar(select(func.max(schema_version.c.version))) or 0
+        for version, migration in enumerate(MIGRATIONS, start=1):
+            if version > current:
+                migration(connection)
+                connection.execute(schema_version.insert().values(
+                    version=version, applied=now_iso()))
+    return len(MIGRATIONS)
+
+
+def _decode(row: Any) -> dict[str, Any]:
+    job = dict(row._mapping)
+    for key in JSON_COLUMNS:
+        if job.get(key) is not None:
+            job[key] = json.loads(job[key])
+    return job
+
+
+def _encode(values: dict[str, Any]) -> dict[str, Any]:
+    encoded = dict(values)
+    for key in JSON_COLUMNS:
+        if key in encoded and encoded[key] is not None:
+            encoded[key] = json.dumps(encoded[key], default=str)
+    return encoded
+
+
+class JobStore:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        migrate(self.engine)
+
+    def add(self, job: dict[str, Any]) -> None:
+        now = now_iso()
+        values = {"status": "accepted", "progress": 0, "created": now, "updated": now,
+                  "message": "Accepted: waiting for a worker", **job}
+        with self.engine.begin() as connection:
+            connection.execute(jobs.insert().values(**_encode(values)))
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(jobs).where(jobs.c.identifier == job_id)).first()
+        if row is None:
+            raise JobNotFound(job_id)
+        return _decode(row)
+
+    def update(self, job_id: str, **values: Any) -> bool:
+        values["updated"] = now_iso()
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(jobs).where(jobs.c.identifier == job_id).values(**_encode(values)))
+        return result.rowcount == 1
+
+    def update_running(self, job_id: str, **values: Any) -> bool:
+        """Update a job only while it is running (a dismissed or reaped job stays final)."""
+        values["updated"] = now_iso()
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(jobs)
+                .where(jobs.c.identifier == job_id, jobs.c.status == "running")
+                .values(**_encode(values)))
+        return result.rowcount == 1
+
+    def delete(self, job_id: str) -> bool:
+        with self.engine.begin() as connection:
+            result = connection.execute(jobs.delete().where(jobs.c.identifier == job_id))
+        return result.rowcount == 1
+
+    def list(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
+             owner: str | None = None, limit: int = 10, offset: int = 0
+             ) -> tuple[list[dict[str, Any]], int]:
+        query = select(jobs)
+        count = select(func.count()).select_from(jobs)
+        conditions = []
+        if status:
+            conditions.append(jobs.c.status.in_(status))
+        if process_id:
+            conditions.append(jobs.c.process_id.in_(process_id))
+        if owner is not None:
+            conditions.append(jobs.c.owner == owner)
+        for condition in conditions:
+            query = query.where(condition)
+            count = count.where(condition)
+        query = query.order_by(jobs.c.created.desc(), jobs.c.identifier).limit(limit).offset(offset)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+            total = connection.scalar(count)
+        return [_decode(row) for row in rows], int(total or 0)
+
+    def claim_next(self, worker: str) -> dict[str, Any] | None:
+        """Take the oldest accepted job for `worker`, or None. Never gives a job out twice."""
+        with self.engine.connect() as connection:
+            candidates = connection.execute(
+                select(jobs.c.identifier)
+                .where(jobs.c.status == "accepted", jobs.c.dismiss_requested.is_(False))
+                .order_by(jobs.c.created).limit(8)).scalars().all()
+        for job_id in candidates:
+            now = now_iso()
+            with self.engine.begin() as connection:
+                won = connection.execute(
+                    update(jobs)
+                    .where(jobs.c.identifier == job_id, jobs.c.status == "accepted")
+                    .values(status="running", worker=worker, heartbeat=time.time(),
+                            started=now, updated=now, progress=5,
+                            message="Running: claimed by a worker")).rowcount == 1
+            if won:
+                return self.get(job_id)
+        return None
+
+    def dismiss_if_accepted(self, job_id: str, message: str) -> bool:
+        now = now_iso()
+        with self.engine.begin() as connection:
+            return connection.execute(
+                update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "accepted")
+                .values(status="dismissed", message=message, finished=now, updated=now,
+                        progress=100, dismiss_requested=True)).rowcount == 1
+
+    def request_dismiss(self, job_id: str) -> bool:
+        with self.engine.begin() as connection:
+            return connection.execute(
+                update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "running")
+                .values(dismiss_requested=True, updated=now_iso())).rowcount == 1
+
+    def stale_running(self, older_than: float) -> list[dict[str, Any]]:
+        """Running jobs whose heartbeat stopped: their worker or server died."""
+        limit = time.time() - older_than
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(jobs).where(jobs.c.status == "running",
+                                   (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
+            ).all()
+        return [_decode(row) for row in rows]
+
+    def fail_if_stale(self, job_id: str, older_than: float, message: str) -> bool:
+        limit = time.time() - older_than
+        now = now_iso()
+        with self.engine.begin() as connection:
+            return connection.execute(
+                update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "running",
+                                   (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
+                .values(status="failed", message=message, finished=now, updated=now,
+                        progress=100)).rowcount == 1
+
+    def is_orphan(self, job_id: str) -> bool:
+        """True for a job this store knows to be over; unknown ids belong to someone else."""
+        try:
+            return self.get(job_id)["status"] in FINAL_STATUSES
+        except JobNotFound:
+            return False

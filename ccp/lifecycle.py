@@ -1,0 +1,295 @@
+"""One Execution, top to bottom: Launch → Deploy → Execute → Fetch → Undeploy → Destroy.
+
+request → validated inputs → rendered scripts → runtime → /ccp_data → zip → archive + PROV
+→ storage → job result. Any failure goes straight to Destroy; Destroy always runs; an
+archive is always written, failed and dismissed executions included.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ccp import archive, provenance, templating
+from ccp.executionlog import ExecutionLog
+from ccp.model import Infrastructure, Method
+from ccp.runtimes.base import (
+    Instance,
+    Runtime,
+    RuntimeCancelled,
+    RuntimeTimeout,
+    now_iso,
+)
+from ccp.storage.base import Storage
+
+LOGGER = logging.getLogger(__name__)
+
+PROGRESS = {"Launch": 10, "Deploy": 25, "Execute": 40, "Fetch": 80, "Undeploy": 85,
+            "Destroy": 90, "Archive": 95}
+CANCEL_SCRIPT_TIMEOUT = 30
+HEARTBEAT_SECONDS = 2.0
+
+
+class Reporter(Protocol):
+    """How the lifecycle talks to the job store, without knowing it."""
+
+    def progress(self, phase: str, percent: int, message: str) -> None: ...
+    def instance_started(self, instance: dict[str, Any]) -> None: ...
+    def heartbeat(self) -> None: ...
+    def dismiss_requested(self) -> bool: ...
+
+
+@dataclass
+class Execution:
+    job_id: str
+    method: Method
+    infrastructure: Infrastructure
+    request: dict[str, Any]
+    inputs: dict[str, Any]
+    workdir: Path
+    base_url: str
+    user: dict[str, Any] = field(default_factory=dict)
+    derived_from: str | None = None
+
+
+@dataclass
+class Outcome:
+    status: str  # successful, failed or dismissed
+    message: str
+    started: str
+    finished: str
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    stored: bool = True
+
+
+class PhaseFailed(RuntimeError):
+    pass
+
+
+def run(execution: Execution, runtime: Runtime, storage: Storage, reporter: Reporter) -> Outcome:
+    started = now_iso()
+    workdir = execution.workdir
+    archive_dir = workdir / "archive"
+    log = ExecutionLog(archive_dir / "logs")
+    inputs = execution.inputs
+    deadline = time.monotonic() + float(inputs["ccpmaxtime"])
+    instance: Instance | None = None
+    phase = "Launch"
+    outputs: list[dict[str, Any]] = []
+    watchdog = Watchdog(runtime, reporter, log)
+
+    def enter(name: str, message: str) -> None:
+        nonlocal phase
+        if watchdog.cancel_requested.is_set():
+            raise RuntimeCancelled("dismissed")
+        phase = name
+        log.event(name, message)
+        reporter.progress(name, PROGRESS[name], f"{name}: {message}")
+
+    watchdog.start()
+    try:
+        scripts = {name: templating.render(script, inputs)
+                   for name, script in execution.method.scripts.items()}
+        watchdog.cancel_script = scripts.get("cancel")
+        enter("Launch", f"starting {inputs['ccpimage']} on {execution.infrastructure.id}")
+        instance = runtime.launch(
+            execution.job_id,
+            inputs["ccpimage"],
+            {"ccptaskname": execution.job_id},
+            replicas=inputs["ccpreplicas"],
+        )
+        reporter.instance_started(instance.to_dict())
+        watchdog.instance = instance
+        for name in ("Deploy", "Execute"):
+            if name.lower() in scripts:
+                enter(name, f"running the {name.lower()} script")
+                _run_script(runtime, instance, name, scripts[name.lower()], deadline, log)
+        enter("Fetch", "copying /ccp_data")
+        fetched = workdir / "ccp_data"
+        runtime.fetch(instance, fetched)
+        outputs = archive.zip_outputs(fetched, archive_dir / archive.OUTPUT_ZIP)
+        shutil.rmtree(fetched, ignore_errors=True)
+        if "undeploy" in scripts:
+            enter("Undeploy", "running the undeploy script")
+            _run_script(runtime, instance, "Undeploy", scripts["undeploy"], deadline, log)
+        status, message = "successful", "Execution successful"
+    except RuntimeCancelled:
+        status, message = "dismissed", f"Dismissed during {phase}; runtime destroyed"
+    except RuntimeTimeout:
+        status, message = "failed", (
+            f"Timeout: the execution exceeded ccpmaxtime of {inputs['ccpmaxtime']} s during "
+            f"{phase} and was stopped"
+        )
+    except PhaseFailed as err:
+        status, message = "failed", str(err)
+    except templating.RenderError as err:
+        status, message = "failed", f"Launch failed: a script could not be rendered: {err}"
+    except Exception as err:
+        LOGGER.exception("execution %s failed in %s", execution.job_id, phase)
+        status, message = "failed", f"{phase} failed: {err}"
+    finally:
+        watchdog.stop()
+
+    reporter.progress("Destroy", PROGRESS["Destroy"], f"Destroy: removing the runtime ({status})")
+    log.event("Destroy", "removing the runtime")
+    description = _destroy(runtime, instance, log)
+    log.event(phase, message)
+    finished = now_iso()
+
+    reporter.progress("Archive", PROGRESS["Archive"], "Archive: storing the execution record")
+    _write_metadata(execution, description, status, message, started, finished, archive_dir)
+    _write_provenance(execution, status, started, finished, outputs, archive_dir)
+    try:
+        storage.put_tree(archive.prefix_of(execution.job_id), archive_dir)
+    except Exception as err:
+        LOGGER.exception("storing the archive of %s failed", execution.job_id)
+        return Outcome("failed", f"The archive could not be stored ({err}); it is kept on the "
+                       f"server for a retry ({status}: {message})", started, finished,
+                       outputs, stored=False)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return Outcome(status, message, started, finished, outputs)
+
+
+def record_lost(execution: Execution, runtime: Runtime, storage: Storage, message: str,
+                started: str | None) -> Outcome:
+    """Write the archive of an execution whose server died under it."""
+    archive_dir = execution.workdir / "archive"
+    (archive_dir / "logs").mkdir(parents=True, exist_ok=True)
+    ExecutionLog(archive_dir / "logs").event("Destroy", message)
+    finished = now_iso()
+    started = started or finished
+    description = {"runtime": runtime.type, "lost": True, "destroyed": finished}
+    _write_metadata(execution, description, "failed", message, started, finished, archive_dir)
+    _write_provenance(execution, "failed", started, finished, [], archive_dir)
+    try:
+        storage.put_tree(archive.prefix_of(execution.job_id), archive_dir)
+    except Exception:
+        LOGGER.exception("storing the archive of %s failed", execution.job_id)
+        return Outcome("failed", message, started, finished, stored=False)
+    shutil.rmtree(execution.workdir, ignore_errors=True)
+    return Outcome("failed", message, started, finished)
+
+
+def _run_script(runtime: Runtime, instance: Instance, phase: str, script: str,
+                deadline: float, log: ExecutionLog) -> None:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise RuntimeTimeout("no time left")
+    code = runtime.run(instance, script, remaining,
+                       lambda replica, stream, text: log.line(phase, replica, stream, text))
+    if code != 0:
+        raise PhaseFailed(f"{phase} failed: the {phase.lower()} script exited with code {code}")
+
+
+def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> dict[str, Any]:
+    if instance is None:
+        return {"runtime": runtime.type, "launched": False}
+    try:
+        description = runtime.describe(instance)
+    except Exception as err:
+        description = {"runtime": runtime.type, "describeError": str(err)}
+    for attempt in range(3):
+        try:
+            runtime.destroy(instance)
+            description["destroyed"] = now_iso()
+            break
+        except Exception as err:
+            log.event("Destroy", f"attempt {attempt + 1} failed: {err}")
+            time.sleep(1)
+    else:
+        description["destroyError"] = "the runtime could not be destroyed; orphan clean-up will retry"
+    return description
+
+
+def _write_metadata(execution: Execution, instance: dict[str, Any], status: str, message: str,
+                    started: str, finished: str, archive_dir: Path) -> None:
+    metadata = archive_dir / "metadata"
+    archive.write_json(metadata / "request.json", execution.request)
+    archive.write_json(metadata / "method.json", execution.method.to_dict())
+    archive.write_json(metadata / "infrastructure.json", execution.infrastructure.to_dict())
+    archive.write_json(metadata / "instance.json", instance)
+    archive.write_json(metadata / "status.json", {
+        "jobID": execution.job_id,
+        "processID": execution.method.id,
+        "processVersion": execution.method.version,
+        "infrastructure": execution.infrastructure.id,
+        "status": status,
+        "message": message,
+        "started": started,
+        "finished": finished,
+        "inputs": execution.inputs,
+        "derivedFrom": execution.derived_from,
+    })
+    archive.write_json(archive_dir / "auth" / "jwt.json", execution.user)
+
+
+def _write_provenance(execution: Execution, status: str, started: str, finished: str,
+                      outputs: list[dict[str, Any]], archive_dir: Path) -> None:
+    facts = provenance.ProvenanceFacts(
+        job_id=execution.job_id,
+        base_url=execution.base_url,
+        method=execution.method.to_dict(),
+        infrastructure=execution.infrastructure.to_dict(),
+        inputs=execution.inputs,
+        image=execution.inputs["ccpimage"],
+        status=status,
+        started=started,
+        ended=finished,
+        user=execution.user,
+        outputs=[provenance.OutputFile(o["name"], o["size"], o["sha256"]) for o in outputs],
+        derived_from=execution.derived_from,
+    )
+    doc = provenance.build(facts)
+    metadata = archive_dir / "metadata"
+    metadata.mkdir(parents=True, exist_ok=True)
+    (metadata / "provenance.json").write_text(provenance.serialize(doc, "json"))
+    (metadata / "provenance.ttl").write_text(provenance.serialize(doc, "ttl"))
+
+
+class Watchdog(threading.Thread):
+    """Beats the job's heartbeat and turns a dismiss request into cancel script + cancel()."""
+
+    def __init__(self, runtime: Runtime, reporter: Reporter, log: ExecutionLog) -> None:
+        super().__init__(daemon=True)
+        self.runtime = runtime
+        self.reporter = reporter
+        self.log = log
+        self.instance: Instance | None = None
+        self.cancel_script: str | None = None
+        self.cancel_requested = threading.Event()
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        last_beat = 0.0
+        while not self._stopped.wait(0.25):
+            try:
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    self.reporter.heartbeat()
+                    last_beat = time.monotonic()
+                if not self.cancel_requested.is_set() and self.reporter.dismiss_requested():
+                    self.cancel_requested.set()
+                if self.cancel_requested.is_set() and self.instance is not None:
+                    self._cancel(self.instance)
+                    return
+            except Exception:
+                LOGGER.exception("watchdog")
+
+    def _cancel(self, instance: Instance) -> None:
+        self.log.event("Cancel", "dismiss requested")
+        if self.cancel_script:
+            try:
+                probe = Instance.from_dict(instance.to_dict())  # not cancelled: the script may run
+                self.runtime.run(probe, self.cancel_script, CANCEL_SCRIPT_TIMEOUT,
+                                 lambda r, s, t: self.log.line("Cancel", r, s, t))
+            except Exception as err:
+                self.log.event("Cancel", f"cancel script failed: {err}")
+        self.runtime.cancel(instance)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=CANCEL_SCRIPT_TIMEOUT + 5)

@@ -1,0 +1,323 @@
+"""CCP's pygeoapi process manager: Methods as processes, jobs in SQL, workers that run them.
+
+pygeoapi loads it by dotted path (`server.manager.name: ccp.manager.CCPManager`). Building one
+has no side effects beyond opening the job store; `start()` starts the workers, so pygeoapi
+may build extra managers (for OpenAPI, say) without running anything.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pygeoapi.process.base import JobNotFoundError, JobResultNotFoundError, UnknownProcessError
+from pygeoapi.process.manager.base import BaseManager
+from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
+
+from ccp import archive, errors, lifecycle
+from ccp.jobstore import FINAL_STATUSES, JobNotFound, JobStore
+from ccp.model import Infrastructure, InputError, Method, resolve_inputs
+from ccp.processor import CCPProcessor
+from ccp.registry import Registry
+from ccp.runtimes import runtime_for
+from ccp.runtimes.base import Instance
+from ccp.storage import storage_from_config
+
+LOGGER = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "concurrency": 2,
+    "heartbeat_timeout": 30,
+    "data_dir": "ccp-data",
+    "methods": "methods",
+    "infrastructures": "infrastructures",
+    "storage": {"type": "local"},
+    "base_url": "http://localhost:5000",
+}
+
+
+class CCPManager(BaseManager):
+    def __init__(self, manager_def: dict[str, Any]) -> None:
+        super().__init__(manager_def)
+        self.is_async = True
+        settings = {**DEFAULTS, **manager_def}
+        base_dir = Path(settings.get("base_dir") or ".")
+        self.data_dir = (base_dir / settings["data_dir"]).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.concurrency = int(settings["concurrency"])
+        self.heartbeat_timeout = float(settings["heartbeat_timeout"])
+        self.base_url = str(settings["base_url"]).rstrip("/")
+        self.registry = Registry.from_directories(
+            base_dir / settings["methods"], base_dir / settings["infrastructures"])
+        connection = settings.get("connection") or f"sqlite:///{self.data_dir / 'jobs.db'}"
+        self.store = JobStore(connection)
+        self.storage = storage_from_config(settings["storage"], self.data_dir)
+        self.worker_id = f"{uuid.uuid4().hex[:12]}"
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # pygeoapi sets `processes` from its resources; CCP's processes are the registry's Methods.
+    @property
+    def processes(self) -> collections.OrderedDict[str, dict]:
+        return collections.OrderedDict(
+            (method_id, {"processor": {"name": "ccp.processor.CCPProcessor"}})
+            for method_id in sorted(self.registry.methods))
+
+    @processes.setter
+    def processes(self, _value: Any) -> None:
+        pass
+
+    def get_processor(self, process_id: str) -> CCPProcessor:
+        method = self.registry.method(process_id)
+        if method is None:
+            raise UnknownProcessError(f"there is no process '{process_id}'")
+        return CCPProcessor({"method": method})
+
+    # --- submitting and dismissing ---------------------------------------------------------
+
+    def submit(self, process_id: str, request: Any, user: dict[str, Any] | None = None,
+               derived_from: str | None = None, method: Method | None = None) -> str:
+        """Validate an execution request and queue it; returns the new job id."""
+        method = method or self.registry.method(process_id)
+        if method is None:
+            raise errors.no_such_process(process_id)
+        if not isinstance(request, dict):
+            raise errors.bad_request("the execution request must be a JSON object")
+        infrastructure = self.registry.infrastructure_of(method)
+        if infrastructure is None:
+            raise errors.APIError(
+                409, "Method not executable",
+                f"method '{method.id}' needs infrastructure '{method.infrastructure_id}', "
+                "which this server does not know")
+        try:
+            inputs = resolve_inputs(method, request.get("inputs"), infrastructure)
+        except InputError as err:
+            title = {"MissingParameterValue": "Missing parameter value",
+                     "NoApplicableCode": "Unknown input"}.get(err.code, "Invalid parameter value")
+            raise errors.bad_request(str(err), title) from err
+        user = user or {}
+        job_id = str(uuid.uuid4())
+        self.store.add({
+            "identifier": job_id,
+            "process_id": method.id,
+            "process_version": method.version,
+            "infrastructure_id": infrastructure.id,
+            "request": request,
+            "inputs": inputs,
+            "owner": user.get("sub"),
+            "claims": user,
+            "derived_from": derived_from,
+            "method": method.to_dict(),
+            "infrastructure": infrastructure.to_dict(),
+        })
+        self._wake.set()
+        return job_id
+
+    def dismiss(self, job_id: str, wait: float = 20.0) -> dict[str, Any]:
+        """Dismiss a job: a queued one at once, a running one by cancel script + Destroy."""
+        job = self.get_job(job_id)
+        if job["status"] == "accepted" and self.store.dismiss_if_accepted(
+                job_id, "Dismissed before it started"):
+            return self.get_job(job_id)
+        if self.store.request_dismiss(job_id):
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                job = self.get_job(job_id)
+                if job["status"] in FINAL_STATUSES:
+                    break
+                time.sleep(0.1)
+        return self.get_job(job_id)
+
+    def delete(self, job_id: str) -> None:
+        """Remove a finished job and its stored archive."""
+        self.get_job(job_id)
+        self.storage.delete_prefix(archive.prefix_of(job_id))
+        self.store.delete(job_id)
+
+    # --- pygeoapi's manager interface ---------------------------------------------------------
+
+    def get_jobs(self, status: JobStatus | None = None, limit: int | None = None,
+                 offset: int | None = None) -> dict:
+        statuses = [status.value if isinstance(status, JobStatus) else status] if status else None
+        found, total = self.store.list(status=statuses, limit=limit or 10, offset=offset or 0)
+        return {"jobs": found, "numberMatched": total}
+
+    def add_job(self, job_metadata: dict) -> str:
+        raise NotImplementedError("CCP jobs are created by submit()")
+
+    def update_job(self, job_id: str, update_dict: dict) -> bool:
+        return self.store.update(job_id, **update_dict)
+
+    def get_job(self, job_id: str) -> dict:
+        try:
+            return self.store.get(job_id)
+        except JobNotFound as err:
+            raise JobNotFoundError(job_id) from err
+
+    def get_job_result(self, job_id: str) -> tuple[str, Any]:
+        job = self.get_job(job_id)
+        if job["status"] != "successful":
+            raise JobResultNotFoundError(job_id)
+        return "application/json", self.results(job)
+
+    def delete_job(self, job_id: str) -> bool:
+        job = self.get_job(job_id)
+        if job["status"] in FINAL_STATUSES:
+            self.delete(job_id)
+        else:
+            self.dismiss(job_id)
+        return True
+
+    def execute_process(self, process_id: str, data_dict: dict,
+                        execution_mode: RequestedProcessExecutionMode | None = None,
+                        requested_outputs: dict | None = None, subscriber: Any = None,
+                        requested_response: Any = None) -> tuple:
+        job_id = self.submit(process_id, {"inputs": data_dict, "outputs": requested_outputs})
+        headers = {"Preference-Applied": RequestedProcessExecutionMode.respond_async.value}
+        return job_id, "application/json", None, JobStatus.accepted, headers
+
+    # --- results ----------------------------------------------------------------------------
+
+    def results(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The OGC results document of a successful job, from its stored archive."""
+        prefix = archive.prefix_of(job["identifier"])
+        job_url = f"{self.base_url}/jobs/{job['identifier']}"
+        results: dict[str, Any] = {}
+        for output_id, spec in job["method"].get("outputs", {}).items():
+            media_type = spec.get("schema", {}).get("contentMediaType", "")
+            if output_id in ("stdout", "stderr"):
+                key = f"{prefix}/logs/execute.{output_id}.log"
+                text = self.storage.read_bytes(key).decode() if self.storage.exists(key) else ""
+                results[output_id] = {"value": text, "mediaType": "text/plain"}
+            else:
+                results[output_id] = {"href": f"{job_url}/outputs/output.zip",
+                                      "type": media_type or "application/zip"}
+        return results
+
+    # --- workers ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Recover what a previous server left, then start the workers and the reaper."""
+        if self._threads:
+            return
+        self.recover()
+        for number in range(self.concurrency):
+            thread = threading.Thread(target=self._work, name=f"ccp-worker-{number + 1}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        reaper = threading.Thread(target=self._reap, name="ccp-reaper", daemon=True)
+        reaper.start()
+        self._threads.append(reaper)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = self.store.claim_next(self.worker_id)
+            except Exception:
+                LOGGER.exception("claiming a job failed")
+                job = None
+            if job is None:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            self._wake.set()  # there may be more: let another idle worker look
+            self._run(job)
+
+    def _run(self, job: dict[str, Any]) -> None:
+        job_id = job["identifier"]
+        reporter = StoreReporter(self.store, job_id)
+        try:
+            execution = self._execution_of(job)
+            runtime = runtime_for(execution.infrastructure)
+            outcome = lifecycle.run(execution, runtime, self.storage, reporter)
+        except Exception as err:
+            LOGGER.exception("job %s could not run", job_id)
+            self.store.update_running(job_id, status="failed", progress=100,
+                                      message=f"Launch failed: {err}",
+                                      finished=lifecycle.now_iso())
+            return
+        self.store.update_running(
+            job_id, status=outcome.status, message=outcome.message, progress=100,
+            finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs)
+
+    def _execution_of(self, job: dict[str, Any]) -> lifecycle.Execution:
+        return lifecycle.Execution(
+            job_id=job["identifier"],
+            method=Method.from_dict(job["method"]),
+            infrastructure=Infrastructure.from_dict(job["infrastructure"]),
+            request=job["request"],
+            inputs=job["inputs"],
+            workdir=self.data_dir / "work" / job["identifier"],
+            base_url=self.base_url,
+            user=job["claims"] or {},
+            derived_from=job.get("derived_from"),
+        )
+
+    # --- recovery ---------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Fail jobs whose server died and destroy their runtimes; clean orphans."""
+        for job in self.store.stale_running(self.heartbeat_timeout):
+            message = ("Failed: the server stopped while this execution was running; "
+                       "its runtime was destroyed")
+            if not self.store.fail_if_stale(job["identifier"], self.heartbeat_timeout, message):
+                continue
+            LOGGER.warning("job %s was left running by a dead server: failed", job["identifier"])
+            try:
+                execution = self._execution_of(job)
+                runtime = runtime_for(execution.infrastructure)
+                if job.get("instance"):
+                    runtime.destroy(Instance.from_dict(job["instance"]))
+                outcome = lifecycle.record_lost(execution, runtime, self.storage, message,
+                                                job.get("started"))
+                self.store.update(job["identifier"], stored=outcome.stored)
+            except Exception:
+                LOGGER.exception("cleaning up job %s failed", job["identifier"])
+        for infrastructure in self.registry.infrastructures.values():
+            try:
+                runtime_for(infrastructure).destroy_orphans(self.store.is_orphan)
+            except Exception as err:
+                LOGGER.warning("orphan clean-up on %s failed: %s", infrastructure.id, err)
+
+    def _reap(self) -> None:
+        while not self._stopping.wait(max(1.0, self.heartbeat_timeout / 2)):
+            try:
+                self.recover()
+            except Exception:
+                LOGGER.exception("recovery failed")
+
+
+class StoreReporter:
+    """The lifecycle's view of one job row."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self.store = store
+        self.job_id = job_id
+
+    def progress(self, phase: str, percent: int, message: str) -> None:
+        self.store.update_running(self.job_id, progress=percent, message=message)
+
+    def instance_started(self, instance: dict[str, Any]) -> None:
+        self.store.update_running(self.job_id, instance=instance)
+
+    def heartbeat(self) -> None:
+        self.store.update_running(self.job_id, heartbeat=time.time())
+
+    def dismiss_requested(self) -> bool:
+        try:
+            return bool(self.store.get(self.job_id)["dismiss_requested"])
+        except JobNotFound:
+            return True

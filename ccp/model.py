@@ -1,0 +1,398 @@
+"""Method and Infrastructure descriptors: parsed, validated, immutable.
+
+A Method is an OGC process description plus CCP's lifecycle scripts and a link to the
+Infrastructure it runs on. Validation collects every problem it finds, so a user fixing a
+file sees all of them at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ccp import templating
+
+PHASES = ("Launch", "Deploy", "Execute", "Fetch", "Undeploy", "Destroy")
+SCRIPT_PHASES = ("deploy", "execute", "undeploy", "cancel")
+INFRASTRUCTURE_TYPES = ("local", "docker", "swarm", "lxd")
+CONTROL_INPUTS = ("ccpimage", "ccpmaxtime", "ccpreplicas")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+RESERVED_OUTPUT_IDS = ("links",)
+
+CCPMAXTIME_INPUT = {
+    "title": "Maximum execution time",
+    "description": "Seconds before the execution is stopped and failed; "
+    "capped by the Infrastructure's maximum.",
+    "schema": {"type": "number", "exclusiveMinimum": 0},
+    "minOccurs": 0,
+    "maxOccurs": 1,
+}
+CCPREPLICAS_INPUT = {
+    "title": "Replicas",
+    "description": "Parallel replicas of the runtime (Swarm); each gets ccptaskid 1..N.",
+    "schema": {"type": "integer", "minimum": 1, "default": 1},
+    "minOccurs": 0,
+    "maxOccurs": 1,
+}
+
+
+class DescriptorError(ValueError):
+    """A Method or Infrastructure descriptor is invalid; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__(prefix + "; ".join(problems))
+
+
+class InputError(ValueError):
+    """An execution request does not match the Method's inputs."""
+
+    def __init__(self, detail: str, code: str = "InvalidParameterValue") -> None:
+        self.code = code
+        super().__init__(detail)
+
+
+def parse_size(value: Any) -> int | None:
+    """'512m', '2g', '1024' (bytes) -> bytes."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)[iI]?[bB]?\s*", str(value))
+    if not match:
+        raise ValueError(f"not a size: {value!r} (use e.g. 512m or 2g)")
+    number, unit = int(match.group(1)), match.group(2).lower()
+    return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    id: str
+    name: str
+    description: str
+    type: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_time(self) -> int:
+        return int(self.settings.get("maxTime", 3600))
+
+    @property
+    def max_replicas(self) -> int:
+        return int(self.settings.get("maxReplicas", 1))
+
+    @property
+    def memory_bytes(self) -> int | None:
+        return parse_size(self.settings.get("memory"))
+
+    @property
+    def cpus(self) -> float | None:
+        value = self.settings.get("cpus")
+        return float(value) if value is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self.raw)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "") -> Infrastructure:
+        problems: list[str] = []
+        if not isinstance(data, dict):
+            raise DescriptorError(["the descriptor must be a JSON object"], source)
+        for key in ("id", "name", "type"):
+            if not isinstance(data.get(key), str) or not data.get(key):
+                problems.append(f"'{key}' is required and must be a non-empty string")
+        if isinstance(data.get("id"), str) and not ID_PATTERN.match(data["id"]):
+            problems.append(f"'id' {data['id']!r} may only hold letters, digits, '.', '_', '-'")
+        if isinstance(data.get("type"), str) and data["type"] not in INFRASTRUCTURE_TYPES:
+            problems.append(
+                f"'type' {data['type']!r} is not one of {', '.join(INFRASTRUCTURE_TYPES)}"
+            )
+        settings = data.get("settings", {})
+        if not isinstance(settings, dict):
+            problems.append("'settings' must be an object")
+            settings = {}
+        for key in ("maxTime", "maxReplicas"):
+            if key in settings and (
+                not isinstance(settings[key], int) or isinstance(settings[key], bool)
+                or settings[key] < 1
+            ):
+                problems.append(f"'settings.{key}' must be a positive integer")
+        if "cpus" in settings and (
+            not isinstance(settings["cpus"], (int, float)) or settings["cpus"] <= 0
+        ):
+            problems.append("'settings.cpus' must be a positive number")
+        try:
+            parse_size(settings.get("memory"))
+        except ValueError as err:
+            problems.append(f"'settings.memory': {err}")
+        if problems:
+            raise DescriptorError(problems, source)
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            description=data.get("description", ""),
+            type=data["type"],
+            settings=dict(settings),
+            raw=copy.deepcopy(data),
+        )
+
+
+@dataclass(frozen=True)
+class Method:
+    id: str
+    version: str
+    title: str
+    infrastructure_id: str
+    scripts: dict[str, str]
+    raw: dict[str, Any]
+
+    @property
+    def inputs(self) -> dict[str, dict]:
+        return self.raw.get("inputs", {})
+
+    @property
+    def outputs(self) -> dict[str, dict]:
+        return self.raw.get("outputs", {})
+
+    @property
+    def default_image(self) -> str | None:
+        return self.inputs["ccpimage"].get("schema", {}).get("default")
+
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self.raw)
+
+    def default_inputs(self) -> dict[str, Any]:
+        """Inputs an execution form would start from: every declared default."""
+        return {
+            name: spec["schema"]["default"]
+            for name, spec in self.inputs.items()
+            if "default" in spec.get("schema", {})
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "") -> Method:
+        problems: list[str] = []
+        if not isinstance(data, dict):
+            raise DescriptorError(["the descriptor must be a JSON object"], source)
+        data = copy.deepcopy(data)
+        method_id = data.get("id")
+        if not isinstance(method_id, str) or not ID_PATTERN.match(method_id):
+            problems.append("'id' is required: letters, digits, '.', '_', '-' (max 128)")
+        for key in ("title", "version"):
+            if not isinstance(data.get(key), str) or not data.get(key):
+                problems.append(f"'{key}' is required and must be a non-empty string")
+        if "description" in data and not isinstance(data["description"], str):
+            problems.append("'description' must be a string")
+        if "keywords" in data and not (
+            isinstance(data["keywords"], list) and all(isinstance(k, str) for k in data["keywords"])
+        ):
+            problems.append("'keywords' must be a list of strings")
+        problems += _check_inputs(data)
+        problems += _check_outputs(data)
+        scripts, script_problems = _read_scripts(data)
+        problems += script_problems
+        infrastructure_id, link_problems = _read_infrastructure_link(data)
+        problems += link_problems
+        if problems:
+            raise DescriptorError(problems, source)
+
+        data["jobControlOptions"] = ["async-execute"]
+        data["outputTransmission"] = ["value", "reference"]
+        data["inputs"].setdefault("ccpmaxtime", copy.deepcopy(CCPMAXTIME_INPUT))
+        data["inputs"].setdefault("ccpreplicas", copy.deepcopy(CCPREPLICAS_INPUT))
+        return cls(
+            id=method_id,
+            version=data["version"],
+            title=data["title"],
+            infrastructure_id=infrastructure_id,
+            scripts=scripts,
+            raw=data,
+        )
+
+
+def _check_inputs(data: dict) -> list[str]:
+    problems = []
+    inputs = data.get("inputs")
+    if not isinstance(inputs, dict):
+        return ["'inputs' is required and must be an object keyed by input id"]
+    for name, spec in inputs.items():
+        where = f"input '{name}'"
+        if not ID_PATTERN.match(name) or not name.isidentifier():
+            problems.append(f"{where}: the id must be a valid identifier (letters, digits, '_')")
+        if not isinstance(spec, dict):
+            problems.append(f"{where} must be an object")
+            continue
+        schema = spec.get("schema")
+        if not isinstance(schema, dict):
+            problems.append(f"{where}: 'schema' is required and must be an object")
+            continue
+        for occurs in ("minOccurs", "maxOccurs"):
+            value = spec.get(occurs)
+            if value is not None and value != "unbounded" and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                problems.append(f"{where}: '{occurs}' must be a non-negative integer")
+        if "default" in schema:
+            try:
+                check_value(name, spec, schema["default"])
+            except InputError as err:
+                problems.append(f"{where}: the default does not match the schema ({err})")
+    image = inputs.get("ccpimage")
+    if not isinstance(image, dict):
+        problems.append("input 'ccpimage' is required (the runtime image)")
+    elif isinstance(image.get("schema"), dict):
+        schema = image["schema"]
+        if schema.get("type") != "string":
+            problems.append("input 'ccpimage' must have schema type 'string'")
+        if not isinstance(schema.get("default"), str) or not schema.get("default"):
+            problems.append("input 'ccpimage' must have a default image in its schema")
+    return problems
+
+
+def _check_outputs(data: dict) -> list[str]:
+    outputs = data.get("outputs", {})
+    if not isinstance(outputs, dict):
+        return ["'outputs' must be an object keyed by output id"]
+    problems = []
+    for name, spec in outputs.items():
+        if name in RESERVED_OUTPUT_IDS:
+            problems.append(f"output id '{name}' is reserved")
+        if not isinstance(spec, dict) or not isinstance(spec.get("schema", {}), dict):
+            problems.append(f"output '{name}' must be an object with a 'schema' object")
+    return problems
+
+
+def _read_scripts(data: dict) -> tuple[dict[str, str], list[str]]:
+    problems: list[str] = []
+    scripts: dict[str, str] = {}
+    additional = data.get("additionalParameters")
+    if not isinstance(additional, dict) or not isinstance(additional.get("parameters"), list):
+        return scripts, ["'additionalParameters.parameters' is required (the lifecycle scripts)"]
+    for parameter in additional["parameters"]:
+        if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
+            problems.append("each additionalParameters entry needs a 'name'")
+            continue
+        name = parameter["name"]
+        if not name.endswith("-script"):
+            continue
+        phase = name[: -len("-script")]
+        if phase not in SCRIPT_PHASES:
+            problems.append(f"'{name}' is not a lifecycle script ({', '.join(SCRIPT_PHASES)})")
+            continue
+        value = parameter.get("value")
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
+            problems.append(f"'{name}' value must be a list of strings (script lines)")
+            continue
+        script = "\n".join(value)
+        error = templating.syntax_error(script)
+        if error:
+            problems.append(f"'{name}' is not a valid template: {error}")
+            continue
+        scripts[phase] = script
+    if "execute" not in scripts and not any("execute" in p for p in problems):
+        problems.append("'execute-script' is required")
+    return scripts, problems
+
+
+def _read_infrastructure_link(data: dict) -> tuple[str, list[str]]:
+    for link in data.get("links", []) if isinstance(data.get("links"), list) else []:
+        if isinstance(link, dict) and link.get("rel") == "compatibleWith":
+            href = str(link.get("href", ""))
+            infrastructure_id = href.rstrip("/").rsplit("/", 1)[-1]
+            if infrastructure_id:
+                return infrastructure_id, []
+    return "", ["a link with rel 'compatibleWith' to 'infrastructures/<id>' is required"]
+
+
+def check_value(name: str, spec: dict, value: Any) -> Any:
+    """Check one input value against its OGC input description; returns the value."""
+    schema = spec.get("schema", {})
+    max_occurs = spec.get("maxOccurs", 1)
+    if isinstance(value, list) and schema.get("type") != "array":
+        if max_occurs != "unbounded" and max_occurs <= 1:
+            raise InputError(f"input '{name}' takes a single value, not a list")
+        for item in value:
+            _check_scalar(name, schema, item)
+        return value
+    _check_scalar(name, schema, value)
+    return value
+
+
+def _check_scalar(name: str, schema: dict, value: Any) -> None:
+    expected = schema.get("type")
+    checks = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "array": lambda v: isinstance(v, list),
+        "object": lambda v: isinstance(v, dict),
+    }
+    if expected in checks and not checks[expected](value):
+        raise InputError(f"input '{name}' must be of type {expected}, got {value!r}")
+    if expected in (None, "string") and isinstance(value, (dict, list)):
+        raise InputError(f"input '{name}' must be a plain value, got {type(value).__name__}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise InputError(f"input '{name}' must be one of {schema['enum']}, got {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            raise InputError(f"input '{name}' must be >= {schema['minimum']}, got {value}")
+        if "maximum" in schema and value > schema["maximum"]:
+            raise InputError(f"input '{name}' must be <= {schema['maximum']}, got {value}")
+    if isinstance(value, str) and "maxLength" in schema and len(value) > schema["maxLength"]:
+        raise InputError(f"input '{name}' is longer than {schema['maxLength']} characters")
+
+
+def resolve_inputs(method: Method, given: Any, infrastructure: Infrastructure) -> dict[str, Any]:
+    """Validate an execution request's inputs and complete them with defaults.
+
+    Returns every declared input with a value (given or default) plus the control inputs
+    resolved against the Infrastructure's limits.
+    """
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise InputError("'inputs' must be an object keyed by input id")
+    unknown = sorted(set(given) - set(method.inputs))
+    if unknown:
+        raise InputError(f"unknown input(s): {', '.join(unknown)}", "NoApplicableCode")
+    resolved: dict[str, Any] = {}
+    for name, spec in method.inputs.items():
+        schema = spec.get("schema", {})
+        if name in given:
+            value = given[name]
+            if isinstance(value, dict) and "value" in value and schema.get("type") != "object":
+                value = value["value"]  # OGC qualified input value
+            check_value(name, spec, value)
+            if schema.get("readOnly") and "default" in schema and value != schema["default"]:
+                raise InputError(f"input '{name}' is read-only and fixed to {schema['default']!r}")
+            resolved[name] = value
+        elif "default" in schema:
+            resolved[name] = copy.deepcopy(schema["default"])
+        elif spec.get("minOccurs", 1) >= 1:
+            raise InputError(f"missing required input '{name}'", "MissingParameterValue")
+
+    maxtime = resolved.get("ccpmaxtime")
+    if maxtime is None:
+        resolved["ccpmaxtime"] = infrastructure.max_time
+    else:
+        if isinstance(maxtime, bool) or not isinstance(maxtime, (int, float)) or maxtime <= 0:
+            raise InputError(f"'ccpmaxtime' must be a positive number of seconds, got {maxtime!r}")
+        resolved["ccpmaxtime"] = min(maxtime, infrastructure.max_time)
+    replicas = resolved.get("ccpreplicas") or 1
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise InputError(f"'ccpreplicas' must be a positive integer, got {replicas!r}")
+    if replicas > infrastructure.max_replicas:
+        raise InputError(
+            f"'ccpreplicas' {replicas} exceeds the maximum of {infrastructure.max_replicas} "
+            f"on infrastructure '{infrastructure.id}'"
+        )
+    resolved["ccpreplicas"] = replicas
+    return resolved

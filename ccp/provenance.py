@@ -1,0 +1,128 @@
+"""W3C PROV record of one Execution, built with the `prov` library."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from prov.model import ProvDocument
+
+CCP_NS = "https://ccp.example.org/ns#"
+FORMATS = {
+    "json": ("json", "application/json"),
+    "ttl": ("rdf", "text/turtle"),
+    "xml": ("xml", "application/xml"),
+    "provn": ("provn", "text/provenance-notation"),
+}
+
+
+@dataclass
+class OutputFile:
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class ProvenanceFacts:
+    job_id: str
+    base_url: str
+    method: dict[str, Any]
+    infrastructure: dict[str, Any]
+    inputs: dict[str, Any]
+    image: str
+    status: str
+    started: str
+    ended: str
+    user: dict[str, Any] = field(default_factory=dict)
+    outputs: list[OutputFile] = field(default_factory=list)
+    derived_from: str | None = None
+
+
+def build(facts: ProvenanceFacts) -> ProvDocument:
+    doc = ProvDocument()
+    base = facts.base_url.rstrip("/") + "/"
+    doc.add_namespace("ccp", CCP_NS)
+    doc.add_namespace("job", f"{base}jobs/")
+    doc.add_namespace("process", f"{base}processes/")
+    doc.add_namespace("infra", f"{base}infrastructures/")
+    doc.add_namespace("image", "urn:ccp:image:")
+    doc.add_namespace("user", "urn:ccp:user:")
+
+    job = f"job:{facts.job_id}"
+    activity = doc.activity(
+        job,
+        facts.started,
+        facts.ended,
+        {"prov:type": "ccp:Execution", "ccp:status": facts.status,
+         "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}"},
+    )
+    method = doc.entity(
+        f"process:{facts.method['id']}/versions/{facts.method.get('version', '')}",
+        {"prov:type": "ccp:Method", "prov:label": facts.method.get("title", facts.method["id"]),
+         "ccp:version": facts.method.get("version", "")},
+    )
+    doc.used(activity, method)
+
+    for name, value in sorted(facts.inputs.items()):
+        entity = doc.entity(
+            f"job:{facts.job_id}/inputs/{name}",
+            {"prov:type": "ccp:Input", "prov:label": name,
+             "prov:value": value if isinstance(value, (str, int, float, bool))
+             else json.dumps(value)},
+        )
+        doc.used(activity, entity)
+
+    image = doc.entity(f"image:{facts.image}", {"prov:type": "ccp:RuntimeImage",
+                                                "prov:label": facts.image})
+    doc.used(activity, image)
+
+    infrastructure = doc.agent(
+        f"infra:{facts.infrastructure['id']}",
+        {"prov:type": "prov:SoftwareAgent", "ccp:infrastructureType":
+         facts.infrastructure.get("type", ""),
+         "prov:label": facts.infrastructure.get("name", facts.infrastructure["id"])},
+    )
+    doc.wasAssociatedWith(activity, infrastructure)
+
+    subject = facts.user.get("sub") or "anonymous"
+    user = doc.agent(f"user:{subject}", {"prov:type": "prov:Person", "prov:label": subject})
+    doc.wasAssociatedWith(activity, user, method)
+    doc.actedOnBehalfOf(infrastructure, user)
+
+    for output in facts.outputs:
+        entity = doc.entity(
+            f"job:{facts.job_id}/outputs/{output.name}",
+            {"prov:type": "ccp:OutputFile", "prov:label": output.name,
+             "ccp:size": output.size, "ccp:sha256": output.sha256},
+        )
+        doc.wasGeneratedBy(entity, activity, facts.ended)
+        doc.wasAttributedTo(entity, user)
+
+    if facts.derived_from:
+        earlier = doc.activity(f"job:{facts.derived_from}", other_attributes={
+            "prov:type": "ccp:Execution"})
+        doc.wasInformedBy(activity, earlier)
+        doc.wasDerivedFrom(f"job:{facts.job_id}/request", f"job:{facts.derived_from}/request")
+    return doc
+
+
+def serialize(doc: ProvDocument, fmt: str) -> str:
+    """One of FORMATS' keys: json, ttl, xml, provn."""
+    if fmt == "provn":
+        return doc.get_provn()
+    serializer, _ = FORMATS[fmt]
+    stream = io.StringIO()
+    if serializer == "rdf":
+        doc.serialize(stream, format="rdf", rdf_format="turtle")
+    else:
+        doc.serialize(stream, format=serializer, indent=2)
+    return stream.getvalue()
+
+
+def convert(prov_json: str, fmt: str) -> str:
+    if fmt == "json":
+        return prov_json
+    return serialize(ProvDocument.deserialize(content=prov_json, format="json"), fmt)

@@ -1,0 +1,124 @@
+"""The one small interface every runtime implements.
+
+A runtime knows nothing of OGC, HTTP or storage: it starts an instance from an image, runs
+scripts in it, copies `/ccp_data` out, and destroys it.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ccp.model import Infrastructure
+
+DATA_PATH = "/ccp_data"
+LABEL = "ccp.execution"
+
+# (replica, stream, line): replica is 1-based, stream is "stdout" or "stderr".
+LogSink = Callable[[int, str, str], None]
+
+
+class RuntimeFailure(RuntimeError):
+    """The runtime could not do what was asked (engine down, image missing, ...)."""
+
+
+class RuntimeTimeout(RuntimeError):
+    """A script ran past its time limit."""
+
+
+class RuntimeCancelled(RuntimeError):
+    """A script was interrupted by cancel()."""
+
+
+@dataclass
+class Limits:
+    memory_bytes: int | None = None
+    cpus: float | None = None
+
+
+@dataclass
+class Instance:
+    """A running runtime: one container, service or process tree for one execution."""
+
+    execution_id: str
+    runtime: str
+    handle: dict[str, Any] = field(default_factory=dict)
+    replicas: int = 1
+    started: str = field(default_factory=lambda: now_iso())
+    cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "execution_id": self.execution_id,
+            "runtime": self.runtime,
+            "handle": self.handle,
+            "replicas": self.replicas,
+            "started": self.started,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Instance:
+        return cls(
+            execution_id=data["execution_id"],
+            runtime=data["runtime"],
+            handle=dict(data.get("handle", {})),
+            replicas=int(data.get("replicas", 1)),
+            started=data.get("started", now_iso()),
+        )
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Runtime(ABC):
+    """Launch an instance, run scripts in it, fetch its data, destroy it."""
+
+    type: str = ""
+
+    def __init__(self, infrastructure: Infrastructure) -> None:
+        self.infrastructure = infrastructure
+
+    def limits(self) -> Limits:
+        return Limits(self.infrastructure.memory_bytes, self.infrastructure.cpus)
+
+    @abstractmethod
+    def launch(self, execution_id: str, image: str, env: dict[str, str], replicas: int = 1
+               ) -> Instance:
+        """Start the instance; `env` gets ccptaskid per replica added by the runtime."""
+
+    @abstractmethod
+    def run(self, instance: Instance, script: str, timeout: float, log: LogSink) -> int:
+        """Run `script` with sh in every replica; return the first non-zero exit code or 0.
+
+        Streams output lines to `log` as they come. Raises RuntimeTimeout past `timeout`
+        seconds and RuntimeCancelled once cancel() was called.
+        """
+
+    @abstractmethod
+    def fetch(self, instance: Instance, destination: Path) -> None:
+        """Copy the contents of /ccp_data into `destination` (replica-N/ per replica if N>1)."""
+
+    @abstractmethod
+    def destroy(self, instance: Instance) -> None:
+        """Remove the instance and everything it holds. Idempotent; never raises if gone."""
+
+    def cancel(self, instance: Instance) -> None:
+        """Interrupt a running script; run() then raises RuntimeCancelled."""
+        instance.cancelled.set()
+
+    @abstractmethod
+    def describe(self, instance: Instance) -> dict[str, Any]:
+        """What ran this execution, for metadata/instance.json."""
+
+    def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
+        """Destroy instances left for executions that `is_orphan` says are over.
+
+        Returns the execution ids cleaned. Runtimes that label their resources override it.
+        """
+        return []

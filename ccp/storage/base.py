@@ -1,0 +1,48 @@
+"""Where Execution archives live. Keys look like `executions/<job id>/metadata/request.json`."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import BinaryIO
+
+
+class StorageError(RuntimeError):
+    """The store could not be reached or refused the operation."""
+
+
+class Storage(ABC):
+    @abstractmethod
+    def put_tree(self, prefix: str, directory: Path) -> None:
+        """Store every file under `directory` at `prefix/<relative path>`."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Relative paths of the files stored under `prefix/`, sorted."""
+
+    @abstractmethod
+    def open(self, key: str) -> BinaryIO:
+        """A readable binary stream of one stored file; FileNotFoundError if absent."""
+
+    @abstractmethod
+    def size(self, key: str) -> int:
+        """Size in bytes of one stored file; FileNotFoundError if absent."""
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every file under `prefix/`."""
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.size(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open(key) as stream:
+            return stream.read()
+
+    def presigned_url(self, key: str) -> str | None:
+        """A direct download URL, where the store offers one."""
+        return None
