@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
+from pygeoapi.api import CONFORMANCE_CLASSES as pygeoapi_core_classes
 from pygeoapi.api import APIRequest
 from pygeoapi.api import landing_page as pygeoapi_landing_page
 from pygeoapi.api import openapi_ as pygeoapi_openapi
-from pygeoapi.api import conformance as pygeoapi_conformance
 from pygeoapi.process.base import JobNotFoundError
 
 from ccp import archive, errors, provenance
@@ -61,9 +61,20 @@ def landing() -> Response:
     return _pygeoapi(pygeoapi_landing_page)
 
 
+CONFORMANCE = [
+    *pygeoapi_core_classes,
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
+]
+
+
 @blueprint.get("/conformance")
 def conformance() -> Response:
-    return _pygeoapi(pygeoapi_conformance)
+    return json_response({"conformsTo": sorted(set(CONFORMANCE))})
 
 
 @blueprint.get("/openapi")

@@ -233,15 +233,15 @@ class JobStore:
             ).all()
         return [_decode(row) for row in rows]
 
-    def fail_if_stale(self, job_id: str, older_than: float, message: str) -> bool:
+    def take_over_if_stale(self, job_id: str, worker: str, older_than: float) -> bool:
+        """Make `worker` the owner of a stale running job; only one taker can win."""
         limit = time.time() - older_than
-        now = now_iso()
         with self.engine.begin() as connection:
             return connection.execute(
                 update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "running",
                                    (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
-                .values(status="failed", message=message, finished=now, updated=now,
-                        progress=100)).rowcount == 1
+                .values(worker=worker, heartbeat=time.time(), updated=now_iso())
+            ).rowcount == 1
 
     def is_orphan(self, job_id: str) -> bool:
         """True for a job this store knows to be over; unknown ids belong to someone else."""

@@ -138,7 +138,7 @@ def run(execution: Execution, runtime: Runtime, storage: Storage, reporter: Repo
     reporter.progress("Destroy", PROGRESS["Destroy"], f"Destroy: removing the runtime ({status})")
     log.event("Destroy", "removing the runtime")
     description = _destroy(runtime, instance, log)
-    log.event(phase, message)
+    log.event("Done", message)
     finished = now_iso()
 
     reporter.progress("Archive", PROGRESS["Archive"], "Archive: storing the execution record")
@@ -202,7 +202,7 @@ def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> 
             log.event("Destroy", f"attempt {attempt + 1} failed: {err}")
             time.sleep(1)
     else:
-        description["destroyError"] = "the runtime could not be destroyed; orphan clean-up will retry"
+        description["destroyError"] = "not destroyed; the orphan clean-up will retry"
     return description
 
 

@@ -271,26 +271,33 @@ class CCPManager(BaseManager):
     def recover(self) -> None:
         """Fail jobs whose server died and destroy their runtimes; clean orphans."""
         for job in self.store.stale_running(self.heartbeat_timeout):
-            message = ("Failed: the server stopped while this execution was running; "
-                       "its runtime was destroyed")
-            if not self.store.fail_if_stale(job["identifier"], self.heartbeat_timeout, message):
-                continue
-            LOGGER.warning("job %s was left running by a dead server: failed", job["identifier"])
-            try:
-                execution = self._execution_of(job)
-                runtime = runtime_for(execution.infrastructure)
-                if job.get("instance"):
-                    runtime.destroy(Instance.from_dict(job["instance"]))
-                outcome = lifecycle.record_lost(execution, runtime, self.storage, message,
-                                                job.get("started"))
-                self.store.update(job["identifier"], stored=outcome.stored)
-            except Exception:
-                LOGGER.exception("cleaning up job %s failed", job["identifier"])
+            if self.store.take_over_if_stale(job["identifier"], self.worker_id,
+                                             self.heartbeat_timeout):
+                self._fail_lost(job)
         for infrastructure in self.registry.infrastructures.values():
             try:
                 runtime_for(infrastructure).destroy_orphans(self.store.is_orphan)
             except Exception as err:
                 LOGGER.warning("orphan clean-up on %s failed: %s", infrastructure.id, err)
+
+    def _fail_lost(self, job: dict[str, Any]) -> None:
+        job_id = job["identifier"]
+        message = ("Failed: the server stopped while this execution was running; "
+                   "its runtime was destroyed")
+        LOGGER.warning("job %s was left running by a dead server: failing it", job_id)
+        stored = False
+        try:
+            execution = self._execution_of(job)
+            runtime = runtime_for(execution.infrastructure)
+            if job.get("instance"):
+                runtime.destroy(Instance.from_dict(job["instance"]))
+            outcome = lifecycle.record_lost(execution, runtime, self.storage, message,
+                                            job.get("started"))
+            stored = outcome.stored
+        except Exception:
+            LOGGER.exception("cleaning up job %s failed", job_id)
+        self.store.update_running(job_id, status="failed", message=message, progress=100,
+                                  finished=lifecycle.now_iso(), stored=stored)
 
     def _reap(self) -> None:
         while not self._stopping.wait(max(1.0, self.heartbeat_timeout / 2)):

@@ -201,6 +201,8 @@ class Method:
         if problems:
             raise DescriptorError(problems, source)
 
+        for link in data.get("links", []):
+            link.setdefault("type", "application/json")  # pygeoapi's OpenAPI reads it
         data["jobControlOptions"] = ["async-execute"]
         data["outputTransmission"] = ["value", "reference"]
         data["inputs"].setdefault("ccpmaxtime", copy.deepcopy(CCPMAXTIME_INPUT))

@@ -1,0 +1,156 @@
+"""Shared fixtures: a CCP server on the embedded default, as a Flask app or a real process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from ccp.app import create_app, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+FINAL = ("successful", "failed", "dismissed")
+
+
+def make_config(data_dir: Path, methods: Path | None = None,
+                infrastructures: Path | None = None, **manager: Any) -> dict[str, Any]:
+    config = load_config(REPO / "pygeoapi-config.yml")
+    config["server"]["manager"].update({
+        "data_dir": str(data_dir),
+        "methods": str(methods or REPO / "methods"),
+        "infrastructures": str(infrastructures or REPO / "infrastructures"),
+        "connection": "",
+        **manager,
+    })
+    return config
+
+
+@pytest.fixture
+def app_factory(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    apps = []
+
+    def build(**kwargs: Any) -> Any:
+        app = create_app(make_config(kwargs.pop("data_dir", tmp_path / "data"), **kwargs))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["ccp"].manager.stop()
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Any]) -> Any:
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def wait_final(client: Any, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").get_json()
+        if job["status"] in FINAL:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {job}")
+
+
+def wait_status(client: Any, job_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").get_json()
+        if job["status"] == status:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reached {status}: {job}")
+
+
+def submit(client: Any, process_id: str, inputs: dict[str, Any] | None = None) -> str:
+    response = client.post(f"/processes/{process_id}/execution", json={"inputs": inputs or {}})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["jobID"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`ccp serve` in a real process on a real socket."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.env = {**os.environ, "CCP_DATA_DIR": str(data_dir), "CCP_URL": self.url,
+                    "CCP_PORT": str(self.port), "CCP_HOST": "127.0.0.1",
+                    "CCP_METHODS_DIR": str(REPO / "methods"),
+                    "CCP_INFRASTRUCTURES_DIR": str(REPO / "infrastructures"), **env}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> ServerProcess:
+        log = (self.data_dir.parent / f"server-{self.port}.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ccp.cli", "serve", "--config",
+             str(REPO / "pygeoapi-config.yml")],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.url}/conformance", timeout=1)
+                return self
+            except requests.ConnectionError:
+                assert self.process.poll() is None, "the server exited at start-up"
+                time.sleep(0.2)
+        raise AssertionError("the server did not answer within 30 s")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def start(data_dir: Path | None = None, **env: str) -> ServerProcess:
+        server = ServerProcess(data_dir or tmp_path / "data", **env).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def methods_dir(tmp_path: Path) -> Path:
+    """A writable copy of the example Methods, for tests that add their own."""
+    target = tmp_path / "methods"
+    shutil.copytree(REPO / "methods", target)
+    return target
