@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, stream_with_context
+from flask import Blueprint, Response, current_app, redirect, request, stream_with_context
 from pygeoapi.api import CONFORMANCE_CLASSES as pygeoapi_core_classes
 from pygeoapi.api import APIRequest
 from pygeoapi.api import landing_page as pygeoapi_landing_page
@@ -315,6 +315,8 @@ def _stream(key: str, mimetype: str, filename: str) -> Response:
         size = storage.size(key)
     except FileNotFoundError as err:
         raise errors.APIError(404, "Not found", f"{filename} is not in the archive") from err
+    if manager().redirect_downloads and (url := storage.presigned_url(key)):
+        return redirect(url, 302)
 
     def chunks():
         with storage.open(key) as stream:
@@ -330,7 +332,11 @@ def _stream(key: str, mimetype: str, filename: str) -> Response:
 @blueprint.get("/jobs/<job_id>/archive")
 def download_archive(job_id: str) -> Response:
     finished_job(job_id)
-    response = Response(stream_with_context(archive.stream_zip(manager().storage, job_id)),
+    ccp_manager = manager()
+    if ccp_manager.redirect_downloads:
+        key = archive.materialize_zip(ccp_manager.storage, job_id, ccp_manager.data_dir / "tmp")
+        return _stream(key, "application/zip", f"ccp-{job_id}.zip")
+    response = Response(stream_with_context(archive.stream_zip(ccp_manager.storage, job_id)),
                         mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="ccp-{job_id}.zip"'
     return response

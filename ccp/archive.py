@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,11 @@ CHUNK = 1024 * 1024
 
 def prefix_of(job_id: str) -> str:
     return f"executions/{job_id}"
+
+
+def export_prefix_of(job_id: str) -> str:
+    """Where a whole-archive zip is kept when downloads redirect to the store."""
+    return f"exports/{job_id}"
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -93,6 +99,23 @@ def stream_zip(storage: Storage, job_id: str) -> Iterator[bytes]:
                     yield sink.take()
             yield sink.take()
     yield sink.take()
+
+
+def materialize_zip(storage: Storage, job_id: str, scratch: Path) -> str:
+    """Store the whole archive as one zip (once) and return its key."""
+    key = f"{export_prefix_of(job_id)}/ccp-{job_id}.zip"
+    if storage.exists(key):
+        return key
+    folder = scratch / f"export-{job_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with (folder / f"ccp-{job_id}.zip").open("wb") as target:
+            for chunk in stream_zip(storage, job_id):
+                target.write(chunk)
+        storage.put_tree(export_prefix_of(job_id), folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return key
 
 
 def directory_size(path: Path) -> int:

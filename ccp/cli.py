@@ -18,9 +18,10 @@ def serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     host = args.host or config["server"].get("bind", {}).get("host", "127.0.0.1")
     port = int(args.port or config["server"].get("bind", {}).get("port", 5000))
-    if args.port and "url" not in (args.config or ""):
+    if args.host or args.port:
+        public_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         config["server"]["manager"]["base_url"] = config["server"]["url"] = (
-            f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}")
+            f"http://{public_host}:{port}")
     app = create_app(config)
     print(f"CCP serving on http://{host}:{port}", flush=True)
     waitress_serve(app, host=host, port=port, threads=16, ident="ccp")
@@ -66,6 +67,22 @@ def run_method(args: argparse.Namespace) -> int:
     return 0 if job["status"] == "successful" else 1
 
 
+def _manager(config_path: str | None):
+    from ccp.app import load_config
+    from ccp.manager import CCPManager
+
+    config = load_config(config_path)
+    return CCPManager({**config["server"]["manager"], "processes": {}})
+
+
+def retry_storage(args: argparse.Namespace) -> int:
+    stored = _manager(args.config).retry_storage()
+    for job_id in stored:
+        print(f"stored the archive of {job_id}")
+    print(f"{len(stored)} archive(s) stored")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ccp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--input", "-i", action="append", help="name=value (JSON or text)")
     run_parser.add_argument("--config")
     run_parser.set_defaults(handler=run_method)
+
+    storage_parser = commands.add_parser("storage", help="the archive store")
+    storage_commands = storage_parser.add_subparsers(dest="storage_command", required=True)
+    retry_parser = storage_commands.add_parser(
+        "retry", help="upload archives that were kept on disk because the store was down")
+    retry_parser.add_argument("--config")
+    retry_parser.set_defaults(handler=retry_storage)
 
     args = parser.parse_args(argv)
     return args.handler(args)

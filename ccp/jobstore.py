@@ -169,8 +169,8 @@ class JobStore:
         return result.rowcount == 1
 
     def list(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
-             owner: str | None = None, limit: int = 10, offset: int = 0
-             ) -> tuple[list[dict[str, Any]], int]:
+             owner: str | None = None, stored: bool | None = None, limit: int = 10,
+             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         query = select(jobs)
         count = select(func.count()).select_from(jobs)
         conditions = []
@@ -180,6 +180,8 @@ class JobStore:
             conditions.append(jobs.c.process_id.in_(process_id))
         if owner is not None:
             conditions.append(jobs.c.owner == owner)
+        if stored is not None:
+            conditions.append(jobs.c.stored.is_(stored))
         for condition in conditions:
             query = query.where(condition)
             count = count.where(condition)
@@ -190,15 +192,22 @@ class JobStore:
         return [_decode(row) for row in rows], int(total or 0)
 
     def claim_next(self, worker: str) -> dict[str, Any] | None:
-        """Take the oldest accepted job for `worker`, or None. Never gives a job out twice."""
-        with self.engine.connect() as connection:
-            candidates = connection.execute(
-                select(jobs.c.identifier)
-                .where(jobs.c.status == "accepted", jobs.c.dismiss_requested.is_(False))
-                .order_by(jobs.c.created).limit(8)).scalars().all()
-        for job_id in candidates:
-            now = now_iso()
+        """Take the oldest accepted job for `worker`, or None. Never gives a job out twice.
+
+        On PostgreSQL, `FOR UPDATE SKIP LOCKED` lets several servers claim side by side
+        without waiting on each other; on SQLite the clause is dropped and the database's
+        single writer serialises claims. Either way the UPDATE re-checks `accepted`.
+        """
+        for _attempt in range(8):
             with self.engine.begin() as connection:
+                job_id = connection.execute(
+                    select(jobs.c.identifier)
+                    .where(jobs.c.status == "accepted", jobs.c.dismiss_requested.is_(False))
+                    .order_by(jobs.c.created).limit(1)
+                    .with_for_update(skip_locked=True)).scalar()
+                if job_id is None:
+                    return None
+                now = now_iso()
                 won = connection.execute(
                     update(jobs)
                     .where(jobs.c.identifier == job_id, jobs.c.status == "accepted")

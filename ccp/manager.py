@@ -8,7 +8,9 @@ may build extra managers (for OpenAPI, say) without running anything.
 from __future__ import annotations
 
 import collections
+import json
 import logging
+import shutil
 import threading
 import time
 import uuid
@@ -57,6 +59,8 @@ class CCPManager(BaseManager):
         connection = settings.get("connection") or f"sqlite:///{self.data_dir / 'jobs.db'}"
         self.store = JobStore(connection)
         self.storage = storage_from_config(settings["storage"], self.data_dir)
+        self.redirect_downloads = str(settings["storage"].get("redirect", "false")).lower() in (
+            "1", "true", "yes")
         self.worker_id = f"{uuid.uuid4().hex[:12]}"
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -138,6 +142,7 @@ class CCPManager(BaseManager):
         """Remove a finished job and its stored archive."""
         self.get_job(job_id)
         self.storage.delete_prefix(archive.prefix_of(job_id))
+        self.storage.delete_prefix(archive.export_prefix_of(job_id))
         self.store.delete(job_id)
 
     # --- pygeoapi's manager interface ---------------------------------------------------------
@@ -299,12 +304,36 @@ class CCPManager(BaseManager):
         self.store.update_running(job_id, status="failed", message=message, progress=100,
                                   finished=lifecycle.now_iso(), stored=stored)
 
+    def retry_storage(self) -> list[str]:
+        """Upload the archives a store could not take; return the job ids now stored.
+
+        A job whose archive was kept on disk ended `failed`; once stored, it gets back the
+        status its execution really had.
+        """
+        stored = []
+        for job in self.store.list(status=list(FINAL_STATUSES), stored=False, limit=1000)[0]:
+            archive_dir = self.data_dir / "work" / job["identifier"] / "archive"
+            if job.get("stored") or not (archive_dir / "metadata" / "status.json").exists():
+                continue
+            try:
+                self.storage.put_tree(archive.prefix_of(job["identifier"]), archive_dir)
+            except Exception as err:
+                LOGGER.warning("archive of %s still not stored: %s", job["identifier"], err)
+                continue
+            record = json.loads((archive_dir / "metadata" / "status.json").read_text())
+            self.store.update(job["identifier"], stored=True, status=record["status"],
+                              message=f"{record['message']} (archive stored on retry)")
+            shutil.rmtree(archive_dir.parent, ignore_errors=True)
+            stored.append(job["identifier"])
+        return stored
+
     def _reap(self) -> None:
         while not self._stopping.wait(max(1.0, self.heartbeat_timeout / 2)):
-            try:
-                self.recover()
-            except Exception:
-                LOGGER.exception("recovery failed")
+            for task in (self.recover, self.retry_storage):
+                try:
+                    task()
+                except Exception:
+                    LOGGER.exception("%s failed", task.__name__)
 
 
 class StoreReporter:
