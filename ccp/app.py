@@ -62,9 +62,10 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
     app.url_map.strict_slashes = False
     app.extensions["ccp"] = CCPContext(api, manager, config)
 
-    from ccp.api import blueprint
+    from ccp import api, workbench
 
-    app.register_blueprint(blueprint)
+    app.register_blueprint(api.blueprint)
+    app.register_blueprint(workbench.blueprint)
     _register_error_handlers(app)
     if start_workers:
         manager.start()

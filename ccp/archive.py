@@ -120,3 +120,79 @@ def materialize_zip(storage: Storage, job_id: str, scratch: Path) -> str:
 
 def directory_size(path: Path) -> int:
     return sum(os.path.getsize(p) for p in path.rglob("*") if p.is_file())
+
+
+# --- import: archives are untrusted ------------------------------------------------------------
+
+ALLOWED_TOP = ("metadata", "auth", "outputs", "logs")
+REQUIRED = ("metadata/request.json", "metadata/method.json", "metadata/infrastructure.json",
+            "metadata/status.json")
+MAX_ENTRIES = 10000
+
+
+class ArchiveRejected(ValueError):
+    """The uploaded archive is not an acceptable CCP Execution archive."""
+
+
+def check_entry_name(name: str) -> str:
+    """Reject every path that could land outside the extraction folder."""
+    if not name or "\\" in name or "\0" in name:
+        raise ArchiveRejected(f"entry {name!r}: invalid characters in the path")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise ArchiveRejected(f"entry {name!r}: absolute paths are not allowed")
+    parts = name.rstrip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ArchiveRejected(f"entry {name!r}: '..', '.' and empty path parts are not allowed")
+    if parts[0] not in ALLOWED_TOP:
+        raise ArchiveRejected(f"entry {name!r}: only {', '.join(ALLOWED_TOP)}/ are allowed")
+    return name
+
+
+def extract_import(zip_path: Path, destination: Path, max_bytes: int) -> dict[str, Any]:
+    """Validate and extract an Execution archive; return its parsed metadata files."""
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as err:
+        raise ArchiveRejected("the upload is not a zip file") from err
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ENTRIES:
+            raise ArchiveRejected(f"too many entries ({len(entries)} > {MAX_ENTRIES})")
+        total = 0
+        for entry in entries:
+            check_entry_name(entry.filename)
+            if (entry.external_attr >> 16) & 0o170000 == 0o120000:
+                raise ArchiveRejected(f"entry {entry.filename!r}: symbolic links are not allowed")
+            total += entry.file_size
+            if total > max_bytes:
+                raise ArchiveRejected(f"the archive expands to more than {max_bytes} bytes")
+        names = {entry.filename for entry in entries}
+        missing = [name for name in REQUIRED if name not in names]
+        if missing:
+            raise ArchiveRejected(f"missing {', '.join(missing)}")
+        written = 0
+        for entry in entries:
+            if entry.is_dir():
+                continue
+            target = destination / entry.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(entry) as source, target.open("wb") as sink:
+                while chunk := source.read(CHUNK):
+                    written += len(chunk)
+                    if written > max_bytes:  # sizes in the zip header can lie
+                        raise ArchiveRejected(f"the archive expands to more than {max_bytes} bytes")
+                    sink.write(chunk)
+    parsed = {}
+    for name in REQUIRED:
+        try:
+            parsed[name.split("/")[1][:-5]] = json.loads((destination / name).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ArchiveRejected(f"{name} is not valid JSON: {err}") from err
+    status = parsed["status"]
+    if not isinstance(status, dict) or status.get("status") not in (
+            "successful", "failed", "dismissed"):
+        raise ArchiveRejected("metadata/status.json must hold a final 'status' "
+                           "(successful, failed or dismissed)")
+    if not isinstance(parsed["request"], dict):
+        raise ArchiveRejected("metadata/request.json must be a JSON object")
+    return parsed

@@ -6,8 +6,10 @@ OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 
 
 class APIError(Exception):
-    def __init__(self, status: int, title: str, detail: str, type_: str | None = None) -> None:
+    def __init__(self, status: int, title: str, detail: str, type_: str | None = None,
+                 **extra: object) -> None:
         super().__init__(detail)
+        self.extra = extra
         self.status = status
         self.title = title
         self.detail = detail
@@ -15,7 +17,7 @@ class APIError(Exception):
 
     def to_dict(self) -> dict:
         return {"type": self.type, "title": self.title, "status": self.status,
-                "detail": self.detail}
+                "detail": self.detail, **self.extra}
 
 
 def no_such_process(process_id: str) -> APIError:

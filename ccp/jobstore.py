@@ -72,11 +72,28 @@ jobs = Table(
 )
 
 
+method_versions = Table(
+    "ccp_method_versions", metadata,
+    Column("method_id", String(128), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("owner", String(256)),
+    Column("created", String(40), nullable=False),
+    # Exactly one version of a deployed Method is current; undeploy clears it, and old
+    # versions stay for the Executions that used them.
+    Column("current", Boolean, nullable=False, default=False, index=True),
+)
+
+
 def _v1_create_jobs(connection: Connection) -> None:
     jobs.create(connection, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_jobs]
+def _v2_create_method_versions(connection: Connection) -> None:
+    method_versions.create(connection, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_jobs, _v2_create_method_versions]
 
 
 class JobNotFound(KeyError):
@@ -145,6 +162,11 @@ class JobStore:
         if row is None:
             raise JobNotFound(job_id)
         return _decode(row)
+
+    def exists(self, job_id: str) -> bool:
+        with self.engine.connect() as connection:
+            return connection.scalar(
+                select(func.count()).select_from(jobs).where(jobs.c.identifier == job_id)) > 0
 
     def update(self, job_id: str, **values: Any) -> bool:
         values["updated"] = now_iso()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import re
 import shutil
 import threading
 import time
@@ -23,7 +24,8 @@ from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
 
 from ccp import archive, errors, lifecycle
 from ccp.jobstore import FINAL_STATUSES, JobNotFound, JobStore
-from ccp.model import Infrastructure, InputError, Method, resolve_inputs
+from ccp.methodstore import MethodStore
+from ccp.model import DescriptorError, Infrastructure, InputError, Method, resolve_inputs
 from ccp.processor import CCPProcessor
 from ccp.registry import Registry
 from ccp.runtimes import runtime_for
@@ -48,6 +50,7 @@ class CCPManager(BaseManager):
         super().__init__(manager_def)
         self.is_async = True
         settings = {**DEFAULTS, **manager_def}
+        self.settings = settings
         base_dir = Path(settings.get("base_dir") or ".")
         self.data_dir = (base_dir / settings["data_dir"]).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +61,7 @@ class CCPManager(BaseManager):
             base_dir / settings["methods"], base_dir / settings["infrastructures"])
         connection = settings.get("connection") or f"sqlite:///{self.data_dir / 'jobs.db'}"
         self.store = JobStore(connection)
+        self.registry.store = MethodStore(self.store.engine)
         self.storage = storage_from_config(settings["storage"], self.data_dir)
         self.redirect_downloads = str(settings["storage"].get("redirect", "false")).lower() in (
             "1", "true", "yes")
@@ -137,6 +141,59 @@ class CCPManager(BaseManager):
                     break
                 time.sleep(0.1)
         return self.get_job(job_id)
+
+    def reexecute(self, job_id: str, latest: bool = False,
+                  user: dict[str, Any] | None = None) -> str:
+        """Run a finished job's request again: same Method version, or the current one."""
+        job = self.get_job(job_id)
+        if job["status"] not in FINAL_STATUSES:
+            raise errors.APIError(409, "Job not finished",
+                                  f"job '{job_id}' is {job['status']}: re-execute it when done")
+        if latest:
+            method = self.registry.method(job["process_id"])
+            if method is None:
+                raise errors.no_such_process(job["process_id"])
+        else:
+            method = Method.from_dict(job["method"])
+        return self.submit(method.id, job["request"], user=user, derived_from=job_id,
+                           method=method)
+
+    def import_archive(self, zip_path: Path, user: dict[str, Any] | None = None,
+                       max_bytes: int = 2 * 1024**3) -> str:
+        """Register an exported Execution archive as a finished job; returns its id."""
+        scratch = self.data_dir / "tmp" / f"import-{uuid.uuid4().hex}"
+        try:
+            try:
+                parsed = archive.extract_import(zip_path, scratch, max_bytes)
+                method = Method.from_dict(parsed["method"], "metadata/method.json")
+                infrastructure = Infrastructure.from_dict(parsed["infrastructure"],
+                                                          "metadata/infrastructure.json")
+            except (archive.ArchiveRejected, DescriptorError) as err:
+                raise errors.bad_request(f"the archive was rejected: {err}",
+                                         "Invalid archive") from err
+            status = parsed["status"]
+            job_id = str(status.get("jobID") or "")
+            if not re.fullmatch(r"[A-Za-z0-9-]{8,64}", job_id):
+                job_id = str(uuid.uuid4())
+            if self.store.exists(job_id):
+                raise errors.APIError(409, "Job exists",
+                                      f"job '{job_id}' is already on this server")
+            self.storage.put_tree(archive.prefix_of(job_id), scratch)
+            user = user or {}
+            self.store.add({
+                "identifier": job_id, "process_id": method.id,
+                "process_version": method.version, "infrastructure_id": infrastructure.id,
+                "status": status["status"], "progress": 100,
+                "message": f"Imported: {status.get('message', '')}",
+                "started": status.get("started"), "finished": status.get("finished"),
+                "request": parsed["request"], "inputs": status.get("inputs") or {},
+                "owner": user.get("sub"), "claims": user, "stored": True,
+                "derived_from": status.get("derivedFrom"),
+                "method": method.to_dict(), "infrastructure": infrastructure.to_dict(),
+            })
+            return job_id
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def delete(self, job_id: str) -> None:
         """Remove a finished job and its stored archive."""

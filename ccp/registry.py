@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ccp.methodstore import MethodStore
 from ccp.model import DescriptorError, Infrastructure, Method
 
 LOGGER = logging.getLogger(__name__)
@@ -45,12 +46,23 @@ def load_infrastructure_file(path: Path) -> Infrastructure:
     return Infrastructure.from_dict(read_json(path), str(path))
 
 
+class RegistryConflict(ValueError):
+    """A deploy or replace that clashes with what is there (duplicate id, reused version)."""
+
+
+class ReadOnlyMethod(PermissionError):
+    """Methods from the methods/ folder are managed as files, not through the API."""
+
+
 @dataclass
 class Registry:
-    methods: dict[str, Method] = field(default_factory=dict)
+    """File Methods (read-only) plus Methods deployed through the API (in the database)."""
+
+    file_methods: dict[str, Method] = field(default_factory=dict)
     infrastructures: dict[str, Infrastructure] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    read_only: set[str] = field(default_factory=set)
+    store: MethodStore | None = None
+    _parsed: dict[tuple[str, str], Method] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -72,11 +84,10 @@ class Registry:
             except DescriptorError as err:
                 registry._report(path, err.problems)
                 continue
-            if method.id in registry.methods:
+            if method.id in registry.file_methods:
                 registry._report(path, [f"duplicate method id '{method.id}'"])
                 continue
-            registry.methods[method.id] = method
-            registry.read_only.add(method.id)
+            registry.file_methods[method.id] = method
             if method.infrastructure_id not in registry.infrastructures:
                 LOGGER.warning("%s: infrastructure '%s' is unknown: the method is listed but "
                                "not executable", path, method.infrastructure_id)
@@ -87,8 +98,54 @@ class Registry:
         self.problems.append(problem)
         LOGGER.error("skipping invalid file %s", problem)
 
+    def _parse(self, document: dict[str, Any]) -> Method | None:
+        key = (str(document.get("id")), str(document.get("version")))
+        with self._lock:
+            if key not in self._parsed:
+                try:
+                    self._parsed[key] = Method.from_dict(document)
+                except DescriptorError as err:
+                    LOGGER.error("stored method %s is invalid: %s", key, err)
+                    return None
+            return self._parsed[key]
+
+    def deployed(self) -> dict[str, tuple[Method, str | None]]:
+        if self.store is None:
+            return {}
+        found = {}
+        for method_id, (document, owner) in self.store.current().items():
+            method = self._parse(document)
+            if method is not None and method_id not in self.file_methods:
+                found[method_id] = (method, owner)
+        return found
+
+    @property
+    def methods(self) -> dict[str, Method]:
+        deployed = {method_id: method for method_id, (method, _) in self.deployed().items()}
+        return {**deployed, **self.file_methods}
+
     def method(self, method_id: str) -> Method | None:
         return self.methods.get(method_id)
+
+    def owner_of(self, method_id: str) -> str | None:
+        return self.deployed().get(method_id, (None, None))[1]
+
+    def is_read_only(self, method_id: str) -> bool:
+        return method_id in self.file_methods
+
+    def method_version(self, method_id: str, version: str) -> Method | None:
+        current = self.method(method_id)
+        if current is not None and current.version == version:
+            return current
+        if self.store is None:
+            return None
+        document = self.store.version(method_id, version)
+        return self._parse(document) if document else None
+
+    def versions(self, method_id: str) -> list[str]:
+        if method_id in self.file_methods:
+            return [self.file_methods[method_id].version]
+        return self.store.versions(method_id) if self.store else []
 
     def infrastructure_of(self, method: Method) -> Infrastructure | None:
         return self.infrastructures.get(method.infrastructure_id)
@@ -96,10 +153,34 @@ class Registry:
     def is_executable(self, method: Method) -> bool:
         return method.infrastructure_id in self.infrastructures
 
-    def put(self, method: Method) -> None:
-        with self._lock:
-            self.methods = {**self.methods, method.id: method}
+    def check_deployable(self, method: Method) -> None:
+        if method.infrastructure_id not in self.infrastructures:
+            raise DescriptorError([f"unknown infrastructure '{method.infrastructure_id}' "
+                                   f"(known: {', '.join(sorted(self.infrastructures))})"])
 
-    def remove(self, method_id: str) -> None:
-        with self._lock:
-            self.methods = {k: v for k, v in self.methods.items() if k != method_id}
+    def deploy(self, method: Method, owner: str | None) -> None:
+        self.check_deployable(method)
+        if self.method(method.id) is not None:
+            raise RegistryConflict(f"a process with id '{method.id}' exists: replace it with "
+                                   f"PUT /processes/{method.id}, or choose another id")
+        self._put(method, owner)
+
+    def replace(self, method: Method, owner: str | None) -> None:
+        if self.is_read_only(method.id):
+            raise ReadOnlyMethod(f"'{method.id}' comes from the methods folder and is read-only")
+        self.check_deployable(method)
+        self._put(method, owner)
+
+    def _put(self, method: Method, owner: str | None) -> None:
+        if self.store is None:
+            raise RuntimeError("no method store")
+        if not self.store.put(method.id, method.version, method.to_dict(), owner):
+            raise RegistryConflict(
+                f"version '{method.version}' of '{method.id}' already exists with other "
+                "content: give the changed Method a new version")
+
+    def undeploy(self, method_id: str) -> None:
+        if self.is_read_only(method_id):
+            raise ReadOnlyMethod(f"'{method_id}' comes from the methods folder and is read-only")
+        if self.store is None or not self.store.undeploy(method_id):
+            raise KeyError(method_id)

@@ -1,0 +1,73 @@
+"""Methods deployed through the API (OGC API - Processes Part 2), every version kept."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from ccp.jobstore import method_versions
+from ccp.runtimes.base import now_iso
+
+
+class MethodStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def current(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """Every deployed Method's current document and owner, by id."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(method_versions.c.method_id, method_versions.c.document,
+                       method_versions.c.owner)
+                .where(method_versions.c.current.is_(True))).all()
+        return {row.method_id: (json.loads(row.document), row.owner) for row in rows}
+
+    def version(self, method_id: str, version: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            document = connection.scalar(
+                select(method_versions.c.document).where(
+                    method_versions.c.method_id == method_id,
+                    method_versions.c.version == version))
+        return json.loads(document) if document else None
+
+    def versions(self, method_id: str) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(connection.scalars(
+                select(method_versions.c.version)
+                .where(method_versions.c.method_id == method_id)
+                .order_by(method_versions.c.created)))
+
+    def put(self, method_id: str, version: str, document: dict[str, Any],
+            owner: str | None) -> bool:
+        """Make `version` the current one; False if that version exists with other content."""
+        encoded = json.dumps(document, sort_keys=True)
+        with self.engine.begin() as connection:
+            existing = connection.scalar(
+                select(method_versions.c.document).where(
+                    method_versions.c.method_id == method_id,
+                    method_versions.c.version == version))
+            if existing is not None and json.loads(existing) != document:
+                return False
+            connection.execute(update(method_versions)
+                               .where(method_versions.c.method_id == method_id)
+                               .values(current=False))
+            if existing is None:
+                connection.execute(method_versions.insert().values(
+                    method_id=method_id, version=version, document=encoded, owner=owner,
+                    created=now_iso(), current=True))
+            else:
+                connection.execute(update(method_versions).where(
+                    method_versions.c.method_id == method_id,
+                    method_versions.c.version == version).values(current=True))
+        return True
+
+    def undeploy(self, method_id: str) -> bool:
+        with self.engine.begin() as connection:
+            return connection.execute(
+                update(method_versions)
+                .where(method_versions.c.method_id == method_id,
+                       method_versions.c.current.is_(True))
+                .values(current=False)).rowcount > 0

@@ -1,0 +1,189 @@
+"""The Workbench API: deploy, replace and undeploy Methods (OGC API - Processes Part 2),
+import and re-execute Executions, and client code stubs."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from ccp import errors
+from ccp.api import (
+    base_url,
+    current_user,
+    find_job,
+    json_response,
+    manager,
+    process_summary,
+    read_json_body,
+    status_info,
+)
+from ccp.model import DescriptorError, Method
+from ccp.registry import ReadOnlyMethod, RegistryConflict
+
+blueprint = Blueprint("workbench", __name__)
+
+SERVER_ADDED_LINKS = ("self", "http://www.opengis.net/def/rel/ogc/1.0/execute",
+                      "http://www.opengis.net/def/rel/ogc/1.0/job-list")
+DEFAULT_MAX_IMPORT_BYTES = 2 * 1024**3
+
+
+def method_from_body() -> Method:
+    """A Method from a deploy/replace body: the Method JSON itself or an OGC app package."""
+    body = read_json_body()
+    if isinstance(body, dict) and "processDescription" in body:
+        body = body["processDescription"]
+        if isinstance(body, dict) and isinstance(body.get("process"), dict):
+            body = body["process"]
+    if isinstance(body, dict):
+        # A file exported with GET /processes/{id} imports as it is.
+        body.pop("executable", None)
+        if isinstance(body.get("links"), list):
+            body["links"] = [link for link in body["links"] if not (
+                isinstance(link, dict) and link.get("rel") in SERVER_ADDED_LINKS)]
+    try:
+        method = Method.from_dict(body)
+        manager().registry.check_deployable(method)
+    except DescriptorError as err:
+        raise invalid_method(err) from err
+    return method
+
+
+def invalid_method(err: DescriptorError) -> errors.APIError:
+    return errors.APIError(400, "Invalid method", "; ".join(err.problems),
+                           f"{errors.OGC_EXCEPTIONS}invalid-method", problems=err.problems)
+
+
+def may_change(method_id: str) -> None:
+    """Only a deployed Method's owner (or anyone, with auth off) changes it."""
+    registry = manager().registry
+    if registry.method(method_id) is None:
+        raise errors.no_such_process(method_id)
+    if registry.is_read_only(method_id):
+        raise errors.APIError(403, "Read-only method",
+                              f"'{method_id}' is read-only: it is loaded from the methods folder")
+    user = current_user()
+    owner = registry.owner_of(method_id)
+    if user and owner and owner != user.get("sub") and not getattr(request, "ccp_admin", False):
+        raise errors.APIError(403, "Forbidden", f"'{method_id}' belongs to another user")
+
+
+@blueprint.post("/processes")
+def deploy() -> Response:
+    method = method_from_body()
+    try:
+        manager().registry.deploy(method, current_user().get("sub"))
+    except RegistryConflict as err:
+        raise errors.APIError(409, "Duplicate process", str(err),
+                              f"{errors.OGC_EXCEPTIONS}duplicated-process") from err
+    location = f"{base_url()}/processes/{method.id}"
+    return json_response(process_summary(method.id), 201, {"Location": location})
+
+
+@blueprint.put("/processes/<process_id>")
+def replace(process_id: str) -> Response:
+    may_change(process_id)
+    method = method_from_body()
+    if method.id != process_id:
+        raise errors.bad_request(f"the Method's id '{method.id}' differs from '{process_id}'")
+    try:
+        manager().registry.replace(method, current_user().get("sub"))
+    except RegistryConflict as err:
+        raise errors.APIError(409, "Version exists", str(err)) from err
+    except ReadOnlyMethod as err:
+        raise errors.APIError(403, "Read-only method", str(err)) from err
+    return Response(status=204)
+
+
+@blueprint.delete("/processes/<process_id>")
+def undeploy(process_id: str) -> Response:
+    may_change(process_id)
+    manager().registry.undeploy(process_id)
+    return Response(status=204)
+
+
+@blueprint.get("/processes/<process_id>/versions")
+def versions(process_id: str) -> Response:
+    registry = manager().registry
+    found = registry.versions(process_id)
+    if not found:
+        raise errors.no_such_process(process_id)
+    url = f"{base_url()}/processes/{process_id}/versions"
+    return json_response({"id": process_id, "versions": [
+        {"version": v, "href": f"{url}/{v}"} for v in found]})
+
+
+@blueprint.get("/processes/<process_id>/versions/<version>")
+def version(process_id: str, version: str) -> Response:
+    method = manager().registry.method_version(process_id, version)
+    if method is None:
+        raise errors.APIError(404, "No such version",
+                              f"process '{process_id}' has no version '{version}'")
+    return json_response(method.to_dict())
+
+
+@blueprint.post("/jobs/import")
+def import_job() -> Response:
+    limit = int(manager().settings.get("max_import_bytes", DEFAULT_MAX_IMPORT_BYTES))
+    request.max_content_length = limit + 1024 * 1024  # archives are bigger than API bodies
+    upload = request.files.get("file")
+    with tempfile.TemporaryDirectory(dir=manager().data_dir) as scratch:
+        path = Path(scratch) / "upload.zip"
+        if upload is not None:
+            upload.save(path)
+        else:
+            with path.open("wb") as sink:
+                while chunk := request.stream.read(1024 * 1024):
+                    sink.write(chunk)
+        if path.stat().st_size == 0:
+            raise errors.bad_request("send the archive zip as the body or as form field 'file'",
+                                     "Missing parameter value")
+        if path.stat().st_size > limit:
+            raise errors.APIError(413, "Payload too large", f"archives are limited to {limit} "
+                                  "bytes")
+        job_id = manager().import_archive(path, current_user(), limit)
+    return json_response(status_info(find_job(job_id)), 201,
+                         {"Location": f"{base_url()}/jobs/{job_id}"})
+
+
+@blueprint.post("/jobs/<job_id>/reexecute")
+def reexecute(job_id: str) -> Response:
+    find_job(job_id)
+    choice = request.args.get("method", "same")
+    if choice not in ("same", "latest"):
+        raise errors.bad_request("'method' must be 'same' (the version used) or 'latest'")
+    new_id = manager().reexecute(job_id, latest=choice == "latest", user=current_user())
+    return json_response(status_info(find_job(new_id)), 201,
+                         {"Location": f"{base_url()}/jobs/{new_id}"})
+
+
+def _stub(process_id: str, inputs: dict[str, Any], lang: str, title: str) -> Response:
+    from ccp import codegen
+
+    try:
+        content, mimetype, filename = codegen.render_stub(lang, base_url(), process_id, inputs,
+                                                          title)
+    except ValueError as err:
+        raise errors.APIError(404, "No such language",
+                              f"stubs exist for {', '.join(codegen.LANGUAGES)}") from err
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@blueprint.get("/jobs/<job_id>/code/<lang>")
+def job_code(job_id: str, lang: str) -> Response:
+    job = find_job(job_id)
+    inputs = (job.get("request") or {}).get("inputs") or {}
+    return _stub(job["process_id"], inputs, lang, job["method"].get("title", ""))
+
+
+@blueprint.get("/processes/<process_id>/code/<lang>")
+def process_code(process_id: str, lang: str) -> Response:
+    method = manager().registry.method(process_id)
+    if method is None:
+        raise errors.no_such_process(process_id)
+    inputs = {k: v for k, v in method.default_inputs().items() if k != "ccpreplicas"}
+    return _stub(process_id, inputs, lang, method.title)
