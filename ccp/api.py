@@ -20,6 +20,7 @@ from pygeoapi.process.base import JobNotFoundError
 from ccp import archive, errors, provenance
 from ccp.jobstore import FINAL_STATUSES
 from ccp.manager import CCPManager
+from ccp.model import Method
 
 blueprint = Blueprint("ccp", __name__)
 
@@ -99,11 +100,24 @@ def _int_param(name: str, default: int, minimum: int, maximum: int | None = None
     return min(value, maximum) if maximum else value
 
 
+def visible(method_id: str) -> bool:
+    user = current_user()
+    if not user or getattr(request, "ccp_admin", False):
+        return True
+    contexts = current_app.extensions["ccp"].auth.contexts(user)
+    return manager().registry.visible_to(method_id, user.get("sub"), contexts)
+
+
+def visible_method(method_id: str) -> Method:
+    method = manager().registry.method(method_id)
+    if method is None or not visible(method_id):
+        raise errors.no_such_process(method_id)
+    return method
+
+
 def process_summary(method_id: str, full: bool = False) -> dict[str, Any]:
     registry = manager().registry
-    method = registry.method(method_id)
-    if method is None:
-        raise errors.no_such_process(method_id)
+    method = visible_method(method_id)
     description = method.to_dict()
     if not full:
         for key in ("inputs", "outputs", "additionalParameters"):
@@ -124,7 +138,7 @@ def process_summary(method_id: str, full: bool = False) -> dict[str, Any]:
 @blueprint.get("/processes")
 def list_processes() -> Response:
     limit = _int_param("limit", 1000, 1, 10000)
-    ids = sorted(manager().registry.methods)[:limit]
+    ids = [m for m in sorted(manager().registry.methods) if visible(m)][:limit]
     return json_response({
         "processes": [process_summary(method_id) for method_id in ids],
         "links": [{"rel": "self", "type": "application/json",
@@ -156,10 +170,9 @@ def read_json_body() -> Any:
 @blueprint.post("/processes/<process_id>/execution")
 def execute(process_id: str) -> Response:
     ccp_manager = manager()
-    if ccp_manager.registry.method(process_id) is None:
-        raise errors.no_such_process(process_id)
+    method = visible_method(process_id)
     body = read_json_body()
-    job_id = ccp_manager.submit(process_id, body, user=current_user())
+    job_id = ccp_manager.submit(process_id, body, user=current_user(), method=method)
     location = f"{base_url()}/jobs/{job_id}"
     return json_response(status_info(ccp_manager.get_job(job_id)), 201, {
         "Location": location,

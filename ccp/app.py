@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from pygeoapi.api import API
 from pygeoapi.openapi import get_oas
 from pygeoapi.util import yaml_load
 from werkzeug.exceptions import HTTPException
 
 from ccp import errors
+from ccp.auth import Authenticator
 from ccp.manager import CCPManager
 
 LOGGER = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class CCPContext:
     api: API
     manager: CCPManager
     config: dict[str, Any]
+    auth: Authenticator
 
 
 def load_config(path: Path | str | None = None) -> dict[str, Any]:
@@ -60,7 +62,18 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
     app.config["MAX_CONTENT_LENGTH"] = int(config["server"].get("max_body_bytes",
                                                                  DEFAULT_MAX_BODY))
     app.url_map.strict_slashes = False
-    app.extensions["ccp"] = CCPContext(api, manager, config)
+    auth = Authenticator.from_config(config["server"].get("auth"))
+    app.extensions["ccp"] = CCPContext(api, manager, config, auth)
+
+    @app.before_request
+    def authenticate() -> None:
+        if not auth.enabled or auth.is_public(request.path):
+            return
+        claims = auth.claims(request.headers.get("Authorization"))
+        request.ccp_user = claims
+        request.ccp_admin = auth.is_admin(claims)
+        request.ccp_owner = None if request.ccp_admin else claims["sub"]
+
 
     from ccp import api, workbench
 

@@ -24,7 +24,9 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -78,6 +80,7 @@ method_versions = Table(
     Column("version", String(64), primary_key=True),
     Column("document", Text, nullable=False),
     Column("owner", String(256)),
+    Column("context", String(256)),
     Column("created", String(40), nullable=False),
     # Exactly one version of a deployed Method is current; undeploy clears it, and old
     # versions stay for the Executions that used them.
@@ -93,7 +96,14 @@ def _v2_create_method_versions(connection: Connection) -> None:
     method_versions.create(connection, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_jobs, _v2_create_method_versions]
+def _v3_method_context(connection: Connection) -> None:
+    columns = {c["name"] for c in inspect(connection).get_columns("ccp_method_versions")}
+    if "context" not in columns:
+        connection.execute(text("ALTER TABLE ccp_method_versions ADD COLUMN context VARCHAR(256)"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_create_jobs, _v2_create_method_versions, _v3_method_context]
 
 
 class JobNotFound(KeyError):

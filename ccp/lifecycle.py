@@ -55,6 +55,7 @@ class Execution:
     base_url: str
     user: dict[str, Any] = field(default_factory=dict)
     derived_from: str | None = None
+    runtime_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,7 +101,7 @@ def run(execution: Execution, runtime: Runtime, storage: Storage, reporter: Repo
         instance = runtime.launch(
             execution.job_id,
             inputs["ccpimage"],
-            {"ccptaskname": execution.job_id},
+            {**execution.runtime_env, "ccptaskname": execution.job_id},
             replicas=inputs["ccpreplicas"],
         )
         reporter.instance_started(instance.to_dict())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -23,6 +24,7 @@ from pygeoapi.process.manager.base import BaseManager
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
 
 from ccp import archive, errors, lifecycle
+from ccp.auth import runtime_token
 from ccp.jobstore import FINAL_STATUSES, JobNotFound, JobStore
 from ccp.methodstore import MethodStore
 from ccp.model import DescriptorError, Infrastructure, InputError, Method, resolve_inputs
@@ -315,17 +317,29 @@ class CCPManager(BaseManager):
             job_id, status=outcome.status, message=outcome.message, progress=100,
             finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs)
 
+    def _runtime_env(self, job: dict[str, Any], infrastructure: Infrastructure) -> dict[str, str]:
+        """A short-lived callback token, only where the Infrastructure asks for one."""
+        secret = os.environ.get(self.settings.get("runtime_token_secret_env",
+                                                  "CCP_RUNTIME_TOKEN_SECRET"), "")
+        if not infrastructure.settings.get("runtimeToken") or not secret:
+            return {}
+        token = runtime_token(secret, job["identifier"], job.get("owner"),
+                              float(job["inputs"].get("ccpmaxtime", 3600)))
+        return {"CCP_TOKEN": token, "CCP_URL": self.base_url}
+
     def _execution_of(self, job: dict[str, Any]) -> lifecycle.Execution:
+        infrastructure = Infrastructure.from_dict(job["infrastructure"])
         return lifecycle.Execution(
             job_id=job["identifier"],
             method=Method.from_dict(job["method"]),
-            infrastructure=Infrastructure.from_dict(job["infrastructure"]),
+            infrastructure=infrastructure,
             request=job["request"],
             inputs=job["inputs"],
             workdir=self.data_dir / "work" / job["identifier"],
             base_url=self.base_url,
             user=job["claims"] or {},
             derived_from=job.get("derived_from"),
+            runtime_env=self._runtime_env(job, infrastructure),
         )
 
     # --- recovery ---------------------------------------------------------------------------

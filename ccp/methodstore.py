@@ -16,14 +16,15 @@ class MethodStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def current(self) -> dict[str, tuple[dict[str, Any], str | None]]:
-        """Every deployed Method's current document and owner, by id."""
+    def current(self) -> dict[str, tuple[dict[str, Any], str | None, str | None]]:
+        """Every deployed Method's current document, owner and context, by id."""
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(method_versions.c.method_id, method_versions.c.document,
-                       method_versions.c.owner)
+                       method_versions.c.owner, method_versions.c.context)
                 .where(method_versions.c.current.is_(True))).all()
-        return {row.method_id: (json.loads(row.document), row.owner) for row in rows}
+        return {row.method_id: (json.loads(row.document), row.owner, row.context)
+                for row in rows}
 
     def version(self, method_id: str, version: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
@@ -41,7 +42,7 @@ class MethodStore:
                 .order_by(method_versions.c.created)))
 
     def put(self, method_id: str, version: str, document: dict[str, Any],
-            owner: str | None) -> bool:
+            owner: str | None, context: str | None = None) -> bool:
         """Make `version` the current one; False if that version exists with other content."""
         encoded = json.dumps(document, sort_keys=True)
         with self.engine.begin() as connection:
@@ -57,7 +58,7 @@ class MethodStore:
             if existing is None:
                 connection.execute(method_versions.insert().values(
                     method_id=method_id, version=version, document=encoded, owner=owner,
-                    created=now_iso(), current=True))
+                    context=context, created=now_iso(), current=True))
             else:
                 connection.execute(update(method_versions).where(
                     method_versions.c.method_id == method_id,

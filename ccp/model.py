@@ -192,6 +192,8 @@ class Method:
             isinstance(data["keywords"], list) and all(isinstance(k, str) for k in data["keywords"])
         ):
             problems.append("'keywords' must be a list of strings")
+        if data.get("visibility", "private") not in ("private", "shared"):
+            problems.append("'visibility' must be 'private' (owner only) or 'shared' (context)")
         problems += _check_inputs(data)
         problems += _check_outputs(data)
         scripts, script_problems = _read_scripts(data)

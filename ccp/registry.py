@@ -109,26 +109,36 @@ class Registry:
                     return None
             return self._parsed[key]
 
-    def deployed(self) -> dict[str, tuple[Method, str | None]]:
+    def deployed(self) -> dict[str, tuple[Method, str | None, str | None]]:
         if self.store is None:
             return {}
         found = {}
-        for method_id, (document, owner) in self.store.current().items():
+        for method_id, (document, owner, context) in self.store.current().items():
             method = self._parse(document)
             if method is not None and method_id not in self.file_methods:
-                found[method_id] = (method, owner)
+                found[method_id] = (method, owner, context)
         return found
 
     @property
     def methods(self) -> dict[str, Method]:
-        deployed = {method_id: method for method_id, (method, _) in self.deployed().items()}
+        deployed = {method_id: entry[0] for method_id, entry in self.deployed().items()}
         return {**deployed, **self.file_methods}
 
     def method(self, method_id: str) -> Method | None:
         return self.methods.get(method_id)
 
     def owner_of(self, method_id: str) -> str | None:
-        return self.deployed().get(method_id, (None, None))[1]
+        return self.deployed().get(method_id, (None, None, None))[1]
+
+    def visible_to(self, method_id: str, subject: str | None, contexts: set[str]) -> bool:
+        """File Methods are public; a deployed one is its owner's, or shared with a context."""
+        entry = self.deployed().get(method_id)
+        if entry is None:
+            return method_id in self.file_methods
+        method, owner, context = entry
+        if owner is None or owner == subject:
+            return True
+        return method.raw.get("visibility") == "shared" and context in contexts
 
     def is_read_only(self, method_id: str) -> bool:
         return method_id in self.file_methods
@@ -158,23 +168,23 @@ class Registry:
             raise DescriptorError([f"unknown infrastructure '{method.infrastructure_id}' "
                                    f"(known: {', '.join(sorted(self.infrastructures))})"])
 
-    def deploy(self, method: Method, owner: str | None) -> None:
+    def deploy(self, method: Method, owner: str | None, context: str | None = None) -> None:
         self.check_deployable(method)
         if self.method(method.id) is not None:
             raise RegistryConflict(f"a process with id '{method.id}' exists: replace it with "
                                    f"PUT /processes/{method.id}, or choose another id")
-        self._put(method, owner)
+        self._put(method, owner, context)
 
-    def replace(self, method: Method, owner: str | None) -> None:
+    def replace(self, method: Method, owner: str | None, context: str | None = None) -> None:
         if self.is_read_only(method.id):
             raise ReadOnlyMethod(f"'{method.id}' comes from the methods folder and is read-only")
         self.check_deployable(method)
-        self._put(method, owner)
+        self._put(method, owner, context)
 
-    def _put(self, method: Method, owner: str | None) -> None:
+    def _put(self, method: Method, owner: str | None, context: str | None) -> None:
         if self.store is None:
             raise RuntimeError("no method store")
-        if not self.store.put(method.id, method.version, method.to_dict(), owner):
+        if not self.store.put(method.id, method.version, method.to_dict(), owner, context):
             raise RegistryConflict(
                 f"version '{method.version}' of '{method.id}' already exists with other "
                 "content: give the changed Method a new version")

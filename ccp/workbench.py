@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from ccp import errors
 from ccp.api import (
@@ -19,6 +19,7 @@ from ccp.api import (
     process_summary,
     read_json_body,
     status_info,
+    visible_method,
 )
 from ccp.model import DescriptorError, Method
 from ccp.registry import ReadOnlyMethod, RegistryConflict
@@ -59,8 +60,7 @@ def invalid_method(err: DescriptorError) -> errors.APIError:
 def may_change(method_id: str) -> None:
     """Only a deployed Method's owner (or anyone, with auth off) changes it."""
     registry = manager().registry
-    if registry.method(method_id) is None:
-        raise errors.no_such_process(method_id)
+    visible_method(method_id)
     if registry.is_read_only(method_id):
         raise errors.APIError(403, "Read-only method",
                               f"'{method_id}' is read-only: it is loaded from the methods folder")
@@ -70,11 +70,20 @@ def may_change(method_id: str) -> None:
         raise errors.APIError(403, "Forbidden", f"'{method_id}' belongs to another user")
 
 
+def user_context() -> str | None:
+    """The context a shared Method is shared with: the deployer's first context claim."""
+    user = current_user()
+    if not user:
+        return None
+    contexts = sorted(current_app.extensions["ccp"].auth.contexts(user))
+    return contexts[0] if contexts else None
+
+
 @blueprint.post("/processes")
 def deploy() -> Response:
     method = method_from_body()
     try:
-        manager().registry.deploy(method, current_user().get("sub"))
+        manager().registry.deploy(method, current_user().get("sub"), user_context())
     except RegistryConflict as err:
         raise errors.APIError(409, "Duplicate process", str(err),
                               f"{errors.OGC_EXCEPTIONS}duplicated-process") from err
@@ -89,7 +98,8 @@ def replace(process_id: str) -> Response:
     if method.id != process_id:
         raise errors.bad_request(f"the Method's id '{method.id}' differs from '{process_id}'")
     try:
-        manager().registry.replace(method, current_user().get("sub"))
+        registry = manager().registry
+        registry.replace(method, registry.owner_of(process_id), user_context())
     except RegistryConflict as err:
         raise errors.APIError(409, "Version exists", str(err)) from err
     except ReadOnlyMethod as err:
@@ -182,8 +192,6 @@ def job_code(job_id: str, lang: str) -> Response:
 
 @blueprint.get("/processes/<process_id>/code/<lang>")
 def process_code(process_id: str, lang: str) -> Response:
-    method = manager().registry.method(process_id)
-    if method is None:
-        raise errors.no_such_process(process_id)
+    method = visible_method(process_id)
     inputs = {k: v for k, v in method.default_inputs().items() if k != "ccpreplicas"}
     return _stub(process_id, inputs, lang, method.title)

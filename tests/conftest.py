@@ -40,7 +40,11 @@ def app_factory(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     apps = []
 
     def build(**kwargs: Any) -> Any:
-        app = create_app(make_config(kwargs.pop("data_dir", tmp_path / "data"), **kwargs))
+        auth = kwargs.pop("auth", None)
+        config = make_config(kwargs.pop("data_dir", tmp_path / "data"), **kwargs)
+        if auth is not None:
+            config["server"]["auth"] = auth
+        app = create_app(config)
         apps.append(app)
         return app
 
