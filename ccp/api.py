@@ -14,13 +14,13 @@ from flask import Blueprint, Response, current_app, redirect, request, stream_wi
 from pygeoapi.api import CONFORMANCE_CLASSES as pygeoapi_core_classes
 from pygeoapi.api import APIRequest
 from pygeoapi.api import landing_page as pygeoapi_landing_page
-from pygeoapi.api import openapi_ as pygeoapi_openapi
 from pygeoapi.process.base import JobNotFoundError
 
 from ccp import archive, errors, provenance
 from ccp.jobstore import FINAL_STATUSES
 from ccp.manager import CCPManager
 from ccp.model import Method
+from ccp.openapi import document as openapi_document
 
 blueprint = Blueprint("ccp", __name__)
 
@@ -82,12 +82,18 @@ def conformance() -> Response:
 
 @blueprint.get("/openapi")
 def openapi() -> Response:
-    return _pygeoapi(pygeoapi_openapi)
+    context = current_app.extensions["ccp"]
+    title = context.config.get("metadata", {}).get("identification", {}).get("title", "CCP")
+    return json_response(openapi_document(base_url(), str(title), context.auth.enabled))
 
 
 # --- processes ---------------------------------------------------------------------------------
 
+MAX_INT = 2**31 - 1
+
+
 def _int_param(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    """An integer query parameter; above `maximum` it is clamped (OGC paging rules)."""
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -95,8 +101,8 @@ def _int_param(name: str, default: int, minimum: int, maximum: int | None = None
         value = int(raw)
     except ValueError as err:
         raise errors.bad_request(f"'{name}' must be an integer, got {raw!r}") from err
-    if value < minimum:
-        raise errors.bad_request(f"'{name}' must be >= {minimum}, got {value}")
+    if value < minimum or value > MAX_INT:
+        raise errors.bad_request(f"'{name}' must be between {minimum} and {MAX_INT}, got {value}")
     return min(value, maximum) if maximum else value
 
 
@@ -275,12 +281,12 @@ def find_job(job_id: str) -> dict[str, Any]:
     return job
 
 
-@blueprint.get("/jobs/<job_id>")
+@blueprint.get("/jobs/<jobid:job_id>")
 def get_job(job_id: str) -> Response:
     return json_response(status_info(find_job(job_id)))
 
 
-@blueprint.delete("/jobs/<job_id>")
+@blueprint.delete("/jobs/<jobid:job_id>")
 def delete_job(job_id: str) -> Response:
     job = find_job(job_id)
     ccp_manager = manager()
@@ -303,13 +309,14 @@ def finished_job(job_id: str) -> dict[str, Any]:
     return job
 
 
-@blueprint.get("/jobs/<job_id>/results")
+@blueprint.get("/jobs/<jobid:job_id>/results")
 def results(job_id: str) -> Response:
     job = find_job(job_id)
     if job["status"] in ("accepted", "running"):
         raise errors.APIError(404, "Result not ready", f"job '{job_id}' is {job['status']}")
     if job["status"] != "successful":
-        raise errors.APIError(400, "Job failed" if job["status"] == "failed" else "Job dismissed",
+        # The job's state, not the request, is at fault: 409 Conflict.
+        raise errors.APIError(409, "Job failed" if job["status"] == "failed" else "Job dismissed",
                               f"job '{job_id}' is {job['status']}: {job['message']}")
     url = f"{base_url()}/jobs/{job_id}"
     link = (f'<{url}/archive>; rel="archive"; type="application/zip", '
@@ -344,7 +351,7 @@ def _stream(key: str, mimetype: str, filename: str) -> Response:
     return response
 
 
-@blueprint.get("/jobs/<job_id>/archive")
+@blueprint.get("/jobs/<jobid:job_id>/archive")
 def download_archive(job_id: str) -> Response:
     finished_job(job_id)
     ccp_manager = manager()
@@ -357,14 +364,14 @@ def download_archive(job_id: str) -> Response:
     return response
 
 
-@blueprint.get("/jobs/<job_id>/outputs/output.zip")
+@blueprint.get("/jobs/<jobid:job_id>/outputs/output.zip")
 def download_outputs(job_id: str) -> Response:
     finished_job(job_id)
     return _stream(f"{archive.prefix_of(job_id)}/{archive.OUTPUT_ZIP}", "application/zip",
                    f"{job_id}-output.zip")
 
 
-@blueprint.get("/jobs/<job_id>/provenance")
+@blueprint.get("/jobs/<jobid:job_id>/provenance")
 def get_provenance(job_id: str) -> Response:
     finished_job(job_id)
     fmt = request.args.get("f", "json")
@@ -375,7 +382,7 @@ def get_provenance(job_id: str) -> Response:
     return Response(provenance.convert(prov_json, fmt), mimetype=provenance.FORMATS[fmt][1])
 
 
-@blueprint.get("/jobs/<job_id>/logs")
+@blueprint.get("/jobs/<jobid:job_id>/logs")
 def get_logs(job_id: str) -> Response:
     job = find_job(job_id)
     ccp_manager = manager()

@@ -14,9 +14,9 @@ from typing import Any
 
 from flask import Flask, Response, request
 from pygeoapi.api import API
-from pygeoapi.openapi import get_oas
 from pygeoapi.util import yaml_load
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from ccp import errors
 from ccp.auth import Authenticator
@@ -25,6 +25,12 @@ from ccp.manager import CCPManager
 LOGGER = logging.getLogger(__name__)
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "pygeoapi-config.yml"
 DEFAULT_MAX_BODY = 1024 * 1024
+
+
+class JobIdConverter(BaseConverter):
+    """A job id segment; `import` is a route of its own (POST /jobs/import), not a job."""
+
+    regex = r"(?!import$)[^/]+"
 
 
 @dataclass
@@ -50,8 +56,8 @@ def load_config(path: Path | str | None = None) -> dict[str, Any]:
 
 def create_app(config: dict[str, Any] | None = None, start_workers: bool = True) -> Flask:
     config = config if config is not None else load_config()
-    openapi = get_oas(config, fail_on_invalid_collection=False)
-    api = API(config, openapi)
+    # pygeoapi serves the landing page; CCP builds its own OpenAPI document (ccp.openapi).
+    api = API(config, {})
     manager = api.manager
     if not isinstance(manager, CCPManager):
         raise RuntimeError("server.manager.name must be ccp.manager.CCPManager")
@@ -62,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
     app.config["MAX_CONTENT_LENGTH"] = int(config["server"].get("max_body_bytes",
                                                                  DEFAULT_MAX_BODY))
     app.url_map.strict_slashes = False
+    app.url_map.converters["jobid"] = JobIdConverter
     auth = Authenticator.from_config(config["server"].get("auth"))
     app.extensions["ccp"] = CCPContext(api, manager, config, auth)
 
@@ -99,9 +106,13 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         titles = {413: "Payload too large"}
-        return as_json(errors.APIError(
+        response = as_json(errors.APIError(
             error.code or 500, titles.get(error.code, error.name),
             error.description or error.name))
+        for key, value in error.get_headers():
+            if key.lower() != "content-type":  # keeps Allow on 405, for one
+                response.headers[key] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -23,6 +24,16 @@ def serve(args: argparse.Namespace) -> int:
         config["server"]["manager"]["base_url"] = config["server"]["url"] = (
             f"http://{public_host}:{port}")
     app = create_app(config)
+    manager = app.extensions["ccp"].manager
+
+    def shut_down(signum: int, _frame: object) -> None:
+        # Nothing is left running: executions are cancelled, destroyed and archived first.
+        print(f"CCP stopping (signal {signum})", flush=True)
+        manager.stop()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
     print(f"CCP serving on http://{host}:{port}", flush=True)
     waitress_serve(app, host=host, port=port, threads=16, ident="ccp")
     return 0

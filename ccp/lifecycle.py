@@ -42,6 +42,7 @@ class Reporter(Protocol):
     def instance_started(self, instance: dict[str, Any]) -> None: ...
     def heartbeat(self) -> None: ...
     def dismiss_requested(self) -> bool: ...
+    def stopping(self) -> bool: ...
 
 
 @dataclass
@@ -120,7 +121,11 @@ def run(execution: Execution, runtime: Runtime, storage: Storage, reporter: Repo
             _run_script(runtime, instance, "Undeploy", scripts["undeploy"], deadline, log)
         status, message = "successful", "Execution successful"
     except RuntimeCancelled:
-        status, message = "dismissed", f"Dismissed during {phase}; runtime destroyed"
+        if reporter.stopping():
+            status, message = "failed", (f"Failed: the server shut down during {phase}; "
+                                         "runtime destroyed")
+        else:
+            status, message = "dismissed", f"Dismissed during {phase}; runtime destroyed"
     except RuntimeTimeout:
         status, message = "failed", (
             f"Timeout: the execution exceeded ccpmaxtime of {inputs['ccpmaxtime']} s during "
@@ -272,7 +277,8 @@ class Watchdog(threading.Thread):
                 if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                     self.reporter.heartbeat()
                     last_beat = time.monotonic()
-                if not self.cancel_requested.is_set() and self.reporter.dismiss_requested():
+                if not self.cancel_requested.is_set() and (
+                        self.reporter.stopping() or self.reporter.dismiss_requested()):
                     self.cancel_requested.set()
                 if self.cancel_requested.is_set() and self.instance is not None:
                     self._cancel(self.instance)

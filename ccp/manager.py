@@ -99,6 +99,11 @@ class CCPManager(BaseManager):
             raise errors.no_such_process(process_id)
         if not isinstance(request, dict):
             raise errors.bad_request("the execution request must be a JSON object")
+        for key in ("inputs", "outputs"):
+            if key in request and not isinstance(request[key], dict):
+                raise errors.bad_request(f"'{key}' must be an object keyed by {key[:-1]} id")
+        if request.get("response", "raw") not in ("raw", "document"):
+            raise errors.bad_request("'response' must be 'raw' or 'document'")
         infrastructure = self.registry.infrastructure_of(method)
         if infrastructure is None:
             raise errors.APIError(
@@ -280,11 +285,14 @@ class CCPManager(BaseManager):
         reaper.start()
         self._threads.append(reaper)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60) -> None:
+        """Stop taking jobs; running executions are cancelled, destroyed and archived."""
         self._stopping.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        self._threads = []
 
     def _work(self) -> None:
         while not self._stopping.is_set():
@@ -302,7 +310,7 @@ class CCPManager(BaseManager):
 
     def _run(self, job: dict[str, Any]) -> None:
         job_id = job["identifier"]
-        reporter = StoreReporter(self.store, job_id)
+        reporter = StoreReporter(self.store, job_id, self._stopping)
         try:
             execution = self._execution_of(job)
             runtime = runtime_for(execution.infrastructure)
@@ -410,9 +418,13 @@ class CCPManager(BaseManager):
 class StoreReporter:
     """The lifecycle's view of one job row."""
 
-    def __init__(self, store: JobStore, job_id: str) -> None:
+    def __init__(self, store: JobStore, job_id: str, stopping: threading.Event) -> None:
         self.store = store
         self.job_id = job_id
+        self._stopping = stopping
+
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def progress(self, phase: str, percent: int, message: str) -> None:
         self.store.update_running(self.job_id, progress=percent, message=message)

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from ccp import errors
+from ccp import codegen, errors
 from ccp.api import (
     base_url,
     current_user,
@@ -158,7 +158,7 @@ def import_job() -> Response:
                          {"Location": f"{base_url()}/jobs/{job_id}"})
 
 
-@blueprint.post("/jobs/<job_id>/reexecute")
+@blueprint.post("/jobs/<jobid:job_id>/reexecute")
 def reexecute(job_id: str) -> Response:
     find_job(job_id)
     choice = request.args.get("method", "same")
@@ -170,20 +170,20 @@ def reexecute(job_id: str) -> Response:
 
 
 def _stub(process_id: str, inputs: dict[str, Any], lang: str, title: str) -> Response:
-    from ccp import codegen
-
+    if lang not in codegen.LANGUAGES:
+        raise errors.APIError(404, "No such language",
+                              f"stubs exist for {', '.join(codegen.LANGUAGES)}, not {lang!r}")
     try:
         content, mimetype, filename = codegen.render_stub(lang, base_url(), process_id, inputs,
                                                           title)
     except ValueError as err:
-        raise errors.APIError(404, "No such language",
-                              f"stubs exist for {', '.join(codegen.LANGUAGES)}") from err
+        raise errors.bad_request(f"no stub can be made for these inputs: {err}") from err
     response = Response(content, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
-@blueprint.get("/jobs/<job_id>/code/<lang>")
+@blueprint.get("/jobs/<jobid:job_id>/code/<lang>")
 def job_code(job_id: str, lang: str) -> Response:
     job = find_job(job_id)
     inputs = (job.get("request") or {}).get("inputs") or {}
@@ -193,5 +193,7 @@ def job_code(job_id: str, lang: str) -> Response:
 @blueprint.get("/processes/<process_id>/code/<lang>")
 def process_code(process_id: str, lang: str) -> Response:
     method = visible_method(process_id)
-    inputs = {k: v for k, v in method.default_inputs().items() if k != "ccpreplicas"}
+    fixed = {name for name, spec in method.inputs.items()
+             if spec.get("schema", {}).get("readOnly")} | {"ccpreplicas"}
+    inputs = {k: v for k, v in method.default_inputs().items() if k not in fixed}
     return _stub(process_id, inputs, lang, method.title)

@@ -100,7 +100,7 @@ def test_failure_goes_to_destroy_and_still_archives(client) -> None:
     assert "outputs/output.zip" not in names  # straight to Destroy: no Fetch
     log = client.get(f"/jobs/{job_id}/logs").data.decode()
     assert "[Destroy]" in log and "[Fetch]" not in log
-    assert_ogc_exception(client.get(f"/jobs/{job_id}/results"), 400, "failed")
+    assert_ogc_exception(client.get(f"/jobs/{job_id}/results"), 409, "failed")
 
 
 def test_dismiss_stops_a_running_sleep_within_seconds(client, app) -> None:

@@ -76,3 +76,25 @@ def test_kill_9_mid_execution_then_restart_fails_the_job_and_destroys_its_runtim
     names = zipfile.ZipFile(io.BytesIO(requests.get(
         f"{restarted.url}/jobs/{job_id}/archive", timeout=10).content)).namelist()
     assert "metadata/request.json" in names and "logs/execution.log" in names
+
+
+def test_sigterm_cancels_destroys_and_archives_running_executions(server_process,
+                                                                  tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = server_process(data)
+    job_id = requests.post(f"{server.url}/processes/sleep/execution",
+                           json={"inputs": {"seconds": 300}}, timeout=5).json()["jobID"]
+    deadline = time.monotonic() + 20
+    while "tick 1" not in requests.get(f"{server.url}/jobs/{job_id}/logs", timeout=5).text:
+        assert time.monotonic() < deadline, "the sleep never started"
+        time.sleep(0.1)
+    started = time.monotonic()
+    server.stop()
+    assert server.process.returncode == 0
+    assert time.monotonic() - started < 15
+    assert processes_of(job_id) == []
+
+    restarted = server_process(data)
+    job = requests.get(f"{restarted.url}/jobs/{job_id}", timeout=5).json()
+    assert job["status"] == "failed" and "shut down" in job["message"]
+    assert any(link["rel"] == "archive" for link in job["links"])

@@ -239,7 +239,7 @@ def _notebook(base_url: str, process_id: str, inputs: dict[str, Any] | None,
     intro = (
         f"# Run {name} on CCP\n"
         "\n"
-        f"Submits one execution of the Method `{markdown_text(process_id)}` to the CCP server, "
+        f"Submits one execution of the Method *{markdown_text(process_id)}* to the CCP server, "
         "waits for it to finish, shows its results and downloads the whole Execution archive "
         "(`ccp-<job id>.zip`: the request, the Method, the logs, the outputs and a PROV "
         "record) next to this notebook.\n"

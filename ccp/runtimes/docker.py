@@ -14,7 +14,8 @@ mode `none` unless the Infrastructure's `settings.network` names another one.
 Infrastructure settings: `engine` (e.g. "unix:///var/run/docker.sock", "tcp://host:2376";
 default: the DOCKER_HOST environment), `tls` {ca, cert, key, verify}, `network`, `memory`,
 `cpus`, `pidsLimit` (default 512), `pull` (try `docker pull` of a missing image, default
-true), `timeout` (seconds for one engine API call, default 60). See docs/remote-docker.md.
+true), `timeout` (seconds for one engine API call, default 60), `useSshClient` (for an
+`ssh://` engine: use the `ssh` binary). See docs/remote-docker.md.
 """
 
 from __future__ import annotations
@@ -100,8 +101,11 @@ class DockerRuntime(Runtime):
         try:
             if not self.settings.get("engine"):
                 return docker.from_env(timeout=timeout, max_pool_size=pool)
-            return docker.DockerClient(base_url=self.settings["engine"], tls=self._tls(),
-                                       timeout=timeout, max_pool_size=pool)
+            return docker.DockerClient(
+                base_url=self.settings["engine"], tls=self._tls(), timeout=timeout,
+                max_pool_size=pool,
+                # ssh://user@host: with the `ssh` binary, as the docker CLI does
+                use_ssh_client=bool(self.settings.get("useSshClient", False)))
         except (docker.errors.DockerException, requests.exceptions.RequestException,
                 OSError) as err:
             raise self._failure(err, "connecting") from err

@@ -14,7 +14,7 @@ Infrastructure settings (all optional):
   profile     list of profiles (default ["default"]); must give the container a root disk
   target      cluster member to place the container on
   privileged  run a privileged container (default false)
-  memory      e.g. "512m" -> limits.memory
+  memory      e.g. "512m" -> limits.memory (and limits.memory.swap=false: no swapping past it)
   cpus        -> limits.cpu (rounded up to a CPU count; a fraction also sets
               limits.cpu.allowance, e.g. 0.5 -> "50ms/100ms")
   maxTime     seconds, the ceiling of ccpmaxtime
@@ -172,12 +172,19 @@ class LXDRuntime(Runtime):
                         raise RuntimeFailure(f"LXD client certificate file {path} is missing")
                 kwargs["cert"] = (str(cert), str(key))
             verify = self.settings.get("verify", True)
-            kwargs["verify"] = verify if isinstance(verify, bool) else str(verify)
+            verify = verify if isinstance(verify, bool) else str(verify)
+            if isinstance(verify, str) and not Path(verify).is_file():
+                raise RuntimeFailure(f"LXD server certificate file {verify} is missing")
+            kwargs["session"] = _session(self.endpoint, verify, kwargs.get("cert"))
         try:
             client = pylxd.Client(**kwargs)
         except (ClientConnectionFailed, requests.RequestException, OSError) as err:
+            hint = ""
+            if "SSL" in str(err) or "Fingerprints did not match" in str(err):
+                hint = (" (TLS: check the 'verify' setting: the server's certificate to pin, "
+                        "a CA bundle, or false)")
             raise RuntimeFailure(
-                f"LXD at {self.endpoint_label} is unreachable: {err or type(err).__name__}"
+                f"LXD at {self.endpoint_label} is unreachable: {err or type(err).__name__}{hint}"
             ) from err
         except LXDAPIException as err:
             raise RuntimeFailure(f"LXD at {self.endpoint_label} refused the connection: {err}"
@@ -220,6 +227,7 @@ class LXDRuntime(Runtime):
         config["security.privileged"] = "true" if self.privileged else "false"
         if self.infrastructure.memory_bytes:
             config["limits.memory"] = memory_limit(self.infrastructure.memory_bytes)
+            config["limits.memory.swap"] = "false"  # the limit is RAM, not RAM + swap
         if self.infrastructure.cpus:
             config.update(cpu_limits(self.infrastructure.cpus))
         request = {
@@ -243,7 +251,6 @@ class LXDRuntime(Runtime):
                 "project": self.project,
                 "profiles": self.profiles,
                 "target": self.target,
-                "env": environment,
                 "serverVersion": client.host_info.get("environment", {}).get("server_version"),
             },
         )
@@ -272,8 +279,9 @@ class LXDRuntime(Runtime):
         quoted = quote(image, safe="")
         with self._errors(f"look up image {image!r}"):
             try:
+                # resolved once: the fingerprint recorded is the one the container is made of
                 target = client.api.images.aliases[quoted].get().json()["metadata"]["target"]
-                return {"type": "image", "alias": image}, target
+                return {"type": "image", "fingerprint": target}, target
             except NotFound:
                 pass
             if re.fullmatch(r"[0-9a-fA-F]{6,64}", image):
@@ -306,6 +314,12 @@ class LXDRuntime(Runtime):
         name = instance.handle["name"]
         with self._errors(f"find container {name}"):
             lxd_instance = client.instances.get(name)
+        # The environment lives in the container's config only (LXD applies it to every
+        # exec; it is passed again to be explicit), never in the handle: the handle goes to
+        # the job store, and the environment may hold a callback token.
+        environment = {key[len("environment."):]: value
+                       for key, value in (lxd_instance.config or {}).items()
+                       if key.startswith("environment.")}
         stdout = _LineSplitter(lambda line: log(1, "stdout", line))
         stderr = _LineSplitter(lambda line: log(1, "stderr", line))
         result: dict[str, Any] = {}
@@ -314,7 +328,7 @@ class LXDRuntime(Runtime):
             try:
                 result["exit"] = lxd_instance.execute(
                     ["sh", "-c", script],
-                    environment=dict(instance.handle.get("env", {})),
+                    environment=environment,
                     decode=False,
                     stdout_handler=stdout.feed,
                     stderr_handler=stderr.feed,
@@ -414,6 +428,8 @@ class LXDRuntime(Runtime):
         deadline = time.monotonic() + 60
         with self._errors(f"remove container {name}"):
             while True:
+                if time.monotonic() > deadline:
+                    raise RuntimeFailure(f"LXD container {name} is still there after 60 s")
                 try:
                     status = client.api.instances[name].get().json()["metadata"]["status"]
                 except NotFound:
@@ -426,11 +442,14 @@ class LXDRuntime(Runtime):
                         client.operations.wait_for_operation(response.json()["operation"])
                 except NotFound:
                     return
-                except LXDAPIException:
+                except LXDAPIException as err:
                     # e.g. an ephemeral container deleting itself right now: look again
                     if time.monotonic() > deadline:
-                        raise
+                        raise RuntimeFailure(f"LXD could not remove container {name}: {err}"
+                                             ) from err
                     time.sleep(0.5)
+                else:
+                    time.sleep(0.05)
 
     # --- Describe ---------------------------------------------------------------------------
 
@@ -482,9 +501,49 @@ class LXDRuntime(Runtime):
         return cleaned
 
 
+def _session(endpoint: str, verify: bool | str, cert: tuple[str, str] | None) -> Any:
+    """The HTTPS session for a remote LXD.
+
+    `verify` false: no check; true: the CAs of `certifi`; a file: either a CA bundle (a CA
+    certificate or several certificates: normal chain and hostname checks) or the server's
+    own certificate (its fingerprint is pinned, as `lxc remote add` does; LXD's self-signed
+    certificates need this). Environment settings such as REQUESTS_CA_BUNDLE, which requests
+    would let override `verify`, are ignored; proxies from the environment are honoured.
+    """
+    import requests
+    from pylxd.client import LXDSSLAdapter
+
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(endpoint))
+    session.cert = cert
+    session.verify = verify
+    if isinstance(verify, str) and not _is_ca_bundle(verify):
+        session.mount(endpoint, LXDSSLAdapter())
+    return session
+
+
+def _is_ca_bundle(path: str) -> bool:
+    from cryptography import x509
+
+    try:
+        certificates = x509.load_pem_x509_certificates(Path(path).read_bytes())
+    except (OSError, ValueError) as err:
+        raise RuntimeFailure(f"LXD 'verify' file {path} is not a PEM certificate: {err}"
+                             ) from err
+    if len(certificates) != 1:
+        return True
+    try:
+        return bool(certificates[0].extensions.get_extension_for_class(
+            x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
 def _limits_of(config: dict[str, str]) -> dict[str, Any]:
-    return {key: config[key] for key in ("limits.memory", "limits.cpu", "limits.cpu.allowance",
-                                          "security.privileged") if key in config}
+    keys = ("limits.memory", "limits.memory.swap", "limits.cpu", "limits.cpu.allowance",
+            "security.privileged")
+    return {key: config[key] for key in keys if key in config}
 
 
 class _LineSplitter:

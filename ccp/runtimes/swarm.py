@@ -245,6 +245,15 @@ class SwarmRuntime(DockerRuntime):
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
+        # A removed swarm network lingers on the node for a moment: wait until it is gone.
+        while networks:
+            with self._engine("listing networks"):
+                networks = {n["Id"] for n in api.networks(
+                    filters={"label": f"{LABEL}={instance.execution_id}"})}
+            if networks and time.monotonic() > deadline:
+                raise RuntimeFailure(f"the network of {instance.execution_id} is still there")
+            if networks:
+                time.sleep(0.1)
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         api = self.client.api

@@ -1,0 +1,311 @@
+"""CCP's OpenAPI 3.0 document: every endpoint it serves, self-contained (no remote $refs),
+so clients and fuzzers can rely on it offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+ERROR = {"$ref": "#/components/schemas/Exception"}
+JOB_STATUSES = ["accepted", "running", "successful", "failed", "dismissed"]
+LANGUAGES = ["python", "r", "julia", "ipynb"]
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _binary(media_type: str, description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    titles = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+              409: "Conflict", 413: "Payload too large", 415: "Unsupported media type"}
+    return {str(code): _json(ERROR, titles[code]) for code in codes}
+
+
+def _path_param(name: str, description: str, enum: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if enum:
+        schema["enum"] = enum
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": schema}
+
+
+PROCESS_ID = _path_param("processId", "Method (process) identifier")
+JOB_ID = _path_param("jobId", "Execution (job) identifier")
+LANG = _path_param("lang", "Language of the stub", LANGUAGES)
+
+SCHEMAS: dict[str, Any] = {
+    "Exception": {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                       "status": {"type": "integer"}, "detail": {"type": "string"},
+                       "problems": {"type": "array", "items": {"type": "string"}}},
+    },
+    "Link": {
+        "type": "object", "required": ["href"],
+        "properties": {"href": {"type": "string"}, "rel": {"type": "string"},
+                       "type": {"type": "string"}, "title": {"type": "string"}},
+    },
+    "StatusInfo": {
+        "type": "object",
+        "required": ["type", "jobID", "status", "processID"],
+        "properties": {
+            "type": {"type": "string", "enum": ["process"]},
+            "processID": {"type": "string"}, "processVersion": {"type": "string"},
+            "jobID": {"type": "string"},
+            "status": {"type": "string", "enum": JOB_STATUSES},
+            "message": {"type": "string"},
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "created": {"type": "string"},
+            "started": {"type": "string", "nullable": True},
+            "finished": {"type": "string", "nullable": True},
+            "updated": {"type": "string"},
+            "infrastructure": {"type": "string"},
+            "image": {"type": "string", "nullable": True},
+            "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
+        },
+    },
+    "JobList": {
+        "type": "object", "required": ["jobs", "links"],
+        "properties": {"jobs": {"type": "array",
+                                "items": {"$ref": "#/components/schemas/StatusInfo"}},
+                       "numberMatched": {"type": "integer"},
+                       "numberReturned": {"type": "integer"},
+                       "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
+    },
+    "ProcessSummary": {
+        "type": "object", "required": ["id", "version"],
+        "properties": {"id": {"type": "string"}, "version": {"type": "string"},
+                       "title": {"type": "string"}, "executable": {"type": "boolean"},
+                       "jobControlOptions": {"type": "array", "items": {"type": "string"}},
+                       "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
+    },
+    "ProcessList": {
+        "type": "object", "required": ["processes", "links"],
+        "properties": {"processes": {"type": "array",
+                                     "items": {"$ref": "#/components/schemas/ProcessSummary"}},
+                       "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
+    },
+    "Method": {
+        "type": "object",
+        "description": "An OGC process description plus additionalParameters (lifecycle "
+                       "scripts) and a compatibleWith link to an Infrastructure",
+        "required": ["id", "version", "title", "inputs", "additionalParameters", "links"],
+        "properties": {"id": {"type": "string"}, "version": {"type": "string"},
+                       "title": {"type": "string"}, "inputs": {"type": "object"},
+                       "outputs": {"type": "object"},
+                       "additionalParameters": {"type": "object"},
+                       "links": {"type": "array", "items": {"type": "object"}}},
+    },
+    "Execute": {
+        "type": "object",
+        "properties": {"inputs": {"type": "object"}, "outputs": {"type": "object"},
+                       "response": {"type": "string", "enum": ["raw", "document"]}},
+    },
+    "Infrastructure": {
+        "type": "object", "required": ["id", "name", "type"],
+        "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                       "type": {"type": "string", "enum": ["local", "docker", "swarm", "lxd"]},
+                       "description": {"type": "string"}, "settings": {"type": "object"}},
+    },
+}
+
+
+def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
+    any_object = {"type": "object"}
+    paths: dict[str, Any] = {
+        "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage",
+                      "responses": {"200": _json(any_object)}}},
+        "/conformance": {"get": {
+            "summary": "Conformance classes", "operationId": "getConformance",
+            "responses": {"200": _json({"type": "object", "required": ["conformsTo"],
+                                        "properties": {"conformsTo": {
+                                            "type": "array", "items": {"type": "string"}}}})}}},
+        "/openapi": {"get": {"summary": "This document", "operationId": "getOpenAPI",
+                             "responses": {"200": _json(any_object)}}},
+        "/processes": {
+            "get": {"summary": "List Methods", "operationId": "getProcesses",
+                    "parameters": [{"name": "limit", "in": "query",
+                                    "schema": {"type": "integer", "minimum": 1,
+                                               "maximum": 2147483647}}],
+                    "responses": {"200": _json({"$ref": "#/components/schemas/ProcessList"}),
+                                  **_errors(400)}},
+            "post": {"summary": "Deploy a Method (OGC API - Processes Part 2)",
+                     "operationId": "deploy",
+                     "requestBody": {"required": True, "content": {
+                         JSON: {"schema": {"$ref": "#/components/schemas/Method"}},
+                         "application/ogcapppkg+json": {"schema": any_object}}},
+                     "responses": {"201": _json({"$ref": "#/components/schemas/ProcessSummary"},
+                                                "Deployed"), **_errors(400, 409, 413)}},
+        },
+        "/processes/{processId}": {
+            "parameters": [PROCESS_ID],
+            "get": {"summary": "Describe a Method", "operationId": "getProcessDescription",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/Method"}),
+                                  **_errors(404)}},
+            "put": {"summary": "Replace a Method", "operationId": "replace",
+                    "requestBody": {"required": True, "content": {
+                        JSON: {"schema": {"$ref": "#/components/schemas/Method"}}}},
+                    "responses": {"204": {"description": "Replaced"},
+                                  **_errors(400, 403, 404, 409, 413)}},
+            "delete": {"summary": "Undeploy a Method", "operationId": "undeploy",
+                       "responses": {"204": {"description": "Undeployed"},
+                                     **_errors(403, 404)}},
+        },
+        "/processes/{processId}/execution": {
+            "parameters": [PROCESS_ID],
+            "post": {"summary": "Execute a Method asynchronously", "operationId": "execute",
+                     "requestBody": {"required": True, "content": {
+                         JSON: {"schema": {"$ref": "#/components/schemas/Execute"}}}},
+                     "responses": {
+                         "201": {"description": "Accepted; Location names the job",
+                                 "headers": {"Location": {"schema": {"type": "string"}}},
+                                 "content": {JSON: {"schema": {
+                                     "$ref": "#/components/schemas/StatusInfo"}}}},
+                         **_errors(400, 404, 409, 413)}},
+        },
+        "/processes/{processId}/versions": {
+            "parameters": [PROCESS_ID],
+            "get": {"summary": "Versions of a Method", "operationId": "getProcessVersions",
+                    "responses": {"200": _json(any_object), **_errors(404)}},
+        },
+        "/processes/{processId}/versions/{version}": {
+            "parameters": [PROCESS_ID, _path_param("version", "Method version")],
+            "get": {"summary": "One version of a Method", "operationId": "getProcessVersion",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/Method"}),
+                                  **_errors(404)}},
+        },
+        "/processes/{processId}/code/{lang}": {
+            "parameters": [PROCESS_ID, LANG],
+            "get": {"summary": "Client stub executing the Method with its defaults",
+                    "operationId": "getProcessCode",
+                    "responses": {"200": {"description": "Source code"}, **_errors(400, 404)}},
+        },
+        "/jobs": {
+            "get": {"summary": "List Executions", "operationId": "getJobs",
+                    "parameters": [
+                        {"name": "limit", "in": "query",
+                         "description": "Page size; values above 1000 are taken as 1000",
+                         "schema": {"type": "integer", "minimum": 1,
+                                    "maximum": 2147483647}},
+                        {"name": "offset", "in": "query",
+                         "schema": {"type": "integer", "minimum": 0,
+                                    "maximum": 2147483647}},
+                        {"name": "status", "in": "query", "style": "form", "explode": False,
+                         "schema": {"type": "array",
+                                    "items": {"type": "string", "enum": JOB_STATUSES}}},
+                        {"name": "processID", "in": "query", "style": "form",
+                         "explode": False,
+                         "schema": {"type": "array", "items": {"type": "string"}}}],
+                    "responses": {"200": _json({"$ref": "#/components/schemas/JobList"}),
+                                  **_errors(400)}},
+        },
+        "/jobs/import": {
+            "post": {"summary": "Import an exported Execution archive",
+                     "operationId": "importJob",
+                     "requestBody": {"required": True, "content": {
+                         "application/zip": {"schema": {"type": "string", "format": "binary"}},
+                         "multipart/form-data": {"schema": {
+                             "type": "object", "required": ["file"],
+                             "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+                     "responses": {"201": _json({"$ref": "#/components/schemas/StatusInfo"},
+                                                "Imported"), **_errors(400, 409, 413)}},
+        },
+        "/jobs/{jobId}": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "Status of an Execution", "operationId": "getStatus",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
+                                  **_errors(404)}},
+            "delete": {"summary": "Dismiss a running Execution, or delete a finished one",
+                       "operationId": "dismiss",
+                       "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
+                                     **_errors(404)}},
+        },
+        "/jobs/{jobId}/results": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "Results of a successful Execution", "operationId": "getResult",
+                    "responses": {"200": _json(any_object), **_errors(404, 409)}},
+        },
+        "/jobs/{jobId}/archive": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "The whole Execution archive", "operationId": "getArchive",
+                    "responses": {"200": _binary("application/zip", "Archive"),
+                                  "302": {"description": "Redirect to a presigned URL"},
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/outputs/output.zip": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "Everything the Method wrote to /ccp_data",
+                    "operationId": "getOutputs",
+                    "responses": {"200": _binary("application/zip", "Outputs"),
+                                  "302": {"description": "Redirect to a presigned URL"},
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/provenance": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "W3C PROV record", "operationId": "getProvenance",
+                    "parameters": [{"name": "f", "in": "query", "schema": {
+                        "type": "string", "enum": ["json", "ttl", "xml", "provn"]}}],
+                    "responses": {"200": {"description": "PROV-JSON, Turtle, XML or PROV-N"},
+                                  **_errors(400, 404)}},
+        },
+        "/jobs/{jobId}/logs": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "Log lines so far", "operationId": "getLogs",
+                    "responses": {"200": {"description": "Log",
+                                          "content": {"text/plain": {"schema": {
+                                              "type": "string"}}}},
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/reexecute": {
+            "parameters": [JOB_ID],
+            "post": {"summary": "Run the same request again", "operationId": "reexecute",
+                     "parameters": [{"name": "method", "in": "query", "schema": {
+                         "type": "string", "enum": ["same", "latest"]}}],
+                     "responses": {"201": _json({"$ref": "#/components/schemas/StatusInfo"},
+                                                "Accepted"), **_errors(400, 404, 409)}},
+        },
+        "/jobs/{jobId}/code/{lang}": {
+            "parameters": [JOB_ID, LANG],
+            "get": {"summary": "Client stub requesting the same Execution",
+                    "operationId": "getJobCode",
+                    "responses": {"200": {"description": "Source code"}, **_errors(400, 404)}},
+        },
+        "/infrastructures": {
+            "get": {"summary": "List Infrastructures", "operationId": "getInfrastructures",
+                    "responses": {"200": _json({"type": "object", "required": [
+                        "infrastructures"], "properties": {"infrastructures": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Infrastructure"}}}})}},
+        },
+        "/infrastructures/{infrastructureId}": {
+            "parameters": [_path_param("infrastructureId", "Infrastructure identifier")],
+            "get": {"summary": "Describe an Infrastructure", "operationId": "getInfrastructure",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/Infrastructure"}),
+                                  **_errors(404)}},
+        },
+    }
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": "1.0.0",
+                 "description": "CCP: Methods as OGC API - Processes, run as Executions"},
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {"schemas": SCHEMAS},
+    }
+    if auth:
+        spec["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        for path, item in paths.items():
+            if path in ("/", "/conformance", "/openapi"):
+                continue
+            for method, operation in item.items():
+                if method != "parameters":
+                    operation["security"] = [{"bearer": []}]
+                    operation["responses"].update(_errors(401))
+    return spec
