@@ -87,14 +87,20 @@ class LocalRuntime(Runtime):
         ]
         deadline = time.monotonic() + timeout
         try:
-            while process.poll() is None:
+            while True:
+                try:
+                    # wait() returns as soon as the script ends; the timeout only bounds
+                    # how late a cancel or the deadline is noticed.
+                    process.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
                 if instance.cancelled.is_set():
                     _kill_group(process.pid)
                     raise RuntimeCancelled("cancelled")
                 if time.monotonic() > deadline:
                     _kill_group(process.pid)
                     raise RuntimeTimeout(f"still running after {timeout:.0f} s")
-                time.sleep(0.05)
         finally:
             for reader in readers:
                 reader.join(timeout=5)
