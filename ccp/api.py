@@ -59,6 +59,10 @@ def _pygeoapi(function: Any) -> Response:
 
 @blueprint.get("/")
 def landing() -> Response:
+    # Browsers get the web pages; OGC clients (Accept: application/json or */*) get JSON.
+    if "f" not in request.args and request.accept_mimetypes.best_match(
+            ["application/json", "text/html"]) == "text/html":
+        return redirect("/ui/", 303)
     return _pygeoapi(pygeoapi_landing_page)
 
 
@@ -130,6 +134,7 @@ def process_summary(method_id: str, full: bool = False) -> dict[str, Any]:
             description.pop(key, None)
     url = f"{base_url()}/processes/{method.id}"
     description["executable"] = registry.is_executable(method)
+    description["readOnly"] = registry.is_read_only(method.id)
     description["links"] = [
         *[link for link in method.raw.get("links", []) if link.get("rel") != "self"],
         {"rel": "self", "type": "application/json", "href": url, "title": method.title},

@@ -82,10 +82,11 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
         request.ccp_owner = None if request.ccp_admin else claims["sub"]
 
 
-    from ccp import api, workbench
+    from ccp import api, web, workbench
 
     app.register_blueprint(api.blueprint)
     app.register_blueprint(workbench.blueprint)
+    app.register_blueprint(web.blueprint)
     _register_error_handlers(app)
     if start_workers:
         manager.start()

@@ -19,7 +19,8 @@ import jwt
 from ccp import errors
 
 PUBLIC_PATHS = ("/", "/conformance", "/openapi")
-PUBLIC_PREFIXES = ("/static/",)
+# The /ui/ pages are shells without data: their scripts call the API with the user's token.
+PUBLIC_PREFIXES = ("/static/", "/ui/")
 
 
 def _truthy(value: Any) -> bool:

@@ -31,7 +31,7 @@ from ccp.model import DescriptorError, Infrastructure, InputError, Method, resol
 from ccp.processor import CCPProcessor
 from ccp.registry import Registry
 from ccp.runtimes import runtime_for
-from ccp.runtimes.base import Instance
+from ccp.runtimes.base import Instance, Runtime
 from ccp.storage import storage_from_config
 
 LOGGER = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ class CCPManager(BaseManager):
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._runtimes: dict[str, Runtime] = {}
+        self._runtimes_lock = threading.Lock()
 
     # pygeoapi sets `processes` from its resources; CCP's processes are the registry's Methods.
     @property
@@ -313,7 +315,7 @@ class CCPManager(BaseManager):
         reporter = StoreReporter(self.store, job_id, self._stopping)
         try:
             execution = self._execution_of(job)
-            runtime = runtime_for(execution.infrastructure)
+            runtime = self.runtime(execution.infrastructure)
             outcome = lifecycle.run(execution, runtime, self.storage, reporter)
         except Exception as err:
             LOGGER.exception("job %s could not run", job_id)
@@ -350,6 +352,14 @@ class CCPManager(BaseManager):
             runtime_env=self._runtime_env(job, infrastructure),
         )
 
+    def runtime(self, infrastructure: Infrastructure) -> Runtime:
+        """One runtime (and engine client) per Infrastructure descriptor, reused."""
+        key = json.dumps(infrastructure.raw, sort_keys=True)
+        with self._runtimes_lock:
+            if key not in self._runtimes:
+                self._runtimes[key] = runtime_for(infrastructure)
+            return self._runtimes[key]
+
     # --- recovery ---------------------------------------------------------------------------
 
     def recover(self) -> None:
@@ -360,7 +370,7 @@ class CCPManager(BaseManager):
                 self._fail_lost(job)
         for infrastructure in self.registry.infrastructures.values():
             try:
-                runtime_for(infrastructure).destroy_orphans(self.store.is_orphan)
+                self.runtime(infrastructure).destroy_orphans(self.store.is_orphan)
             except Exception as err:
                 LOGGER.warning("orphan clean-up on %s failed: %s", infrastructure.id, err)
 
@@ -372,7 +382,7 @@ class CCPManager(BaseManager):
         stored = False
         try:
             execution = self._execution_of(job)
-            runtime = runtime_for(execution.infrastructure)
+            runtime = self.runtime(execution.infrastructure)
             if job.get("instance"):
                 runtime.destroy(Instance.from_dict(job["instance"]))
             outcome = lifecycle.record_lost(execution, runtime, self.storage, message,

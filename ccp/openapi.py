@@ -82,6 +82,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["id", "version"],
         "properties": {"id": {"type": "string"}, "version": {"type": "string"},
                        "title": {"type": "string"}, "executable": {"type": "boolean"},
+                       "readOnly": {"type": "boolean"},
                        "jobControlOptions": {"type": "array", "items": {"type": "string"}},
                        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
     },

@@ -41,6 +41,7 @@ def method_from_body() -> Method:
     if isinstance(body, dict):
         # A file exported with GET /processes/{id} imports as it is.
         body.pop("executable", None)
+        body.pop("readOnly", None)
         if isinstance(body.get("links"), list):
             body["links"] = [link for link in body["links"] if not (
                 isinstance(link, dict) and link.get("rel") in SERVER_ADDED_LINKS)]

@@ -26,7 +26,7 @@
     links: [],
   };
 
-  const state = { mode: "new", loadedId: null, readOnly: false, original: structuredClone(BLANK), infrastructures: [] };
+  const state = { mode: "new", loadedId: null, readOnly: false, original: structuredClone(BLANK), infrastructures: [], baseline: null };
   const $ = (id) => document.getElementById(id);
 
   // --- rows ---------------------------------------------------------------------------------
@@ -239,8 +239,25 @@
     return method;
   }
 
+  const VERSION_HINT = "Changed a deployed Method? Bump the version: every version is kept and each Execution records the one it ran.";
+
   function preview() {
-    $("json-text").textContent = JSON.stringify(collect(), null, 2);
+    const method = collect();
+    const text = JSON.stringify(method, null, 2);
+    $("json-text").textContent = text;
+    // remind to bump the version once a deployed Method differs from what was loaded
+    const remind = state.mode === "edit" && !state.readOnly && state.baseline !== null &&
+      text !== state.baseline && method.version === state.original.version;
+    const hint = $("version-hint");
+    hint.classList.toggle("remind", remind);
+    hint.textContent = remind
+      ? "You changed this Method: give it a new version before saving (a version's content never changes)."
+      : VERSION_HINT;
+  }
+
+  function markClean() {
+    state.baseline = JSON.stringify(collect(), null, 2);
+    preview();
   }
 
   // --- errors next to fields --------------------------------------------------------------------
@@ -357,6 +374,7 @@
       state.original = structuredClone(method);
       fill(method);
       setMode("edit", method.id);
+      markClean();
     } catch (err) {
       clearErrors();
       append($("general-errors"), CCP.errorBox(err, "Cannot load Method '" + id + "'"));
@@ -407,6 +425,7 @@
     state.readOnly = false;
     fill(BLANK);
     setMode("new");
+    markClean();
   }
 
   async function init() {
