@@ -189,7 +189,9 @@ def _run_script(runtime: Runtime, instance: Instance, phase: str, script: str,
     code = runtime.run(instance, script, remaining,
                        lambda replica, stream, text: log.line(phase, replica, stream, text))
     if code != 0:
-        raise PhaseFailed(f"{phase} failed: the {phase.lower()} script exited with code {code}")
+        reason = runtime.exit_reason(instance, code)
+        raise PhaseFailed(f"{phase} failed: the {phase.lower()} script exited with code {code}"
+                          + (f" ({reason})" if reason else ""))
 
 
 def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> dict[str, Any]:

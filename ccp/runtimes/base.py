@@ -108,6 +108,12 @@ class Runtime(ABC):
     def destroy(self, instance: Instance) -> None:
         """Remove the instance and everything it holds. Idempotent; never raises if gone."""
 
+    def exit_reason(self, instance: Instance, code: int) -> str | None:
+        """Why a script ended with `code`, when the runtime can tell (out of memory, say)."""
+        if code == 137:
+            return "killed by SIGKILL"
+        return None
+
     def cancel(self, instance: Instance) -> None:
         """Interrupt a running script; run() then raises RuntimeCancelled."""
         instance.cancelled.set()

@@ -247,12 +247,14 @@ class DockerRuntime(Runtime):
             with self._engine("starting the script"):
                 for replica, container_id in targets:
                     execs.append(_Exec(api, container_id, replica, script, log))
-            while any(e.running for e in execs):
+            while running := [e for e in execs if e.running]:
                 if instance.cancelled.is_set():
                     raise RuntimeCancelled("cancelled")
                 if time.monotonic() > deadline:
                     raise RuntimeTimeout(f"still running after {timeout:.0f} s")
-                time.sleep(POLL_SECONDS)
+                # join() returns the moment the output ends; the timeout only bounds how
+                # late a cancel or the deadline is noticed.
+                running[0].thread.join(POLL_SECONDS)
             with self._engine("reading the exit code"):
                 codes = [e.exit_code() for e in execs]
         except BaseException:
@@ -262,6 +264,31 @@ class DockerRuntime(Runtime):
             for running in execs:
                 running.close()
         return next((code for code in codes if code != 0), 0)
+
+    def exit_reason(self, instance: Instance, code: int) -> str | None:
+        if code != 137:
+            return None
+        if any(self._oom_kills(container_id) for _, container_id in self.targets(instance)):
+            limit = self.limits().memory_bytes
+            size = f" of {limit // 2**20} MiB" if limit else ""
+            return f"killed by the out-of-memory killer: the memory limit{size} was exceeded"
+        return "killed by SIGKILL"
+
+    def _oom_kills(self, container_id: str) -> int:
+        """OOM kills in the container's memory cgroup, read from inside (remote engines too)."""
+        probe = ("cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control "
+                 "2>/dev/null")
+        try:
+            api = self.client.api
+            output = api.exec_start(api.exec_create(container_id, ["sh", "-c", probe])["Id"])
+        except Exception:
+            return 0
+        kills = 0
+        for line in output.decode("utf-8", "replace").splitlines():
+            name, _, value = line.partition(" ")
+            if name == "oom_kill" and value.strip().isdigit():
+                kills += int(value)
+        return kills
 
     def _interrupt(self, container_ids: list[str], execs: list[_Exec]) -> None:
         """Kill every script process (all but PID 1) in the containers, then stop reading."""

@@ -53,13 +53,30 @@ LOGGER = logging.getLogger(__name__)
 EXECUTION_KEY = "user.ccp.execution"
 NAME_PREFIX = "ccp-"
 CONNECT_TIMEOUT = 10.0        # seconds to reach a remote LXD; reads of long execs never time out
-FILE_READ_TIMEOUT = 300.0     # a stall this long while pulling a file is an error
+FILE_READ_TIMEOUT = 60.0      # a stall this long while pulling a file is an error
+SCAN_TIMEOUT = 120.0          # for listing the special files in /ccp_data
 STOP_WAIT = 30.0              # seconds to wait for the exec thread after a forced stop
 POLL = 0.05
 MAX_LINE = 64 * 1024          # a line longer than this is emitted in pieces
 CHUNK = 1024 * 1024
 _NAME_ALLOWED = re.compile(r"[^a-z0-9-]+")
 _HEX_ID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
+
+
+# Prints the paths of the FIFOs, sockets and devices under /ccp_data, NUL-terminated, with
+# nothing but POSIX sh: LXD's file API would block for ever opening a FIFO, so Fetch skips them.
+SPECIAL_FILES_SCRIPT = r"""
+walk() {
+  for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    if [ -L "$f" ]; then :
+    elif [ -d "$f" ]; then walk "$f"
+    elif [ -e "$f" ] && [ ! -f "$f" ]; then printf '%s\0' "$f"
+    fi
+  done
+}
+if [ -d /ccp_data ] && [ ! -L /ccp_data ]; then walk /ccp_data; fi
+exit 0
+"""
 
 
 def instance_name(execution_id: str) -> str:
@@ -372,17 +389,26 @@ class LXDRuntime(Runtime):
     # --- Fetch ------------------------------------------------------------------------------
 
     def fetch(self, instance: Instance, destination: Path) -> None:
-        """Pull /ccp_data into `destination`; symlinks and special files are skipped."""
+        """Pull /ccp_data into `destination`; symlinks and special files are skipped.
+
+        Regular files and directories only: a symlink is not followed (it could point
+        anywhere on the host side of the copy) and a FIFO would block LXD's file API.
+        """
         from pylxd.exceptions import NotFound
 
         client = self._client_of(instance)
-        files = client.api.instances[instance.handle["name"]].files
+        name = instance.handle["name"]
+        files = client.api.instances[name].files
+        special = self._special_files(client, name)
         destination.mkdir(parents=True, exist_ok=True)
         root = destination.resolve()
         pending = [(DATA_PATH, root)]
-        with self._errors(f"copy {DATA_PATH} out of container {instance.handle['name']}"):
+        with self._errors(f"copy {DATA_PATH} out of container {name}"):
             while pending:
                 remote, local = pending.pop()
+                if remote in special:
+                    LOGGER.warning("fetch from %s: skipping special file %s", name, remote)
+                    continue
                 try:
                     response = files.get(params={"path": remote}, is_api=False, stream=True,
                                          timeout=(CONNECT_TIMEOUT, FILE_READ_TIMEOUT))
@@ -402,6 +428,37 @@ class LXDRuntime(Runtime):
                     elif kind == "file":
                         _safe_write(root, local, mode, response.iter_content(CHUNK))
                     # symlinks are not followed and not copied: nothing may point outside
+
+    def _special_files(self, client: Any, name: str) -> set[str]:
+        """Paths of the FIFOs, sockets and device files under /ccp_data."""
+        with self._errors(f"find container {name}"):
+            lxd_instance = client.instances.get(name)
+        chunks: list[bytes] = []
+        result: dict[str, Any] = {}
+
+        def scan() -> None:
+            try:
+                result["exit"] = lxd_instance.execute(
+                    ["sh", "-c", SPECIAL_FILES_SCRIPT], decode=False,
+                    stdout_handler=chunks.append, stderr_handler=lambda _data: None,
+                ).exit_code
+            except BaseException as err:  # reported below
+                result["error"] = err
+
+        thread = threading.Thread(target=scan, name=f"lxd-scan-{name}", daemon=True)
+        thread.start()
+        thread.join(SCAN_TIMEOUT)
+        if thread.is_alive():
+            raise RuntimeFailure(f"listing {DATA_PATH} in container {name} took over "
+                                 f"{SCAN_TIMEOUT:.0f} s")
+        if "error" in result:
+            with self._errors(f"list {DATA_PATH} in container {name}"):
+                raise result["error"]
+        if result.get("exit") != 0:
+            raise RuntimeFailure(f"listing {DATA_PATH} in container {name} failed "
+                                 f"(exit code {result.get('exit')})")
+        return {path.decode("utf-8", "replace")
+                for path in b"".join(chunks).split(b"\0") if path}
 
     # --- Destroy ----------------------------------------------------------------------------
 
