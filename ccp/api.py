@@ -133,7 +133,13 @@ def process_summary(method_id: str, full: bool = False) -> dict[str, Any]:
         for key in ("inputs", "outputs", "additionalParameters"):
             description.pop(key, None)
     url = f"{base_url()}/processes/{method.id}"
-    description["executable"] = registry.is_executable(method)
+    problem = manager().reachability.get(method.infrastructure_id)
+    description["executable"] = registry.is_executable(method) and problem is None
+    if not registry.is_executable(method):
+        description["notExecutableBecause"] = (
+            f"infrastructure '{method.infrastructure_id}' is not configured on this server")
+    elif problem:
+        description["notExecutableBecause"] = problem
     description["readOnly"] = registry.is_read_only(method.id)
     description["links"] = [
         *[link for link in method.raw.get("links", []) if link.get("rel") != "self"],
@@ -410,6 +416,11 @@ def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
         raise errors.APIError(404, "No such infrastructure",
                               f"there is no infrastructure '{infrastructure_id}'")
     document = infrastructure.to_dict()
+    checked = manager().reachability
+    document["reachable"] = None if infrastructure.id not in checked else (
+        checked[infrastructure.id] is None)
+    if checked.get(infrastructure.id):
+        document["problem"] = checked[infrastructure.id]
     document["links"] = [{"rel": "self", "type": "application/json",
                           "href": f"{base_url()}/infrastructures/{infrastructure.id}"}]
     return document

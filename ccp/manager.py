@@ -72,6 +72,9 @@ class CCPManager(BaseManager):
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._runtimes: dict[str, Runtime] = {}
+        # infrastructure id -> problem (None when reachable); refreshed in the background so
+        # listing Methods never waits on an engine.
+        self.reachability: dict[str, str | None] = {}
         self._runtimes_lock = threading.Lock()
 
     # pygeoapi sets `processes` from its resources; CCP's processes are the registry's Methods.
@@ -416,9 +419,19 @@ class CCPManager(BaseManager):
             stored.append(job["identifier"])
         return stored
 
+    def check_infrastructures(self) -> None:
+        for infrastructure in list(self.registry.infrastructures.values()):
+            try:
+                self.runtime(infrastructure).check()
+                problem = None
+            except Exception as err:
+                problem = str(err) or type(err).__name__
+            self.reachability[infrastructure.id] = problem
+
     def _reap(self) -> None:
+        self.check_infrastructures()
         while not self._stopping.wait(max(1.0, self.heartbeat_timeout / 2)):
-            for task in (self.recover, self.retry_storage):
+            for task in (self.recover, self.retry_storage, self.check_infrastructures):
                 try:
                     task()
                 except Exception:

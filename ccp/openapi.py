@@ -83,6 +83,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"id": {"type": "string"}, "version": {"type": "string"},
                        "title": {"type": "string"}, "executable": {"type": "boolean"},
                        "readOnly": {"type": "boolean"},
+                       "notExecutableBecause": {"type": "string"},
                        "jobControlOptions": {"type": "array", "items": {"type": "string"}},
                        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
     },
@@ -112,6 +113,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["id", "name", "type"],
         "properties": {"id": {"type": "string"}, "name": {"type": "string"},
                        "type": {"type": "string", "enum": ["local", "docker", "swarm", "lxd"]},
+                       "reachable": {"type": "boolean", "nullable": True},
+                       "problem": {"type": "string"},
                        "description": {"type": "string"}, "settings": {"type": "object"}},
     },
 }

@@ -259,3 +259,21 @@ def test_jdk8_maven_example(client) -> None:
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"/jobs/{job_id}/archive").data))
     outputs = zipfile.ZipFile(io.BytesIO(archive.read("outputs/output.zip")))
     assert outputs.read("greetings.txt") == b"Hi #1\nHi #2\n"
+
+
+def test_unreachable_infrastructure_makes_its_methods_not_executable(
+        app_factory, methods_dir, tmp_path) -> None:
+    infrastructures = tmp_path / "infrastructures"
+    shutil.copytree(REPO / "infrastructures", infrastructures)
+    (infrastructures / "docker.json").write_text(json.dumps({
+        "id": "docker", "name": "Nowhere", "type": "docker",
+        "settings": {"engine": "unix:///nonexistent/docker.sock", "timeout": 2}}))
+    app = app_factory(methods=methods_dir, infrastructures=infrastructures)
+    app.extensions["ccp"].manager.check_infrastructures()
+    client = app.test_client()
+    hello_docker = client.get("/processes/hello-docker").get_json()
+    assert hello_docker["executable"] is False
+    assert "unreachable" in hello_docker["notExecutableBecause"]
+    assert client.get("/infrastructures/docker").get_json()["reachable"] is False
+    assert client.get("/infrastructures/local").get_json()["reachable"] is True
+    assert client.get("/processes/hello-world").get_json()["executable"] is True

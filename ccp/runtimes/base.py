@@ -87,6 +87,10 @@ class Runtime(ABC):
     def limits(self) -> Limits:
         return Limits(self.infrastructure.memory_bytes, self.infrastructure.cpus)
 
+    def check(self) -> None:
+        """Raise RuntimeFailure when the engine behind this runtime cannot be reached."""
+        return None
+
     @abstractmethod
     def launch(self, execution_id: str, image: str, env: dict[str, str], replicas: int = 1
                ) -> Instance:

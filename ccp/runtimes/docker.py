@@ -110,6 +110,10 @@ class DockerRuntime(Runtime):
                 OSError) as err:
             raise self._failure(err, "connecting") from err
 
+    def check(self) -> None:
+        with self._engine("checking the engine"):
+            self.client.ping()
+
     def _tls(self) -> docker.tls.TLSConfig | bool:
         tls = self.settings.get("tls")
         if not tls:
