@@ -9,7 +9,8 @@ over LXD's websockets line by line. `/ccp_data` is pulled back through LXD's fil
 Infrastructure settings (all optional):
   endpoint    "https://host:8443" for a remote LXD or cluster; absent: the local unix socket
   cert, key   client certificate and key files, trusted with `lxc config trust add`
-  verify      CA bundle / server certificate file, or false (default true)
+  verify      the server's certificate (pinned, as `lxc remote add` does) or a CA bundle
+              file, or false; default true (the CAs of certifi)
   project     LXD project (default "default")
   profile     list of profiles (default ["default"]); must give the container a root disk
   target      cluster member to place the container on
@@ -55,6 +56,7 @@ NAME_PREFIX = "ccp-"
 CONNECT_TIMEOUT = 10.0        # seconds to reach a remote LXD; reads of long execs never time out
 FILE_READ_TIMEOUT = 60.0      # a stall this long while pulling a file is an error
 SCAN_TIMEOUT = 120.0          # for listing the special files in /ccp_data
+OPERATION_TIMEOUT = 120.0     # for LXD to create, start, stop or delete a container
 STOP_WAIT = 30.0              # seconds to wait for the exec thread after a forced stop
 POLL = 0.05
 MAX_LINE = 64 * 1024          # a line longer than this is emitted in pieces
@@ -212,6 +214,10 @@ class LXDRuntime(Runtime):
                 "with `lxc config trust add` (see docs/remote-lxd.md)")
         return client
 
+    def check(self) -> None:
+        with self._errors("answer"):
+            self.client().api.get()
+
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
         """Turn pylxd and connection errors into RuntimeFailure."""
@@ -255,8 +261,9 @@ class LXDRuntime(Runtime):
             "config": config,
             "profiles": self.profiles,
         }
-        with self._errors(f"create container {name} from image {image!r}"):
-            lxd_instance = client.instances.create(request, wait=True, target=self.target)
+        action = f"create container {name} from image {image!r}"
+        with self._errors(action):
+            response = client.api.instances.post(json=request, target=self.target)
         instance = Instance(
             execution_id=execution_id,
             runtime=self.type,
@@ -272,10 +279,14 @@ class LXDRuntime(Runtime):
             },
         )
         try:
+            self._wait_operation(client, response, action)
             with self._errors(f"start container {name}"):
-                lxd_instance.start(wait=True)
+                response = client.api.instances[name].state.put(
+                    json={"action": "start", "timeout": int(OPERATION_TIMEOUT)})
+            self._wait_operation(client, response, f"start container {name}")
+            with self._errors(f"start container {name}"):
                 self._wait_running(client, name)
-                lxd_instance.sync()
+                lxd_instance = client.instances.get(name)
                 instance.handle["location"] = getattr(lxd_instance, "location", None)
                 instance.handle["limits"] = _limits_of(lxd_instance.expanded_config or {})
                 lxd_instance.files.mk_dir(DATA_PATH, mode="0755")
@@ -310,6 +321,38 @@ class LXDRuntime(Runtime):
         raise RuntimeFailure(
             f"LXD image {image!r} is neither an alias nor a fingerprint in the image store of "
             f"{self.endpoint_label} (project {self.project}); import it with `lxc image import`")
+
+    def _wait_operation(self, client: Any, response: Any, action: str,
+                        timeout: float | None = None) -> None:
+        """Wait for the background operation LXD started, at most `timeout` seconds.
+
+        pylxd's own wait has no time limit, and an LXD operation can hang for ever (a
+        delete behind a stuck file transfer, say): this one fails instead.
+        """
+        from pylxd.exceptions import NotFound
+
+        timeout = OPERATION_TIMEOUT if timeout is None else timeout
+        operation = (response.json() or {}).get("operation")
+        if not operation:
+            return
+        operation_id = operation.rstrip("/").rsplit("/", 1)[-1]
+        deadline = time.monotonic() + timeout
+        with self._errors(action):
+            while True:
+                wait = max(1, min(30, int(deadline - time.monotonic())))
+                try:
+                    metadata = client.api.operations[operation_id].wait.get(
+                        params={"timeout": str(wait)}).json().get("metadata") or {}
+                except NotFound:
+                    return  # finished and already forgotten
+                status = metadata.get("status")
+                if status == "Success":
+                    return
+                if status in ("Failure", "Cancelled"):
+                    raise RuntimeFailure(f"LXD could not {action}: {metadata.get('err')}")
+                if time.monotonic() >= deadline:
+                    raise RuntimeFailure(f"LXD did not {action} within {timeout:.0f} s "
+                                         f"(operation {operation_id} is {status})")
 
     def _wait_running(self, client: Any, name: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -468,45 +511,53 @@ class LXDRuntime(Runtime):
             return
         self._remove(self._client_of(instance), name)
 
-    def _stop(self, client: Any, name: str) -> None:
+    def _stop(self, client: Any, name: str, timeout: float = OPERATION_TIMEOUT) -> None:
+        """Stop at once (force); a container that is gone is stopped."""
         from pylxd.exceptions import NotFound
 
         try:
-            response = client.api.instances[name].state.put(
-                json={"action": "stop", "force": True, "timeout": -1})
-            client.operations.wait_for_operation(response.json()["operation"])
-        except NotFound:
-            pass
+            with self._errors(f"stop container {name}"):
+                response = client.api.instances[name].state.put(
+                    json={"action": "stop", "force": True, "timeout": -1})
+        except RuntimeFailure as err:
+            if isinstance(err.__cause__, NotFound):
+                return
+            raise
+        self._wait_operation(client, response, f"stop container {name}", timeout)
 
     def _remove(self, client: Any, name: str) -> None:
         """Stop (force) and delete; an ephemeral container deletes itself once stopped."""
-        from pylxd.exceptions import LXDAPIException, NotFound
+        from pylxd.exceptions import NotFound
 
-        deadline = time.monotonic() + 60
-        with self._errors(f"remove container {name}"):
-            while True:
-                if time.monotonic() > deadline:
-                    raise RuntimeFailure(f"LXD container {name} is still there after 60 s")
-                try:
+        deadline = time.monotonic() + OPERATION_TIMEOUT
+        last_error: RuntimeFailure | None = None
+        while True:
+            try:
+                with self._errors(f"look up container {name}"):
                     status = client.api.instances[name].get().json()["metadata"]["status"]
-                except NotFound:
+            except RuntimeFailure as err:
+                if isinstance(err.__cause__, NotFound):
                     return
-                try:
-                    if status in ("Running", "Frozen", "Starting", "Stopping"):
-                        self._stop(client, name)
-                    else:
-                        response = client.api.instances[name].delete()
-                        client.operations.wait_for_operation(response.json()["operation"])
-                except NotFound:
-                    return
-                except LXDAPIException as err:
-                    # e.g. an ephemeral container deleting itself right now: look again
-                    if time.monotonic() > deadline:
-                        raise RuntimeFailure(f"LXD could not remove container {name}: {err}"
-                                             ) from err
-                    time.sleep(0.5)
+                raise  # unreachable: Destroy is retried, and orphan clean-up comes later
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeFailure(
+                    f"LXD container {name} is still there ({status}) after "
+                    f"{OPERATION_TIMEOUT:.0f} s" + (f": {last_error}" if last_error else ""))
+            try:
+                if status in ("Running", "Frozen", "Starting", "Stopping", "Freezing"):
+                    self._stop(client, name, remaining)
                 else:
-                    time.sleep(0.05)
+                    with self._errors(f"delete container {name}"):
+                        response = client.api.instances[name].delete()
+                    self._wait_operation(client, response, f"delete container {name}",
+                                         remaining)
+            except RuntimeFailure as err:
+                # e.g. an ephemeral container deleting itself right now: look again
+                if isinstance(err.__cause__, NotFound):
+                    return
+                last_error = err
+                time.sleep(0.5)
 
     # --- Describe ---------------------------------------------------------------------------
 
