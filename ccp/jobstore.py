@@ -185,14 +185,27 @@ class JobStore:
                 update(jobs).where(jobs.c.identifier == job_id).values(**_encode(values)))
         return result.rowcount == 1
 
-    def update_running(self, job_id: str, **values: Any) -> bool:
-        """Update a job only while it is running (a dismissed or reaped job stays final)."""
+    def update_running(self, job_id: str, durable: bool = True, **values: Any) -> bool:
+        """Update a job only while it is running (a dismissed or reaped job stays final).
+
+        `durable=False` is for progress and heartbeats: on SQLite they skip the fsync (a
+        crash may lose the latest one, which the next write or the reaper corrects).
+        """
         values["updated"] = now_iso()
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                update(jobs)
-                .where(jobs.c.identifier == job_id, jobs.c.status == "running")
-                .values(**_encode(values)))
+        statement = (update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "running")
+                     .values(**_encode(values)))
+        fast = not durable and self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as connection:
+            if fast:
+                connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                connection.commit()
+            try:
+                result = connection.execute(statement)
+                connection.commit()
+            finally:
+                if fast:
+                    connection.exec_driver_sql("PRAGMA synchronous=FULL")
+                    connection.commit()
         return result.rowcount == 1
 
     def delete(self, job_id: str) -> bool:

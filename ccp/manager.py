@@ -450,13 +450,13 @@ class StoreReporter:
         return self._stopping.is_set()
 
     def progress(self, phase: str, percent: int, message: str) -> None:
-        self.store.update_running(self.job_id, progress=percent, message=message)
+        self.store.update_running(self.job_id, durable=False, progress=percent, message=message)
 
     def instance_started(self, instance: dict[str, Any]) -> None:
         self.store.update_running(self.job_id, instance=instance)
 
     def heartbeat(self) -> None:
-        self.store.update_running(self.job_id, heartbeat=time.time())
+        self.store.update_running(self.job_id, durable=False, heartbeat=time.time())
 
     def dismiss_requested(self) -> bool:
         try:

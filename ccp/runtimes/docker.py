@@ -51,6 +51,7 @@ from ccp.runtimes.base import (
 # PID 1 of every CCP container: sleeps until stopped. SIGTERM ends it at once (the trap runs
 # as soon as `wait` is interrupted); `kill -9 -1` from a timed-out script only ends the
 # current `sleep`, and the loop goes on.
+VERSION_CACHE_SECONDS = 60
 KEEP_ALIVE = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'
 # Docker's default set minus FSETID, MKNOD, NET_RAW, NET_BIND_SERVICE, SETPCAP, SETFCAP,
 # SYS_CHROOT and AUDIT_WRITE: enough for root to own/chmod files and switch users.
@@ -73,6 +74,7 @@ class DockerRuntime(Runtime):
         super().__init__(infrastructure)
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
+        self._version_cache: tuple[float, dict[str, Any]] | None = None
 
     # --- the engine -------------------------------------------------------------------------
 
@@ -178,9 +180,11 @@ class DockerRuntime(Runtime):
                 ),
             )
         container_id = container["Id"]
+        as_root = runs_as_root(image_attrs)
         try:
             with self._engine(f"starting container {name}"):
-                self.prepare_data_dir(container_id)
+                if not as_root:
+                    self.prepare_data_dir(container_id)
                 self.client.api.start(container_id)
         except BaseException:
             self._remove_container(container_id)
@@ -189,7 +193,8 @@ class DockerRuntime(Runtime):
             execution_id=execution_id,
             runtime=self.type,
             handle={"engine": self.engine, "container": container_id, "name": name,
-                    "image": image, "imageId": image_attrs.get("Id")},
+                    "image": image, "imageId": image_attrs.get("Id"),
+                    "makeDataDir": as_root},
         )
 
     def ensure_image(self, image: str) -> dict[str, Any]:
@@ -224,7 +229,11 @@ class DockerRuntime(Runtime):
         return [f"{key}={value}" for key, value in merged.items()]
 
     def prepare_data_dir(self, container_id: str) -> None:
-        """Make /ccp_data (mode 0777) with the engine, whatever the image's user may do."""
+        """Make /ccp_data (mode 0777) with the engine, whatever the image's user may do.
+
+        Images that run as root make it themselves at the start of each script instead:
+        one engine round trip (~90 ms) less per execution.
+        """
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             entry = tarfile.TarInfo(DATA_PATH.strip("/"))
@@ -246,6 +255,8 @@ class DockerRuntime(Runtime):
         deadline = time.monotonic() + timeout
         targets = self.targets(instance)
         api = self.client.api
+        if instance.handle.get("makeDataDir"):
+            script = f"mkdir -p {DATA_PATH} 2>/dev/null; {script}"  # same line: same numbering
         execs: list[_Exec] = []
         try:
             with self._engine("starting the script"):
@@ -410,7 +421,7 @@ class DockerRuntime(Runtime):
     def describe_engine(self) -> dict[str, Any]:
         engine: dict[str, Any] = {"address": self.engine}
         try:
-            version = self.client.version()
+            version = self._engine_version()
         except Exception as err:
             engine["error"] = str(err)
             return engine
@@ -460,6 +471,13 @@ class DockerRuntime(Runtime):
         }
         return container, limits
 
+    def _engine_version(self) -> dict[str, Any]:
+        """The engine's version, asked at most once a minute (it is in every instance.json)."""
+        cached = self._version_cache
+        if cached is None or time.monotonic() - cached[0] > VERSION_CACHE_SECONDS:
+            cached = self._version_cache = (time.monotonic(), self.client.version())
+        return cached[1]
+
     def describe_image(self, reference: str | None, image_id: str | None) -> dict[str, Any]:
         image: dict[str, Any] = {"reference": reference, "id": image_id}
         try:
@@ -476,6 +494,11 @@ class DockerRuntime(Runtime):
             "os": attrs.get("Os"),
         })
         return image
+
+
+def runs_as_root(image_attrs: dict[str, Any]) -> bool:
+    user = (image_attrs.get("Config") or {}).get("User") or ""
+    return user.split(":")[0] in ("", "root", "0")
 
 
 class _Exec:

@@ -47,6 +47,7 @@ from ccp.runtimes.docker import (
     RUNTIME_LABEL,
     SWARM_SERVICE_LABEL,
     DockerRuntime,
+    runs_as_root,
 )
 
 SLOT_TEMPLATE = "{{.Task.Slot}}"
@@ -86,9 +87,11 @@ class SwarmRuntime(DockerRuntime):
                 )
                 instance.handle["service"] = service["ID"]
             instance.handle["containers"] = self._wait_running(instance)
-            with self._engine("preparing /ccp_data"):
-                for _replica, container_id in self.targets(instance):
-                    self.prepare_data_dir(container_id)
+            instance.handle["makeDataDir"] = runs_as_root(image_attrs)
+            if not instance.handle["makeDataDir"]:
+                with self._engine("preparing /ccp_data"):
+                    for _replica, container_id in self.targets(instance):
+                        self.prepare_data_dir(container_id)
         except BaseException:
             try:
                 self.destroy(instance)
