@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ws4py.exc import WebSocketException
+
 from ccp.runtimes.base import (
     DATA_PATH,
     Instance,
@@ -414,8 +416,14 @@ class LXDRuntime(Runtime):
         if instance.cancelled.is_set():
             raise RuntimeCancelled("cancelled")
         if "error" in result:
+            error = result["error"]
+            if isinstance(error, OSError | WebSocketException):
+                # The exec's websocket broke (LXD busy or restarted): the script's fate is
+                # unknown, so the phase fails rather than being run twice.
+                raise RuntimeFailure(f"the connection to LXD at {self.endpoint_label} broke "
+                                     f"while the script ran in {name}: {error}") from error
             with self._errors(f"run a script in container {name}"):
-                raise result["error"]
+                raise error
         return int(result["exit"])
 
     def _kill(self, client: Any, name: str, thread: threading.Thread) -> None:
