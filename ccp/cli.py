@@ -94,6 +94,39 @@ def retry_storage(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_job(args: argparse.Namespace) -> int:
+    from ccp import archive
+
+    manager = _manager(args.config)
+    try:
+        job = manager.get_job(args.job)
+    except Exception:
+        print(f"there is no job {args.job!r}", file=sys.stderr)
+        return 1
+    if not job.get("stored"):
+        print(f"job {args.job} has no stored archive ({job['status']}: {job['message']})",
+              file=sys.stderr)
+        return 1
+    with open(args.file, "wb") as target:
+        for chunk in archive.stream_zip(manager.storage, args.job):
+            target.write(chunk)
+    print(f"exported {args.job} to {args.file}")
+    return 0
+
+
+def import_job(args: argparse.Namespace) -> int:
+    from ccp import errors
+
+    manager = _manager(args.config)
+    try:
+        job_id = manager.import_archive(Path(args.file))
+    except errors.APIError as err:
+        print(f"{args.file}: {err.detail}", file=sys.stderr)
+        return 1
+    print(f"imported {args.file} as job {job_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ccp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +155,17 @@ def main(argv: list[str] | None = None) -> int:
         "retry", help="upload archives that were kept on disk because the store was down")
     retry_parser.add_argument("--config")
     retry_parser.set_defaults(handler=retry_storage)
+
+    export_parser = commands.add_parser("export", help="write an Execution archive to a zip")
+    export_parser.add_argument("job")
+    export_parser.add_argument("file")
+    export_parser.add_argument("--config")
+    export_parser.set_defaults(handler=export_job)
+
+    import_parser = commands.add_parser("import", help="register an exported Execution archive")
+    import_parser.add_argument("file")
+    import_parser.add_argument("--config")
+    import_parser.set_defaults(handler=import_job)
 
     args = parser.parse_args(argv)
     return args.handler(args)
