@@ -9,24 +9,18 @@ $CCP_TEST_DOCKER_IMAGE, else ccp/busybox:1 (made locally: there is no registry).
 
 from __future__ import annotations
 
-import copy
 import io
 import json
-import os
 import threading
 import time
 import uuid
 import zipfile
-from pathlib import Path
 
-import docker
-import docker.errors
 import pytest
+from engines import ENGINE, IMAGE, REPO, Engine, make_app, write_descriptors
 
-from ccp.app import create_app, load_config
 from ccp.model import Infrastructure
 from ccp.runtimes.base import (
-    LABEL,
     Instance,
     RuntimeCancelled,
     RuntimeFailure,
@@ -36,54 +30,7 @@ from ccp.runtimes.docker import DockerRuntime
 
 pytestmark = pytest.mark.docker
 
-REPO = Path(__file__).resolve().parent.parent
-ENGINE = os.environ.get("DOCKER_HOST") or "unix:///tmp/ccp-docker.sock"
-IMAGE = os.environ.get("CCP_TEST_DOCKER_IMAGE", "ccp/busybox:1")
 MEMORY = 256 * 1024 * 1024
-
-
-class Engine:
-    """The test engine, for looking behind the runtime's back. Fails the test if it is down."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self._client: docker.DockerClient | None = None
-
-    def require(self) -> None:
-        """Fail the test at once, saying how to start the engine, when it does not answer."""
-        assert self.client is not None
-
-    @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
-            problem = None
-            try:
-                client = docker.DockerClient(base_url=self.address, timeout=30)
-                client.ping()
-            except Exception as err:
-                problem = str(err)
-            if problem is not None:  # outside `except`: a message, not a chain of tracebacks
-                pytest.fail(f"the Docker engine at {self.address} is not reachable ({problem}); "
-                            "start it with `bash scripts/start-services.sh docker swarm` "
-                            "(or set DOCKER_HOST)", pytrace=False)
-            self._client = client
-        return self._client
-
-    def containers(self, execution_id: str) -> list:
-        return self.client.containers.list(all=True,
-                                           filters={"label": f"{LABEL}={execution_id}"})
-
-    def services(self, execution_id: str) -> list:
-        try:
-            return self.client.services.list(filters={"label": f"{LABEL}={execution_id}"})
-        except docker.errors.APIError as err:
-            if err.status_code == 503:  # not a swarm manager: there can be no service
-                return []
-            raise
-
-    def assert_nothing_left(self, execution_id: str) -> None:
-        assert self.containers(execution_id) == [], f"containers of {execution_id} remain"
-        assert self.services(execution_id) == [], f"services of {execution_id} remain"
 
 
 def docker_infrastructure(**settings) -> Infrastructure:
@@ -315,37 +262,6 @@ TEST_METHODS = [
         "execute-script": ["echo never"],
     }, {}),
 ]
-
-
-def write_descriptors(directory: Path, method_files: list[str], infrastructure_files: list[str],
-                      extra_methods: list[dict]) -> tuple[Path, Path]:
-    """Copy Methods and Infrastructures, with the test engine's address filled in."""
-    methods, infrastructures = directory / "methods", directory / "infrastructures"
-    methods.mkdir(parents=True)
-    infrastructures.mkdir(parents=True)
-    for name in method_files:
-        (methods / name).write_text((REPO / "methods" / name).read_text())
-    for method in extra_methods:
-        (methods / f"{method['id']}.json").write_text(json.dumps(method))
-    for name in infrastructure_files:
-        descriptor = json.loads((REPO / "infrastructures" / name).read_text())
-        descriptor["settings"]["engine"] = ENGINE
-        (infrastructures / name).write_text(json.dumps(descriptor))
-    return methods, infrastructures
-
-
-def make_app(directory: Path, methods: Path, infrastructures: Path):
-    config = copy.deepcopy(load_config(REPO / "pygeoapi-config.yml"))
-    manager = config["server"]["manager"]
-    manager.update({
-        "data_dir": str(directory / "data"),
-        "methods": str(methods),
-        "infrastructures": str(infrastructures),
-        "connection": "",  # SQLite in data_dir, whatever CCP_DATABASE_URL says
-        "storage": {"type": "local"},
-        "concurrency": 2,
-    })
-    return create_app(config)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import docker
 import pytest
 import requests
 from conftest import REPO, submit, wait_final, wait_status
-from test_docker_runtime import ENGINE, IMAGE, Engine
+from engines import ENGINE, IMAGE, Engine
 
 from ccp.runtimes.base import LABEL
 

@@ -8,24 +8,19 @@ $CCP_TEST_DOCKER_IMAGE, else ccp/busybox:1 (local only: Swarm must not resolve i
 
 from __future__ import annotations
 
-import copy
 import io
 import json
-import os
 import threading
 import time
 import uuid
 import zipfile
-from pathlib import Path
 
-import docker
-import docker.errors
 import pytest
+from conftest import wait_final
+from engines import ENGINE, IMAGE, Engine, make_app, write_descriptors
 
-from ccp.app import create_app, load_config
 from ccp.model import Infrastructure
 from ccp.runtimes.base import (
-    LABEL,
     Instance,
     RuntimeCancelled,
     RuntimeFailure,
@@ -35,56 +30,7 @@ from ccp.runtimes.swarm import SwarmRuntime
 
 pytestmark = pytest.mark.swarm
 
-REPO = Path(__file__).resolve().parent.parent
-ENGINE = os.environ.get("DOCKER_HOST") or "unix:///tmp/ccp-docker.sock"
-IMAGE = os.environ.get("CCP_TEST_DOCKER_IMAGE", "ccp/busybox:1")
 MEMORY = 256 * 1024 * 1024
-
-
-class Swarm:
-    """The test swarm manager, for looking behind the runtime's back."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self._client: docker.DockerClient | None = None
-
-    def require(self) -> None:
-        """Fail the test at once, saying how to start the engine, when it does not answer."""
-        assert self.client is not None
-
-    @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
-            hint = "start it with `bash scripts/start-services.sh docker swarm`"
-            problem = None
-            try:
-                client = docker.DockerClient(base_url=self.address, timeout=30)
-                swarm = client.info().get("Swarm") or {}
-            except Exception as err:
-                problem = str(err)
-            if problem is not None:  # outside `except`: a message, not a chain of tracebacks
-                pytest.fail(f"the Docker engine at {self.address} is not reachable ({problem}); "
-                            f"{hint} (or set DOCKER_HOST)", pytrace=False)
-            if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
-                pytest.fail(f"the Docker engine at {self.address} is not a Swarm manager "
-                            f"(state {swarm.get('LocalNodeState')!r}); {hint}", pytrace=False)
-            self._client = client
-        return self._client
-
-    def containers(self, execution_id: str) -> list:
-        return self.client.containers.list(all=True,
-                                           filters={"label": f"{LABEL}={execution_id}"})
-
-    def services(self, execution_id: str) -> list:
-        return self.client.services.list(filters={"label": f"{LABEL}={execution_id}"})
-
-    def networks(self, execution_id: str) -> list:
-        return self.client.networks.list(filters={"label": f"{LABEL}={execution_id}"})
-
-    def assert_nothing_left(self, execution_id: str) -> None:
-        assert self.services(execution_id) == [], f"services of {execution_id} remain"
-        assert self.containers(execution_id) == [], f"containers of {execution_id} remain"
-        assert self.networks(execution_id) == [], f"networks of {execution_id} remain"
 
 
 def swarm_infrastructure(**settings) -> Infrastructure:
@@ -96,8 +42,8 @@ def swarm_infrastructure(**settings) -> Infrastructure:
 
 
 @pytest.fixture(scope="module")
-def swarm() -> Swarm:
-    return Swarm(ENGINE)
+def swarm() -> Engine:
+    return Engine(ENGINE, swarm=True)
 
 
 @pytest.fixture
@@ -293,23 +239,9 @@ def test_replicas_over_the_maximum_are_refused(runtime):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     directory = tmp_path_factory.mktemp("swarm-e2e")
-    methods, infrastructures = directory / "methods", directory / "infrastructures"
-    methods.mkdir()
-    infrastructures.mkdir()
-    (methods / "replicas-swarm.json").write_text(
-        (REPO / "methods" / "replicas-swarm.json").read_text())
-    descriptor = json.loads((REPO / "infrastructures" / "swarm.json").read_text())
-    descriptor["settings"]["engine"] = ENGINE
-    (infrastructures / "swarm.json").write_text(json.dumps(descriptor))
-    config = copy.deepcopy(load_config(REPO / "pygeoapi-config.yml"))
-    config["server"]["manager"].update({
-        "data_dir": str(directory / "data"),
-        "methods": str(methods),
-        "infrastructures": str(infrastructures),
-        "connection": "",
-        "storage": {"type": "local"},
-    })
-    application = create_app(config)
+    methods, infrastructures = write_descriptors(directory, ["replicas-swarm.json"],
+                                                 ["swarm.json"])
+    application = make_app(directory, methods, infrastructures)
     yield application
     application.extensions["ccp"].manager.stop()
 
@@ -317,16 +249,6 @@ def app(tmp_path_factory):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def wait_final(client, job_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.get(f"/jobs/{job_id}").get_json()
-        if status["status"] in ("successful", "failed", "dismissed"):
-            return status
-        assert time.monotonic() < deadline, f"job {job_id} still {status}"
-        time.sleep(0.2)
 
 
 def test_e2e_two_replicas_each_archive_their_part(client, swarm):
