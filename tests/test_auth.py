@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from test_api import assert_ogc_exception
 from test_workbench import new_method
 
-SECRET = "test-secret-for-hs256-only-in-tests"
+SECRET = "test-secret-for-hs256-only-in-tests-0123456789"
 ISSUER = "https://idp.example.org/realms/ccp"
 
 
@@ -136,7 +136,7 @@ def test_rs256_with_a_jwks_file(app_factory, tmp_path: Path) -> None:
 
 def test_runtime_token_only_where_the_infrastructure_enables_it(app_factory, monkeypatch,
                                                                 tmp_path: Path) -> None:
-    monkeypatch.setenv("CCP_RUNTIME_TOKEN_SECRET", "runtime-secret-0123456789abcdef")
+    monkeypatch.setenv("CCP_RUNTIME_TOKEN_SECRET", "runtime-secret-0123456789abcdef0123")
     monkeypatch.setenv("CCP_JWT_SECRET", SECRET)
     infrastructures = tmp_path / "infrastructures"
     infrastructures.mkdir()
@@ -165,7 +165,7 @@ def test_runtime_token_only_where_the_infrastructure_enables_it(app_factory, mon
     plain = env_of("env-local")
     assert "CCP_TOKEN" not in plain
     with_token = env_of("env-local-callback")
-    claims = jwt.decode(with_token["CCP_TOKEN"], "runtime-secret-0123456789abcdef",
+    claims = jwt.decode(with_token["CCP_TOKEN"], "runtime-secret-0123456789abcdef0123",
                         algorithms=["HS256"], audience="ccp-runtime")
     assert claims["exp"] - time.time() < 3600 + 120
     for environment in (plain, with_token):
