@@ -61,8 +61,6 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
     manager = api.manager
     if not isinstance(manager, CCPManager):
         raise RuntimeError("server.manager.name must be ccp.manager.CCPManager")
-    for problem in manager.registry.problems:
-        LOGGER.error("invalid descriptor skipped: %s", problem)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = int(config["server"].get("max_body_bytes",

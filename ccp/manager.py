@@ -280,6 +280,7 @@ class CCPManager(BaseManager):
         """Recover what a previous server left, then start the workers and the reaper."""
         if self._threads:
             return
+        self.check_infrastructures()
         self.recover()
         for number in range(self.concurrency):
             thread = threading.Thread(target=self._work, name=f"ccp-worker-{number + 1}",
@@ -372,6 +373,8 @@ class CCPManager(BaseManager):
                                              self.heartbeat_timeout):
                 self._fail_lost(job)
         for infrastructure in self.registry.infrastructures.values():
+            if self.reachability.get(infrastructure.id):
+                continue  # unreachable: its orphans are cleaned once it is back
             try:
                 self.runtime(infrastructure).destroy_orphans(self.store.is_orphan)
             except Exception as err:
@@ -426,6 +429,12 @@ class CCPManager(BaseManager):
                 problem = None
             except Exception as err:
                 problem = str(err) or type(err).__name__
+            if problem != self.reachability.get(infrastructure.id, "unchecked"):
+                if problem:  # said once when it happens, not at every check
+                    LOGGER.warning("infrastructure %s is unreachable: %s", infrastructure.id,
+                                   problem)
+                elif infrastructure.id in self.reachability:
+                    LOGGER.warning("infrastructure %s is reachable again", infrastructure.id)
             self.reachability[infrastructure.id] = problem
 
     def _reap(self) -> None:
