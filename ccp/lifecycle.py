@@ -22,6 +22,7 @@ from ccp.runtimes.base import (
     Instance,
     Runtime,
     RuntimeCancelled,
+    RuntimeFailure,
     RuntimeTimeout,
     now_iso,
 )
@@ -135,6 +136,9 @@ def run(execution: Execution, runtime: Runtime, storage: Storage, reporter: Repo
         status, message = "failed", str(err)
     except templating.RenderError as err:
         status, message = "failed", f"Launch failed: a script could not be rendered: {err}"
+    except RuntimeFailure as err:  # the engine said no or went away: expected, not a bug
+        LOGGER.warning("execution %s failed in %s: %s", execution.job_id, phase, err)
+        status, message = "failed", f"{phase} failed: {err}"
     except Exception as err:
         LOGGER.exception("execution %s failed in %s", execution.job_id, phase)
         status, message = "failed", f"{phase} failed: {err}"
