@@ -130,15 +130,16 @@ class Registry:
     def owner_of(self, method_id: str) -> str | None:
         return self.deployed().get(method_id, (None, None, None))[1]
 
-    def visible_to(self, method_id: str, subject: str | None, contexts: set[str]) -> bool:
-        """File Methods are public; a deployed one is its owner's, or shared with a context."""
-        entry = self.deployed().get(method_id)
-        if entry is None:
-            return method_id in self.file_methods
-        method, owner, context = entry
-        if owner is None or owner == subject:
-            return True
-        return method.raw.get("visibility") == "shared" and context in contexts
+    def visible_to(self, subject: str | None, contexts: set[str]) -> dict[str, Method]:
+        """The Methods a user may see: file Methods are public; a deployed one is its
+        owner's, or shared with a context. One read of the deployed Methods."""
+        visible = {
+            method_id: method
+            for method_id, (method, owner, context) in self.deployed().items()
+            if owner is None or owner == subject
+            or (method.raw.get("visibility") == "shared" and context in contexts)
+        }
+        return {**visible, **self.file_methods}
 
     def is_read_only(self, method_id: str) -> bool:
         return method_id in self.file_methods

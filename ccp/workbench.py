@@ -89,7 +89,7 @@ def deploy() -> Response:
         raise errors.APIError(409, "Duplicate process", str(err),
                               f"{errors.OGC_EXCEPTIONS}duplicated-process") from err
     location = f"{base_url()}/processes/{method.id}"
-    return json_response(process_summary(method.id), 201, {"Location": location})
+    return json_response(process_summary(method), 201, {"Location": location})
 
 
 @blueprint.put("/processes/<process_id>")
