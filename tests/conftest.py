@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -150,6 +151,18 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for server in started:
         server.stop()
+
+
+def write_ledger_method(methods: Path, method_id: str, *more_lines: str) -> None:
+    """A Method that appends its job id to the host file given as input `ledger` (the local
+    runtime does not isolate), so a test can count how often each job really ran."""
+    method = json.loads((REPO / "methods" / "hello-world.json").read_text())
+    method["id"] = method_id
+    method["inputs"]["ledger"] = {"schema": {"type": "string"}, "minOccurs": 1}
+    method["additionalParameters"]["parameters"] = [{"name": "execute-script", "value": [
+        'echo "$ccptaskname" >> {{ ledger }}', *more_lines]}]
+    methods.mkdir(parents=True, exist_ok=True)
+    (methods / f"{method_id}.json").write_text(json.dumps(method))
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import REPO
+from conftest import write_ledger_method
 from services import postgres_url
 from sqlalchemy import create_engine, text
 
@@ -105,13 +104,7 @@ def test_two_servers_sharing_postgresql_run_each_job_exactly_once(
     reset_postgres(url)
     ledger = tmp_path / "ledger.txt"
     methods = tmp_path / "methods"
-    methods.mkdir()
-    method = json.loads((REPO / "methods" / "hello-world.json").read_text())
-    method["id"] = "count-run"
-    method["inputs"]["ledger"] = {"schema": {"type": "string"}, "minOccurs": 1}
-    method["additionalParameters"]["parameters"] = [{"name": "execute-script", "value": [
-        'echo "$ccptaskname" >> {{ ledger }}', "sleep 0.2"]}]
-    (methods / "count-run.json").write_text(json.dumps(method))
+    write_ledger_method(methods, "count-run", "sleep 0.2")
     common = {"CCP_DATABASE_URL": url, "CCP_METHODS_DIR": str(methods),
               "CCP_CONCURRENCY": "3"}
     servers = [server_process(tmp_path / "data-a", **common),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import Counter
@@ -10,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from conftest import REPO
+from conftest import write_ledger_method
 
 EXECUTIONS = 200
 CLIENTS = 20
@@ -19,13 +18,7 @@ CLIENTS = 20
 def test_200_executions_from_20_clients(server_process, tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.txt"
     methods = tmp_path / "methods"
-    methods.mkdir()
-    method = json.loads((REPO / "methods" / "hello-world.json").read_text())
-    method["id"] = "quick"
-    method["inputs"]["ledger"] = {"schema": {"type": "string"}, "minOccurs": 1}
-    method["additionalParameters"]["parameters"] = [{"name": "execute-script", "value": [
-        'echo "$ccptaskname" >> {{ ledger }}', "echo done > /ccp_data/done.txt"]}]
-    (methods / "quick.json").write_text(json.dumps(method))
+    write_ledger_method(methods, "quick", "echo done > /ccp_data/done.txt")
     server = server_process(CCP_METHODS_DIR=str(methods), CCP_CONCURRENCY="4")
     session_per_client = [requests.Session() for _ in range(CLIENTS)]
 
