@@ -138,6 +138,13 @@ def migrate(engine: Engine) -> int:
     return len(MIGRATIONS)
 
 
+def _stale(older_than: float) -> Any:
+    """Running, with no heartbeat for `older_than` seconds: its worker or server died."""
+    limit = time.time() - older_than
+    return (jobs.c.status == "running") & (
+        (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
+
+
 def _decode(row: Any) -> dict[str, Any]:
     job = dict(row._mapping)
     for key in JSON_COLUMNS:
@@ -279,21 +286,15 @@ class JobStore:
 
     def stale_running(self, older_than: float) -> list[dict[str, Any]]:
         """Running jobs whose heartbeat stopped: their worker or server died."""
-        limit = time.time() - older_than
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(jobs).where(jobs.c.status == "running",
-                                   (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
-            ).all()
+            rows = connection.execute(select(jobs).where(_stale(older_than))).all()
         return [_decode(row) for row in rows]
 
     def take_over_if_stale(self, job_id: str, worker: str, older_than: float) -> bool:
         """Make `worker` the owner of a stale running job; only one taker can win."""
-        limit = time.time() - older_than
         with self.engine.begin() as connection:
             return connection.execute(
-                update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "running",
-                                   (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
+                update(jobs).where(jobs.c.identifier == job_id, _stale(older_than))
                 .values(worker=worker, heartbeat=time.time(), updated=now_iso())
             ).rowcount == 1
 

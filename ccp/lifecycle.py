@@ -152,37 +152,39 @@ def run(execution: Execution, runtime: Runtime, storage: Storage, reporter: Repo
     finished = now_iso()
 
     reporter.progress("Archive", PROGRESS["Archive"], "Archive: storing the execution record")
-    _write_metadata(execution, description, status, message, started, finished, archive_dir)
-    _write_provenance(execution, status, started, finished, outputs, archive_dir)
-    try:
-        storage.put_tree(archive.prefix_of(execution.job_id), archive_dir)
-    except Exception as err:
-        LOGGER.exception("storing the archive of %s failed", execution.job_id)
-        return Outcome("failed", f"The archive could not be stored ({err}); it is kept on the "
-                       f"server for a retry ({status}: {message})", started, finished,
-                       outputs, stored=False)
-    shutil.rmtree(workdir, ignore_errors=True)
-    return Outcome(status, message, started, finished, outputs)
+    return _archive(execution, storage, description,
+                    Outcome(status, message, started, finished, outputs))
 
 
 def record_lost(execution: Execution, runtime: Runtime, storage: Storage, message: str,
                 started: str | None) -> Outcome:
     """Write the archive of an execution whose server died under it."""
-    archive_dir = execution.workdir / "archive"
-    (archive_dir / "logs").mkdir(parents=True, exist_ok=True)
-    ExecutionLog(archive_dir / "logs").event("Destroy", message)
+    ExecutionLog(execution.workdir / "archive" / "logs").event("Destroy", message)
     finished = now_iso()
     started = started or finished
     description = {"runtime": runtime.type, "lost": True, "destroyed": finished}
-    _write_metadata(execution, description, "failed", message, started, finished, archive_dir)
-    _write_provenance(execution, "failed", started, finished, [], archive_dir)
+    return _archive(execution, storage, description,
+                    Outcome("failed", message, started, finished))
+
+
+def _archive(execution: Execution, storage: Storage, instance: dict[str, Any],
+             outcome: Outcome) -> Outcome:
+    """Write metadata and PROV, then store the archive; if the store fails, keep it on disk
+    for a retry and say so."""
+    archive_dir = execution.workdir / "archive"
+    _write_metadata(execution, instance, outcome.status, outcome.message, outcome.started,
+                    outcome.finished, archive_dir)
+    _write_provenance(execution, outcome.status, outcome.started, outcome.finished,
+                      outcome.outputs, archive_dir)
     try:
         storage.put_tree(archive.prefix_of(execution.job_id), archive_dir)
-    except Exception:
+    except Exception as err:
         LOGGER.exception("storing the archive of %s failed", execution.job_id)
-        return Outcome("failed", message, started, finished, stored=False)
+        return Outcome("failed", f"The archive could not be stored ({err}); it is kept on the "
+                       f"server for a retry ({outcome.status}: {outcome.message})",
+                       outcome.started, outcome.finished, outcome.outputs, stored=False)
     shutil.rmtree(execution.workdir, ignore_errors=True)
-    return Outcome("failed", message, started, finished)
+    return outcome
 
 
 def _run_script(runtime: Runtime, instance: Instance, phase: str, script: str,
