@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -25,13 +26,57 @@ def s3_settings() -> dict[str, str]:
     }
 
 
-def s3_storage_config(monkeypatch: pytest.MonkeyPatch, **extra: str) -> dict[str, str]:
-    """A storage config on the test S3 server with a bucket of its own."""
+TEST_BUCKET_PREFIX = "ccp-test-"
+
+
+def _s3_client():
+    from minio import Minio
+
+    settings = s3_settings()
+    return Minio(settings["endpoint"], settings["access_key"], settings["secret_key"],
+                 secure=False)
+
+
+def remove_bucket(client, bucket: str) -> None:
+    """Delete a test bucket and everything in it: the S3 server's volumes are finite."""
+    from minio.deleteobjects import DeleteObject
+
+    if not client.bucket_exists(bucket):
+        return
+    objects = client.list_objects(bucket, recursive=True)
+    for error in client.remove_objects(bucket, (DeleteObject(o.object_name) for o in objects)):
+        raise AssertionError(f"could not empty {bucket}: {error}")
+    client.remove_bucket(bucket)
+
+
+@pytest.fixture(scope="session")
+def s3_clean() -> None:
+    """Remove test buckets an interrupted earlier run left behind."""
+    client = _s3_client()
+    for bucket in client.list_buckets():
+        if bucket.name.startswith(TEST_BUCKET_PREFIX):
+            remove_bucket(client, bucket.name)
+
+
+@pytest.fixture
+def s3_storage_config(monkeypatch: pytest.MonkeyPatch, s3_clean: None
+                      ) -> Iterator[Callable[..., dict[str, str]]]:
+    """Make storage configs on the test S3 server, each with a bucket of its own that is
+    removed after the test."""
     settings = s3_settings()
     monkeypatch.setenv("CCP_S3_ACCESS_KEY", settings["access_key"])
     monkeypatch.setenv("CCP_S3_SECRET_KEY", settings["secret_key"])
-    return {"type": "s3", "endpoint": settings["endpoint"], "secure": "false",
-            "bucket": f"ccp-test-{uuid.uuid4().hex[:12]}", **extra}
+    buckets: list[str] = []
+
+    def make(**extra: str) -> dict[str, str]:
+        buckets.append(f"{TEST_BUCKET_PREFIX}{uuid.uuid4().hex[:12]}")
+        return {"type": "s3", "endpoint": settings["endpoint"], "secure": "false",
+                "bucket": buckets[-1], **extra}
+
+    yield make
+    client = _s3_client()
+    for bucket in buckets:
+        remove_bucket(client, bucket)
 
 
 def postgres_url() -> str:

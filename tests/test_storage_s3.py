@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import REPO, submit, wait_final
-from services import s3_settings, s3_storage_config
+from services import s3_settings
 
 from ccp.storage.base import StorageError
 from ccp.storage.s3 import S3Storage
@@ -19,8 +19,8 @@ from ccp.storage.s3 import S3Storage
 pytestmark = pytest.mark.s3
 
 
-def test_s3_storage_round_trip(monkeypatch, tmp_path: Path) -> None:
-    storage = S3Storage.from_config(s3_storage_config(monkeypatch, prefix="deep/prefix"))
+def test_s3_storage_round_trip(s3_storage_config, tmp_path: Path) -> None:
+    storage = S3Storage.from_config(s3_storage_config(prefix="deep/prefix"))
     tree = tmp_path / "tree"
     (tree / "metadata").mkdir(parents=True)
     (tree / "metadata" / "a.json").write_text('{"a": 1}')
@@ -40,8 +40,8 @@ def test_s3_storage_round_trip(monkeypatch, tmp_path: Path) -> None:
 
 
 def test_execution_archive_lands_in_the_bucket_and_downloads_identically(
-        app_factory, monkeypatch) -> None:
-    config = s3_storage_config(monkeypatch)
+        app_factory, s3_storage_config) -> None:
+    config = s3_storage_config()
     app = app_factory(storage=config)
     client = app.test_client()
     job_id = submit(client, "hello-world", {"name": "S3"})
@@ -67,8 +67,8 @@ def test_execution_archive_lands_in_the_bucket_and_downloads_identically(
     assert zipfile.ZipFile(io.BytesIO(in_bucket)).read("hello.txt") == b"Hello, S3!\n"
 
 
-def test_downloads_can_redirect_to_presigned_urls(app_factory, monkeypatch) -> None:
-    client = app_factory(storage=s3_storage_config(monkeypatch, redirect="true")).test_client()
+def test_downloads_can_redirect_to_presigned_urls(app_factory, s3_storage_config) -> None:
+    client = app_factory(storage=s3_storage_config(redirect="true")).test_client()
     job_id = submit(client, "hello-world", {"name": "presigned"})
     wait_final(client, job_id)
     response = client.get(f"/jobs/{job_id}/outputs/output.zip")
@@ -84,8 +84,8 @@ def test_downloads_can_redirect_to_presigned_urls(app_factory, monkeypatch) -> N
 
 
 def test_storage_down_fails_the_job_keeps_the_archive_and_retry_stores_it(
-        app_factory, monkeypatch, tmp_path: Path) -> None:
-    good = s3_storage_config(monkeypatch)
+        app_factory, s3_storage_config, tmp_path: Path) -> None:
+    good = s3_storage_config()
     down = {**good, "endpoint": "127.0.0.1:9"}  # discard port: nothing listens
     app = app_factory(storage=down)
     client = app.test_client()
@@ -115,7 +115,7 @@ def _peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-def test_large_output_streams_without_holding_it_in_memory(server_process, monkeypatch,
+def test_large_output_streams_without_holding_it_in_memory(server_process, s3_storage_config,
                                                            tmp_path: Path) -> None:
     size_mb = 300
     methods = tmp_path / "methods"
@@ -126,7 +126,7 @@ def test_large_output_streams_without_holding_it_in_memory(server_process, monke
     method["additionalParameters"]["parameters"] = [{"name": "execute-script", "value": [
         "head -c $(({{ megabytes }} * 1048576)) /dev/urandom > /ccp_data/big.bin"]}]
     (methods / "big.json").write_text(json.dumps(method))
-    config = s3_storage_config(monkeypatch)
+    config = s3_storage_config()
     server = server_process(
         CCP_METHODS_DIR=str(methods), CCP_STORAGE="s3", CCP_S3_ENDPOINT=config["endpoint"],
         CCP_S3_BUCKET=config["bucket"], CCP_S3_ACCESS_KEY=s3_settings()["access_key"],
