@@ -435,8 +435,12 @@
       append($("general-errors"), CCP.errorBox(err, "Cannot load the infrastructures"));
     }
     const parts = CCP.pathParts();
-    if (parts[0] === "methods" && parts[2] === "edit" && parts[1]) await load(parts[1]);
-    else reset();
+    try {
+      if (parts[0] === "methods" && parts[2] === "edit" && parts[1]) await load(parts[1]);
+      else reset();
+    } finally {
+      $("editor-fields").disabled = false;  // the form is filled: typing can begin
+    }
     $("editor").addEventListener("submit", save);
     $("editor").addEventListener("input", preview);
     $("editor").addEventListener("change", preview);
