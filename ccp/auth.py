@@ -17,14 +17,11 @@ from typing import Any
 import jwt
 
 from ccp import errors
+from ccp.values import as_bool
 
 PUBLIC_PATHS = ("/", "/conformance", "/openapi")
 # The /ui/ pages are shells without data: their scripts call the API with the user's token.
 PUBLIC_PREFIXES = ("/static/", "/ui/")
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).lower() in ("1", "true", "yes", "on")
 
 
 @dataclass
@@ -45,7 +42,7 @@ class Authenticator:
     @classmethod
     def from_config(cls, config: dict[str, Any] | None) -> Authenticator:
         config = config or {}
-        if not _truthy(config.get("enabled", False)):
+        if not as_bool(config.get("enabled")):
             return cls(enabled=False)
         secret_env = config.get("secret_env", "CCP_JWT_SECRET")
         auth = cls(

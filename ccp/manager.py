@@ -33,6 +33,7 @@ from ccp.registry import Registry
 from ccp.runtimes import runtime_for
 from ccp.runtimes.base import Instance, Runtime
 from ccp.storage import storage_from_config
+from ccp.values import as_bool
 
 LOGGER = logging.getLogger(__name__)
 
@@ -65,8 +66,7 @@ class CCPManager(BaseManager):
         self.store = JobStore(connection)
         self.registry.store = MethodStore(self.store.engine)
         self.storage = storage_from_config(settings["storage"], self.data_dir)
-        self.redirect_downloads = str(settings["storage"].get("redirect", "false")).lower() in (
-            "1", "true", "yes")
+        self.redirect_downloads = as_bool(settings["storage"].get("redirect"))
         self.worker_id = f"{uuid.uuid4().hex[:12]}"
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -335,7 +335,7 @@ class CCPManager(BaseManager):
         """A short-lived callback token, only where the Infrastructure asks for one."""
         secret = os.environ.get(self.settings.get("runtime_token_secret_env",
                                                   "CCP_RUNTIME_TOKEN_SECRET"), "")
-        if not infrastructure.settings.get("runtimeToken") or not secret:
+        if not infrastructure.settings.runtime_token or not secret:
             return {}
         token = runtime_token(secret, job["identifier"], job.get("owner"),
                               float(job["inputs"].get("ccpmaxtime", 3600)))

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccp import templating
+from ccp.runtimes import RUNTIME_TYPES
+from ccp.runtimes.settings import Settings, parse_settings
 
 PHASES = ("Launch", "Deploy", "Execute", "Fetch", "Undeploy", "Destroy")
 SCRIPT_PHASES = ("deploy", "execute", "undeploy", "cancel")
-INFRASTRUCTURE_TYPES = ("local", "docker", "swarm", "lxd")
+INFRASTRUCTURE_TYPES = tuple(RUNTIME_TYPES)
 CONTROL_INPUTS = ("ccpimage", "ccpmaxtime", "ccpreplicas")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RESERVED_OUTPUT_IDS = ("links",)
@@ -56,44 +58,30 @@ class InputError(ValueError):
         super().__init__(detail)
 
 
-def parse_size(value: Any) -> int | None:
-    """'512m', '2g', '1024' (bytes) -> bytes."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, int):
-        return value
-    match = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)[iI]?[bB]?\s*", str(value))
-    if not match:
-        raise ValueError(f"not a size: {value!r} (use e.g. 512m or 2g)")
-    number, unit = int(match.group(1)), match.group(2).lower()
-    return number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
-
-
 @dataclass(frozen=True)
 class Infrastructure:
     id: str
     name: str
     description: str
     type: str
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)  # of the type's settings class
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def max_time(self) -> int:
-        return int(self.settings.get("maxTime", 3600))
+        return self.settings.max_time
 
     @property
     def max_replicas(self) -> int:
-        return int(self.settings.get("maxReplicas", 1))
+        return self.settings.max_replicas
 
     @property
     def memory_bytes(self) -> int | None:
-        return parse_size(self.settings.get("memory"))
+        return self.settings.memory
 
     @property
     def cpus(self) -> float | None:
-        value = self.settings.get("cpus")
-        return float(value) if value is not None else None
+        return self.settings.cpus
 
     def to_dict(self) -> dict[str, Any]:
         return copy.deepcopy(self.raw)
@@ -108,28 +96,19 @@ class Infrastructure:
                 problems.append(f"'{key}' is required and must be a non-empty string")
         if isinstance(data.get("id"), str) and not ID_PATTERN.match(data["id"]):
             problems.append(f"'id' {data['id']!r} may only hold letters, digits, '.', '_', '-'")
-        if isinstance(data.get("type"), str) and data["type"] not in INFRASTRUCTURE_TYPES:
-            problems.append(
-                f"'type' {data['type']!r} is not one of {', '.join(INFRASTRUCTURE_TYPES)}"
-            )
-        settings = data.get("settings", {})
-        if not isinstance(settings, dict):
+        type_name = data.get("type") if isinstance(data.get("type"), str) else None
+        runtime_type = RUNTIME_TYPES.get(type_name or "")
+        if type_name and runtime_type is None:
+            problems.append(f"'type' {type_name!r} is not one of {', '.join(INFRASTRUCTURE_TYPES)}")
+        raw_settings = data.get("settings", {})
+        if not isinstance(raw_settings, dict):
             problems.append("'settings' must be an object")
-            settings = {}
-        for key in ("maxTime", "maxReplicas"):
-            if key in settings and (
-                not isinstance(settings[key], int) or isinstance(settings[key], bool)
-                or settings[key] < 1
-            ):
-                problems.append(f"'settings.{key}' must be a positive integer")
-        if "cpus" in settings and (
-            not isinstance(settings["cpus"], (int, float)) or settings["cpus"] <= 0
-        ):
-            problems.append("'settings.cpus' must be a positive number")
-        try:
-            parse_size(settings.get("memory"))
-        except ValueError as err:
-            problems.append(f"'settings.memory': {err}")
+            raw_settings = {}
+        # An unknown type: check the settings every type has, say nothing of the others.
+        settings, settings_problems = parse_settings(
+            runtime_type.settings if runtime_type else Settings, raw_settings,
+            type_name or "", report_unknown=runtime_type is not None)
+        problems += settings_problems
         if problems:
             raise DescriptorError(problems, source)
         return cls(
@@ -137,7 +116,7 @@ class Infrastructure:
             name=data["name"],
             description=data.get("description", ""),
             type=data["type"],
-            settings=dict(settings),
+            settings=settings,
             raw=copy.deepcopy(data),
         )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccp.runtimes import RUNTIME_TYPES
+
 JSON = "application/json"
 ERROR = {"$ref": "#/components/schemas/Exception"}
 JOB_STATUSES = ["accepted", "running", "successful", "failed", "dismissed"]
@@ -112,7 +114,7 @@ SCHEMAS: dict[str, Any] = {
     "Infrastructure": {
         "type": "object", "required": ["id", "name", "type"],
         "properties": {"id": {"type": "string"}, "name": {"type": "string"},
-                       "type": {"type": "string", "enum": ["local", "docker", "swarm", "lxd"]},
+                       "type": {"type": "string", "enum": list(RUNTIME_TYPES)},
                        "reachable": {"type": "boolean", "nullable": True},
                        "problem": {"type": "string"},
                        "description": {"type": "string"}, "settings": {"type": "object"}},

@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ccp.model import Infrastructure
+from ccp.runtimes.settings import Settings
+
+if TYPE_CHECKING:
+    from ccp.model import Infrastructure
 
 DATA_PATH = "/ccp_data"
 LABEL = "ccp.execution"
@@ -80,12 +83,17 @@ class Runtime(ABC):
     """Launch an instance, run scripts in it, fetch its data, destroy it."""
 
     type: str = ""
+    # Optional features beyond this interface, by name ("suspend", "metrics", "warm-launch"
+    # when they come); a caller checks `"x" in runtime.capabilities` before using one.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    settings: Settings  # each runtime narrows it to its own settings class
 
     def __init__(self, infrastructure: Infrastructure) -> None:
         self.infrastructure = infrastructure
+        self.settings = infrastructure.settings
 
     def limits(self) -> Limits:
-        return Limits(self.infrastructure.memory_bytes, self.infrastructure.cpus)
+        return Limits(self.settings.memory, self.settings.cpus)
 
     def check(self) -> None:
         """Raise RuntimeFailure when the engine behind this runtime cannot be reached."""

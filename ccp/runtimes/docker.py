@@ -36,6 +36,7 @@ import docker.errors
 import requests
 from docker.utils import parse_repository_tag
 
+from ccp.model import Infrastructure
 from ccp.runtimes.base import (
     DATA_PATH,
     LABEL,
@@ -47,6 +48,7 @@ from ccp.runtimes.base import (
     RuntimeTimeout,
     now_iso,
 )
+from ccp.runtimes.settings import DockerSettings
 
 # PID 1 of every CCP container: sleeps until stopped. SIGTERM ends it at once (the trap runs
 # as soon as `wait` is interrupted); `kill -9 -1` from a timed-out script only ends the
@@ -56,8 +58,6 @@ KEEP_ALIVE = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'
 # Docker's default set minus FSETID, MKNOD, NET_RAW, NET_BIND_SERVICE, SETPCAP, SETFCAP,
 # SYS_CHROOT and AUDIT_WRITE: enough for root to own/chmod files and switch users.
 CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
-DEFAULT_PIDS_LIMIT = 512
-DEFAULT_API_TIMEOUT = 60
 REPLICA_LABEL = "ccp.replica"
 RUNTIME_LABEL = "ccp.runtime"
 SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
@@ -70,7 +70,9 @@ MAX_SKIPPED_REPORTED = 100
 class DockerRuntime(Runtime):
     type = "docker"
 
-    def __init__(self, infrastructure) -> None:
+    settings: DockerSettings
+
+    def __init__(self, infrastructure: Infrastructure) -> None:
         super().__init__(infrastructure)
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
@@ -79,13 +81,9 @@ class DockerRuntime(Runtime):
     # --- the engine -------------------------------------------------------------------------
 
     @property
-    def settings(self) -> dict[str, Any]:
-        return self.infrastructure.settings
-
-    @property
     def engine(self) -> str:
         """The engine address, for messages and metadata."""
-        return (self.settings.get("engine") or os.environ.get("DOCKER_HOST")
+        return (self.settings.engine or os.environ.get("DOCKER_HOST")
                 or "unix:///var/run/docker.sock")
 
     @property
@@ -97,17 +95,17 @@ class DockerRuntime(Runtime):
             return self._client
 
     def _connect(self) -> docker.DockerClient:
-        timeout = int(self.settings.get("timeout", DEFAULT_API_TIMEOUT))
+        timeout = self.settings.timeout
         # Parallel replicas each hold a connection while their script streams.
-        pool = max(10, 2 * self.infrastructure.max_replicas + 4)
+        pool = max(10, 2 * self.settings.max_replicas + 4)
         try:
-            if not self.settings.get("engine"):
+            if not self.settings.engine:
                 return docker.from_env(timeout=timeout, max_pool_size=pool)
             return docker.DockerClient(
-                base_url=self.settings["engine"], tls=self._tls(), timeout=timeout,
+                base_url=self.settings.engine, tls=self._tls(), timeout=timeout,
                 max_pool_size=pool,
                 # ssh://user@host: with the `ssh` binary, as the docker CLI does
-                use_ssh_client=bool(self.settings.get("useSshClient", False)))
+                use_ssh_client=self.settings.use_ssh_client)
         except (docker.errors.DockerException, requests.exceptions.RequestException,
                 OSError) as err:
             raise self._failure(err, "connecting") from err
@@ -117,17 +115,14 @@ class DockerRuntime(Runtime):
             self.client.ping()
 
     def _tls(self) -> docker.tls.TLSConfig | bool:
-        tls = self.settings.get("tls")
-        if not tls:
+        tls = self.settings.tls
+        if tls is None:
             return False
-        if tls is True:
-            return docker.tls.TLSConfig(verify=True)
-        cert, key = tls.get("cert"), tls.get("key")
         try:
             return docker.tls.TLSConfig(
-                client_cert=(cert, key) if cert and key else None,
-                ca_cert=tls.get("ca"),
-                verify=tls.get("verify", True),
+                client_cert=(tls.cert, tls.key) if tls.cert and tls.key else None,
+                ca_cert=tls.ca,
+                verify=tls.verify,
             )
         except docker.errors.TLSParameterError as err:
             raise RuntimeFailure(f"the TLS settings of infrastructure "
@@ -168,11 +163,11 @@ class DockerRuntime(Runtime):
                 environment=self.environment(env, "1"),
                 detach=True,
                 host_config=self.client.api.create_host_config(
-                    network_mode=self.settings.get("network") or "none",
+                    network_mode=self.settings.network,
                     mem_limit=limits.memory_bytes,
                     memswap_limit=limits.memory_bytes,  # the same: no swap on top
                     nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
-                    pids_limit=int(self.settings.get("pidsLimit", DEFAULT_PIDS_LIMIT)),
+                    pids_limit=self.settings.pids_limit,
                     privileged=False,
                     cap_drop=["ALL"],
                     cap_add=list(CAPABILITIES),
@@ -205,7 +200,7 @@ class DockerRuntime(Runtime):
                 return api.inspect_image(image)
             except docker.errors.ImageNotFound as err:
                 reason = _explain(err)
-            if self.settings.get("pull", True):
+            if self.settings.pull:
                 repository, tag = parse_repository_tag(image)
                 try:
                     for event in api.pull(repository, tag=tag or "latest", stream=True,

@@ -30,16 +30,18 @@ from ccp.runtimes.base import (
     RuntimeTimeout,
     now_iso,
 )
+from ccp.runtimes.settings import LocalSettings
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 
 
 class LocalRuntime(Runtime):
     type = "local"
+    settings: LocalSettings
 
     @property
     def root(self) -> Path:
-        configured = self.infrastructure.settings.get("workRoot")
+        configured = self.settings.work_root
         return Path(configured) if configured else Path(tempfile.gettempdir()) / "ccp-local"
 
     def launch(self, execution_id: str, image: str, env: dict[str, str], replicas: int = 1
@@ -77,7 +79,7 @@ class LocalRuntime(Runtime):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # own process group: kill reaches every child
-                preexec_fn=self._apply_limits if self.infrastructure.memory_bytes else None,
+                preexec_fn=self._apply_limits if self.settings.memory else None,
             )
         except OSError as err:
             raise RuntimeFailure(f"cannot start /bin/sh: {err}") from err
@@ -108,7 +110,7 @@ class LocalRuntime(Runtime):
         return process.returncode
 
     def _apply_limits(self) -> None:
-        memory = self.infrastructure.memory_bytes
+        memory = self.settings.memory
         if memory:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
@@ -131,7 +133,7 @@ class LocalRuntime(Runtime):
             "platform": platform.platform(),
             "image": instance.handle.get("image"),
             "imageUsed": False,
-            "limits": {"memoryBytes": self.infrastructure.memory_bytes, "cpus": None},
+            "limits": {"memoryBytes": self.settings.memory, "cpus": None},
             "started": instance.started,
             "stopped": now_iso(),
         }

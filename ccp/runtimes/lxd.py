@@ -40,6 +40,7 @@ from urllib.parse import quote
 
 from ws4py.exc import WebSocketException
 
+from ccp.model import Infrastructure
 from ccp.runtimes.base import (
     DATA_PATH,
     Instance,
@@ -50,6 +51,7 @@ from ccp.runtimes.base import (
     RuntimeTimeout,
     now_iso,
 )
+from ccp.runtimes.settings import LXDSettings
 
 LOGGER = logging.getLogger(__name__)
 
@@ -124,7 +126,9 @@ def _socket_path() -> str:
 class LXDRuntime(Runtime):
     type = "lxd"
 
-    def __init__(self, infrastructure) -> None:
+    settings: LXDSettings
+
+    def __init__(self, infrastructure: Infrastructure) -> None:
         super().__init__(infrastructure)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -132,12 +136,8 @@ class LXDRuntime(Runtime):
     # --- settings ---------------------------------------------------------------------------
 
     @property
-    def settings(self) -> dict[str, Any]:
-        return self.infrastructure.settings
-
-    @property
     def endpoint(self) -> str | None:
-        return self.settings.get("endpoint") or None
+        return self.settings.endpoint
 
     @property
     def endpoint_label(self) -> str:
@@ -145,25 +145,19 @@ class LXDRuntime(Runtime):
 
     @property
     def project(self) -> str:
-        return str(self.settings.get("project") or "default")
+        return self.settings.project
 
     @property
     def profiles(self) -> list[str]:
-        profiles = self.settings.get("profile", ["default"])
-        if isinstance(profiles, str):
-            profiles = [profiles]
-        return [str(profile) for profile in profiles]
+        return list(self.settings.profile)
 
     @property
     def target(self) -> str | None:
-        return self.settings.get("target") or None
+        return self.settings.target
 
     @property
     def privileged(self) -> bool:
-        value = self.settings.get("privileged", False)
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes")
-        return bool(value)
+        return self.settings.privileged
 
     # --- the client -------------------------------------------------------------------------
 
@@ -184,7 +178,7 @@ class LXDRuntime(Runtime):
         if self.endpoint:
             kwargs["endpoint"] = self.endpoint
             kwargs["timeout"] = (CONNECT_TIMEOUT, None)
-            cert, key = self.settings.get("cert"), self.settings.get("key")
+            cert, key = self.settings.cert, self.settings.key
             if cert or key:
                 if not (cert and key):
                     raise RuntimeFailure("LXD settings 'cert' and 'key' go together")
@@ -192,8 +186,7 @@ class LXDRuntime(Runtime):
                     if not Path(path).is_file():
                         raise RuntimeFailure(f"LXD client certificate file {path} is missing")
                 kwargs["cert"] = (str(cert), str(key))
-            verify = self.settings.get("verify", True)
-            verify = verify if isinstance(verify, bool) else str(verify)
+            verify = self.settings.verify
             if isinstance(verify, str) and not Path(verify).is_file():
                 raise RuntimeFailure(f"LXD server certificate file {verify} is missing")
             kwargs["session"] = _session(self.endpoint, verify, kwargs.get("cert"))
@@ -250,11 +243,11 @@ class LXDRuntime(Runtime):
         config = {f"environment.{key}": str(value) for key, value in environment.items()}
         config[EXECUTION_KEY] = execution_id
         config["security.privileged"] = "true" if self.privileged else "false"
-        if self.infrastructure.memory_bytes:
-            config["limits.memory"] = memory_limit(self.infrastructure.memory_bytes)
+        if self.settings.memory:
+            config["limits.memory"] = memory_limit(self.settings.memory)
             config["limits.memory.swap"] = "false"  # the limit is RAM, not RAM + swap
-        if self.infrastructure.cpus:
-            config.update(cpu_limits(self.infrastructure.cpus))
+        if self.settings.cpus:
+            config.update(cpu_limits(self.settings.cpus))
         request = {
             "name": name,
             "type": "container",

@@ -42,16 +42,15 @@ from docker.utils import version_gte
 from ccp.runtimes.base import LABEL, Instance, RuntimeFailure, now_iso
 from ccp.runtimes.docker import (
     CAPABILITIES,
-    DEFAULT_PIDS_LIMIT,
     KEEP_ALIVE,
     RUNTIME_LABEL,
     SWARM_SERVICE_LABEL,
     DockerRuntime,
     runs_as_root,
 )
+from ccp.runtimes.settings import SwarmSettings
 
 SLOT_TEMPLATE = "{{.Task.Slot}}"
-DEFAULT_START_TIMEOUT = 60
 DESTROY_TIMEOUT = 30.0
 STOP_GRACE_NS = 2 * 10**9
 FINAL_TASK_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "orphaned")
@@ -59,13 +58,14 @@ FINAL_TASK_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "or
 
 class SwarmRuntime(DockerRuntime):
     type = "swarm"
+    settings: SwarmSettings
 
     # --- launch -----------------------------------------------------------------------------
 
     def launch(self, execution_id: str, image: str, env: dict[str, str], replicas: int = 1
                ) -> Instance:
-        if replicas < 1 or replicas > self.infrastructure.max_replicas:
-            raise RuntimeFailure(f"replicas must be 1..{self.infrastructure.max_replicas} on "
+        if replicas < 1 or replicas > self.settings.max_replicas:
+            raise RuntimeFailure(f"replicas must be 1..{self.settings.max_replicas} on "
                                  f"infrastructure '{self.infrastructure.id}', got {replicas}")
         image_attrs = self.ensure_image(image)
         name = f"ccp-{execution_id}"
@@ -104,7 +104,7 @@ class SwarmRuntime(DockerRuntime):
         return {LABEL: execution_id, RUNTIME_LABEL: self.type}
 
     def _network(self, instance: Instance) -> str:
-        network = self.settings.get("network") or "none"
+        network = self.settings.network
         if network != "none":
             return network
         created = self.client.api.create_network(
@@ -136,9 +136,8 @@ class SwarmRuntime(DockerRuntime):
             cpu_limit=int(limits.cpus * 1e9) if limits.cpus else None,
             mem_limit=limits.memory_bytes,
         )
-        resources.setdefault("Limits", {})["Pids"] = int(
-            self.settings.get("pidsLimit", DEFAULT_PIDS_LIMIT))
-        constraints = self.settings.get("constraints")
+        resources.setdefault("Limits", {})["Pids"] = self.settings.pids_limit
+        constraints = self.settings.constraints
         return TaskTemplate(
             spec,
             resources=resources,
@@ -149,7 +148,7 @@ class SwarmRuntime(DockerRuntime):
 
     def _wait_running(self, instance: Instance) -> list[dict[str, Any]]:
         """Wait for every task to run; returns replica → container/task/node."""
-        timeout = float(self.settings.get("startTimeout", DEFAULT_START_TIMEOUT))
+        timeout = self.settings.start_timeout
         deadline = time.monotonic() + timeout
         api = self.client.api
         name = instance.handle["name"]
@@ -307,7 +306,7 @@ class SwarmRuntime(DockerRuntime):
             "createdAt": service.get("CreatedAt"),
             "labels": spec.get("Labels"),
             "restartCondition": (template.get("RestartPolicy") or {}).get("Condition"),
-            "network": instance.handle.get("network") or self.settings.get("network"),
+            "network": instance.handle.get("network") or self.settings.network,
         }
         try:
             tasks = api.tasks(filters={"service": service_id}) if service_id else []

@@ -18,6 +18,7 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 from ccp.storage.base import Storage, StorageError
+from ccp.values import as_bool
 
 PART_SIZE = 16 * 1024 * 1024
 MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchBucket")
@@ -40,7 +41,7 @@ class S3Storage(Storage):
             raise ValueError("storage.endpoint (or CCP_S3_ENDPOINT) is required for s3 storage")
         access_key = os.environ.get(config.get("access_key_env", "CCP_S3_ACCESS_KEY"))
         secret_key = os.environ.get(config.get("secret_key_env", "CCP_S3_SECRET_KEY"))
-        secure = str(config.get("secure", "false")).lower() in ("1", "true", "yes")
+        secure = as_bool(config.get("secure"))
         # Fail within seconds when the store is down, instead of urllib3's long retries.
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=60),
