@@ -57,6 +57,7 @@ class CCPManager(BaseManager):
         base_dir = Path(settings.get("base_dir") or ".")
         self.data_dir = (base_dir / settings["data_dir"]).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # the jobs, archives and work dirs are no one else's
         self.concurrency = int(settings["concurrency"])
         self.heartbeat_timeout = float(settings["heartbeat_timeout"])
         self.base_url = str(settings["base_url"]).rstrip("/")

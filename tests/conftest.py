@@ -6,9 +6,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 import requests
+from helpers import FINAL, free_port, submit, wait_final, wait_status  # noqa: F401
 from services import s3_clean, s3_storage_config  # noqa: F401  (fixtures for every test)
 
 from ccp.app import create_app, load_config
 
 REPO = Path(__file__).resolve().parent.parent
-FINAL = ("successful", "failed", "dismissed")
 
 
 def make_config(data_dir: Path, methods: Path | None = None,
@@ -65,42 +65,12 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
-def wait_final(client: Any, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/jobs/{job_id}").get_json()
-        if job["status"] in FINAL:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {job}")
-
-
-def wait_status(client: Any, job_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/jobs/{job_id}").get_json()
-        if job["status"] == status:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} never reached {status}: {job}")
-
-
-def submit(client: Any, process_id: str, inputs: dict[str, Any] | None = None) -> str:
-    response = client.post(f"/processes/{process_id}/execution", json={"inputs": inputs or {}})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["jobID"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ServerProcess:
     """`ccp serve` in a real process on a real socket."""
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, config: Path = REPO / "pygeoapi-config.yml",
+                 **env: str) -> None:
+        self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -113,8 +83,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         log = (self.data_dir.parent / f"server-{self.port}.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ccp.cli", "serve", "--config",
-             str(REPO / "pygeoapi-config.yml")],
+            [sys.executable, "-m", "ccp.cli", "serve", "--config", str(self.config)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -155,8 +124,8 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 def write_ledger_method(methods: Path, method_id: str, *more_lines: str) -> None:
-    """A Method that appends its job id to the host file given as input `ledger` (the local
-    runtime does not isolate), so a test can count how often each job really ran."""
+    """A Method that appends its job id to the host file given as input `ledger` (see the
+    `ledger` fixture), so a test can count how often each job really ran."""
     method = json.loads((REPO / "methods" / "hello-world.json").read_text())
     method["id"] = method_id
     method["inputs"]["ledger"] = {"schema": {"type": "string"}, "minOccurs": 1}
@@ -164,6 +133,19 @@ def write_ledger_method(methods: Path, method_id: str, *more_lines: str) -> None
         'echo "$ccptaskname" >> {{ ledger }}', *more_lines]}]
     methods.mkdir(parents=True, exist_ok=True)
     (methods / f"{method_id}.json").write_text(json.dumps(method))
+
+
+@pytest.fixture
+def ledger() -> Iterator[Path]:
+    """A host file every local execution may append to: scripts run as runner uids of their
+    own, which cannot reach pytest's private tmp_path."""
+    folder = Path(tempfile.mkdtemp(prefix="ccp-ledger-"))
+    folder.chmod(0o755)
+    path = folder / "ledger.txt"
+    path.touch(mode=0o666)
+    path.chmod(0o666)
+    yield path
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

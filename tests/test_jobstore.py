@@ -99,10 +99,9 @@ def test_concurrent_claims_never_hand_out_a_job_twice(store_url: str) -> None:
 
 @pytest.mark.postgres
 def test_two_servers_sharing_postgresql_run_each_job_exactly_once(
-        server_process, tmp_path: Path) -> None:
+        server_process, tmp_path: Path, ledger: Path) -> None:
     url = postgres_url()
     reset_postgres(url)
-    ledger = tmp_path / "ledger.txt"
     methods = tmp_path / "methods"
     write_ledger_method(methods, "count-run", "sleep 0.2")
     common = {"CCP_DATABASE_URL": url, "CCP_METHODS_DIR": str(methods),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,9 @@ HOSTILE = [
 def test_hostile_input_reaches_the_script_literally(value: str, tmp_path: Path) -> None:
     Path("/tmp/ccp-pwned").unlink(missing_ok=True)
     script = templating.render("printf '%s' {{ value }} > /ccp_data/out.txt", {"value": value})
-    runtime = LocalRuntime(Infrastructure.from_dict(
-        {"id": "l", "name": "l", "type": "local", "settings": {"workRoot": str(tmp_path)}}))
-    instance = runtime.launch("job-1", "none", {"ccptaskname": "job-1"})
+    runtime = LocalRuntime(Infrastructure.from_dict({"id": "l", "name": "l", "type": "local"}))
+    execution_id = f"job-{uuid.uuid4()}"
+    instance = runtime.launch(execution_id, "none", {"ccptaskname": execution_id})
     try:
         assert runtime.run(instance, script, 10, lambda *line: None) == 0
         runtime.fetch(instance, tmp_path / "out")

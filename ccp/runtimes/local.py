@@ -1,25 +1,46 @@
-"""The local runtime: scripts run as host subprocesses in a private work dir.
+"""The local runtime: scripts run as host processes, each execution in a private work dir.
 
-For development and tests only. It gives NO isolation: a script runs with the server's user
-and can read whatever that user can. `ccpimage` is recorded but not used. `/ccp_data` in a
-script is rewritten to the execution's own `ccp_data/` dir, which is also in `$CCP_DATA`.
+`ccpimage` is recorded but not used. `/ccp_data` in a script is rewritten to the execution's
+own `ccp_data/` dir, which is also in `$CCP_DATA`.
+
+What keeps a script away from the server:
+- its environment is built from nothing: PATH, HOME (its work dir), LANG, CCP_DATA,
+  ccptaskname, ccptaskid and what the lifecycle passes (a runtime token, where configured);
+- it runs in a session of its own, with no new privileges (setuid programs do not elevate);
+- when the server runs as root, it runs as a runner uid of its own, leased from the
+  Infrastructure's `runnerUids` range (see runners.py): it cannot read the server's
+  /proc/<pid>/environ, the data dir (0700), another execution's work dir (0700, another uid)
+  nor signal anything but its own processes, and Destroy ends all of them (`kill -9 -1` as
+  that uid), whatever they did to their environment or session. Memory (`memory`, as
+  RLIMIT_AS) and process (`pidsLimit`, as RLIMIT_NPROC of that uid) limits apply.
+When the server does not run as root there is no uid switch: scripts run as the server's
+user and can read what it can. That is logged once and written into every instance.json.
+
+Work dirs: `<workRoot>/<execution id>/`, the root 0711 and owned by the server (listing it is
+refused), each work dir 0700 and owned by the runner. Files are written by the server only
+into directories it owns or with O_EXCL, and /ccp_data is fetched by the runner itself (a
+tar stream, extracted with tarfile's "data" filter), so a runner's symlinks lead nowhere.
 """
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
 import platform
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from ccp.model import Infrastructure
+from ccp.runtimes import tarcopy
 from ccp.runtimes.base import (
     DATA_PATH,
     Instance,
@@ -27,135 +48,292 @@ from ccp.runtimes.base import (
     Runtime,
     RuntimeCancelled,
     RuntimeFailure,
-    RuntimeTimeout,
     now_iso,
 )
+from ccp.runtimes.deadline import wait_for_script
+from ccp.runtimes.output import LineSplitter, guarded, splitters
+from ccp.runtimes.runners import RunnerUids, check_range, sweep
 from ccp.runtimes.settings import LocalSettings
 
+LOGGER = logging.getLogger(__name__)
+
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+READER_JOIN_SECONDS = 5.0  # a background process may hold the script's pipes open
+PR_SET_NO_NEW_PRIVS = 38
+NO_UID_SWITCH = ("the server does not run as root: scripts run as its own user (uid {uid}) "
+                 "and can read what it can read (its environment, data dir and config)")
+warned_no_uid_switch = threading.Event()
 
 
 class LocalRuntime(Runtime):
     type = "local"
     settings: LocalSettings
 
+    def __init__(self, infrastructure: Infrastructure) -> None:
+        super().__init__(infrastructure)
+        self.switch_uid = os.geteuid() == 0
+        self.uids = RunnerUids(*self.settings.runner_uids) if self.switch_uid else None
+        # execution id -> what the lifecycle passed (it may hold a token: never in the handle,
+        # which goes to the job store)
+        self._environments: dict[str, dict[str, str]] = {}
+        if not self.switch_uid and not warned_no_uid_switch.is_set():
+            warned_no_uid_switch.set()
+            LOGGER.warning("local runtime: " + NO_UID_SWITCH.format(uid=os.geteuid()))
+
     @property
     def root(self) -> Path:
         configured = self.settings.work_root
         return Path(configured) if configured else Path(tempfile.gettempdir()) / "ccp-local"
 
+    def check(self) -> None:
+        if self.uids is not None:
+            problem = check_range(self.uids.first, self.uids.last)
+            if problem:
+                raise RuntimeFailure(f"{problem}: choose another settings.runnerUids")
+        self._work_root()
+
+    def _work_root(self) -> Path:
+        """The work root, made if needed: the server's, 0711, reachable by the runners."""
+        root = self.root
+        root.mkdir(parents=True, exist_ok=True)
+        info = os.lstat(root)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            raise RuntimeFailure(f"the local work root {root} must be a directory of the "
+                                 "server's user (set settings.workRoot)")
+        if info.st_mode & 0o777 != 0o711:
+            root.chmod(0o711)
+        if self.switch_uid:
+            for parent in root.resolve().parents:
+                if not os.stat(parent).st_mode & stat.S_IXOTH:
+                    raise RuntimeFailure(f"runner uids cannot reach the local work root "
+                                         f"{root}: {parent} is closed to other users "
+                                         "(choose another settings.workRoot)")
+        return root
+
+    # --- launch -----------------------------------------------------------------------------
+
     def launch(self, execution_id: str, image: str, env: dict[str, str], replicas: int = 1
                ) -> Instance:
         if replicas != 1:
             raise RuntimeFailure("the local runtime runs exactly one replica")
-        workdir = self.root / execution_id
-        data = workdir / "ccp_data"
-        data.mkdir(parents=True, exist_ok=True)
-        environment = {
-            "PATH": SAFE_PATH,
-            "HOME": str(workdir),
-            "LANG": "C.UTF-8",
-            "CCP_DATA": str(data),
-            **env,
-            "ccptaskid": "1",
-        }
+        for key, value in env.items():
+            if not key or "=" in key or "\0" in key + value:
+                raise RuntimeFailure(f"invalid environment variable {key!r}")
+        workdir = self._work_root() / execution_id
+        uid, gid = os.geteuid(), os.getegid()
+        if self.uids is not None:
+            uid = gid = self.uids.lease(execution_id, workdir)
+        try:
+            if workdir.exists():  # left by an earlier launch of this execution
+                shutil.rmtree(workdir)
+            workdir.mkdir(mode=0o700)
+            (workdir / "ccp_data").mkdir(mode=0o700)
+            if self.switch_uid:
+                os.chown(workdir / "ccp_data", uid, gid)
+                os.chown(workdir, uid, gid)
+        except BaseException:
+            if self.uids is not None:
+                self.uids.release(uid, execution_id)
+            raise
+        self._environments[execution_id] = dict(env)
         return Instance(
             execution_id=execution_id,
             runtime=self.type,
-            handle={"workdir": str(workdir), "env": environment, "image": image},
+            handle={"workdir": str(workdir), "image": image, "uid": uid, "gid": gid},
         )
 
+    def environment(self, instance: Instance) -> dict[str, str]:
+        workdir = instance.handle["workdir"]
+        given = self._environments.get(instance.execution_id, {})
+        return {
+            "PATH": SAFE_PATH,
+            "HOME": workdir,
+            "LANG": "C.UTF-8",
+            "CCP_DATA": f"{workdir}/ccp_data",
+            "ccptaskname": instance.execution_id,
+            **given,
+            "ccptaskid": "1",
+        }
+
+    # --- run --------------------------------------------------------------------------------
+
     def run(self, instance: Instance, script: str, timeout: float, log: LogSink) -> int:
+        if instance.cancelled.is_set():
+            raise RuntimeCancelled("cancelled before the script started")
         workdir = Path(instance.handle["workdir"])
-        script = script.replace(DATA_PATH, str(workdir / "ccp_data"))
-        script_file = workdir / f"script-{time.monotonic_ns()}.sh"
-        script_file.write_text(script)
+        uid, gid = int(instance.handle["uid"]), int(instance.handle["gid"])
+        script_file = self._write_script(workdir, script.replace(DATA_PATH, str(workdir /
+                                                                              "ccp_data")),
+                                         uid, gid)
+        switch = {"user": uid, "group": gid, "extra_groups": []} if self.switch_uid else {}
         try:
             process = subprocess.Popen(
-                ["/bin/sh", str(script_file)],
+                ["/bin/sh", script_file],
                 cwd=workdir,
-                env=instance.handle["env"],
+                env=self.environment(instance),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                start_new_session=True,  # own process group: kill reaches every child
-                preexec_fn=self._apply_limits if self.settings.memory else None,
+                start_new_session=True,  # own session and process group
+                umask=0o077,
+                preexec_fn=self._restrict,
+                **switch,
             )
         except OSError as err:
+            os.unlink(script_file)
             raise RuntimeFailure(f"cannot start /bin/sh: {err}") from err
-        readers = [
-            _pump(process.stdout, lambda line: log(1, "stdout", line)),
-            _pump(process.stderr, lambda line: log(1, "stderr", line)),
-        ]
-        deadline = time.monotonic() + timeout
+        lines = splitters(guarded(log, f"execution {instance.execution_id}"))
+        assert process.stdout is not None and process.stderr is not None
+        readers = [_pump(process.stdout, lines["stdout"]), _pump(process.stderr, lines["stderr"])]
+
+        def ended(seconds: float) -> bool:
+            try:
+                process.wait(timeout=seconds)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+
         try:
-            while True:
-                try:
-                    # wait() returns as soon as the script ends; the timeout only bounds
-                    # how late a cancel or the deadline is noticed.
-                    process.wait(timeout=0.05)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                if instance.cancelled.is_set():
-                    _kill_group(process.pid)
-                    raise RuntimeCancelled("cancelled")
-                if time.monotonic() > deadline:
-                    _kill_group(process.pid)
-                    raise RuntimeTimeout(f"still running after {timeout:.0f} s")
+            wait_for_script(ended, instance, timeout, stop=lambda: self._stop(instance, process))
         finally:
             for reader in readers:
-                reader.join(timeout=5)
-            script_file.unlink(missing_ok=True)
+                reader.join(READER_JOIN_SECONDS)
+            os.unlink(script_file)
         return process.returncode
 
-    def _apply_limits(self) -> None:
+    def _write_script(self, workdir: Path, script: str, uid: int, gid: int) -> str:
+        """The script as a file in the work dir, created anew (O_EXCL, no symlink followed)
+        and given to the runner; not on the command line, where every user could read it."""
+        descriptor, path = tempfile.mkstemp(prefix=".ccp-script-", suffix=".sh", dir=workdir)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            if self.switch_uid:
+                os.fchown(handle.fileno(), uid, gid)
+            handle.write(script)
+        return path
+
+    def _restrict(self) -> None:
+        """In the child, after the uid switch and before sh: limits, no new privileges."""
         memory = self.settings.memory
         if memory:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if self.switch_uid:
+            limit = self.settings.pids_limit
+            resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+        _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+    def _stop(self, instance: Instance, process: subprocess.Popen) -> None:
+        """End the script: every process of the runner uid, or the script's process group."""
+        if self.switch_uid:
+            sweep(int(instance.handle["uid"]))
+        else:
+            _kill_group(process.pid)
+        process.wait()
+
+    # --- fetch ------------------------------------------------------------------------------
 
     def fetch(self, instance: Instance, destination: Path) -> None:
+        """Copy ccp_data out as the runner sees it: `tar` run as the runner, extracted safely
+        (symlinks leaving it, FIFOs and devices are skipped and listed in instance.json)."""
         source = Path(instance.handle["workdir"]) / "ccp_data"
-        if source.is_dir():
-            shutil.copytree(source, destination, dirs_exist_ok=True, symlinks=True)
+        switch = ({"user": instance.handle["uid"], "group": instance.handle["gid"],
+                   "extra_groups": []} if self.switch_uid else {})
+        with tempfile.TemporaryFile(prefix="ccp-fetch-errors-") as errors:
+            tar = subprocess.Popen(["tar", "-C", str(source), "-cf", "-", "."],
+                                   cwd="/", env={"PATH": SAFE_PATH, "LANG": "C.UTF-8"},
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=errors, **switch)
+            assert tar.stdout is not None
+            try:
+                skipped = tarcopy.extract(iter(lambda: tar.stdout.read(1 << 20), b""),
+                                          destination)
+            finally:
+                tar.stdout.close()
+                tar.wait()
+            errors.seek(0)
+            problems = errors.read().decode("utf-8", "replace").splitlines()
+        skipped += [problem for problem in problems if problem.strip()]
+        if skipped:
+            instance.handle["fetchSkipped"] = skipped[:tarcopy.MAX_SKIPPED_REPORTED]
+
+    # --- destroy ----------------------------------------------------------------------------
 
     def destroy(self, instance: Instance) -> None:
-        _kill_tagged(instance.execution_id)
-        workdir = instance.handle.get("workdir")
-        if workdir and Path(workdir).parent == self.root:
+        workdir = Path(instance.handle["workdir"]) if instance.handle.get("workdir") else None
+        uid = instance.handle.get("uid")
+        if self.uids is not None:
+            if uid not in self.uids and workdir is not None and workdir.is_dir():
+                uid = workdir.stat().st_uid  # the runner owns its work dir
+            if uid in self.uids:
+                sweep(uid)
+        else:
+            _kill_tagged(instance.execution_id)
+        if workdir is not None and workdir.parent == self.root:
             shutil.rmtree(workdir, ignore_errors=True)
+        if self.uids is not None and uid in self.uids:
+            self.uids.release(uid, instance.execution_id)
+        self._environments.pop(instance.execution_id, None)
+
+    def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
+        found: dict[str, dict[str, Any]] = {}
+        if self.root.is_dir():
+            for workdir in self.root.iterdir():
+                if workdir.is_dir() and not workdir.is_symlink():
+                    found[workdir.name] = {"workdir": str(workdir)}
+        for lease in self.uids.leases() if self.uids is not None else []:
+            found.setdefault(lease.execution_id, {}).update(
+                workdir=lease.workdir, uid=lease.uid)
+        cleaned = []
+        for execution_id, handle in sorted(found.items()):
+            if is_orphan(execution_id):
+                self.destroy(Instance(execution_id, self.type, handle))
+                cleaned.append(execution_id)
+        return cleaned
+
+    # --- describe ---------------------------------------------------------------------------
 
     def describe(self, instance: Instance) -> dict[str, Any]:
-        return {
+        uid = instance.handle.get("uid")
+        if self.switch_uid:
+            isolation = ("host processes as a runner uid of their own: private work dir, no "
+                         "server environment, own session, no new privileges")
+            runner: dict[str, Any] = {"uid": uid, "gid": instance.handle.get("gid"),
+                                      "uidSwitch": True}
+        else:
+            isolation = "none: host processes with the server's user"
+            runner = {"uid": uid, "gid": instance.handle.get("gid"), "uidSwitch": False,
+                      "note": NO_UID_SWITCH.format(uid=uid)}
+        description = {
             "runtime": self.type,
-            "isolation": "none: host subprocess with the server's user",
+            "isolation": isolation,
+            "runner": runner,
             "host": platform.node(),
             "platform": platform.platform(),
             "image": instance.handle.get("image"),
             "imageUsed": False,
-            "limits": {"memoryBytes": self.settings.memory, "cpus": None},
+            "limits": {"memoryBytes": self.settings.memory, "cpus": None,
+                       "pidsLimit": self.settings.pids_limit if self.switch_uid else None},
             "started": instance.started,
             "stopped": now_iso(),
         }
-
-    def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
-        cleaned = []
-        if not self.root.is_dir():
-            return cleaned
-        for workdir in self.root.iterdir():
-            if workdir.is_dir() and is_orphan(workdir.name):
-                self.destroy(Instance(workdir.name, self.type, {"workdir": str(workdir)}))
-                cleaned.append(workdir.name)
-        return cleaned
+        if instance.handle.get("fetchSkipped"):
+            description["fetchSkipped"] = instance.handle["fetchSkipped"]
+        return description
 
 
-def _pump(stream, emit: Callable[[str], None]) -> threading.Thread:
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _pump(stream: IO[bytes], lines: LineSplitter) -> threading.Thread:
     def read() -> None:
-        for raw in iter(stream.readline, b""):
-            emit(raw.decode("utf-8", "replace").rstrip("\n"))
-        stream.close()
+        descriptor = stream.fileno()
+        try:
+            for chunk in iter(lambda: os.read(descriptor, 65536), b""):
+                lines.feed(chunk)
+        finally:
+            lines.close()
+            stream.close()
 
-    thread = threading.Thread(target=read, daemon=True)
+    thread = threading.Thread(target=read, daemon=True, name="ccp-local-pump")
     thread.start()
     return thread
 
@@ -168,10 +346,11 @@ def _kill_group(pid: int) -> None:
 
 
 def _kill_tagged(execution_id: str) -> None:
-    """Kill every process whose environment names this execution.
+    """Without runner uids: kill every process whose environment names this execution.
 
     Scripts can start background processes that leave the process group; the environment
-    variable `ccptaskname` follows them, and survives a server crash.
+    variable `ccptaskname` follows them, and survives a server crash (not a process that
+    scrubs its environment: only runner uids catch those).
     """
     marker = f"ccptaskname={execution_id}".encode()
     for entry in Path("/proc").iterdir():

@@ -15,8 +15,7 @@ EXECUTIONS = 200
 CLIENTS = 20
 
 
-def test_200_executions_from_20_clients(server_process, tmp_path: Path) -> None:
-    ledger = tmp_path / "ledger.txt"
+def test_200_executions_from_20_clients(server_process, tmp_path: Path, ledger: Path) -> None:
     methods = tmp_path / "methods"
     write_ledger_method(methods, "quick", "echo done > /ccp_data/done.txt")
     server = server_process(CCP_METHODS_DIR=str(methods), CCP_CONCURRENCY="4")
