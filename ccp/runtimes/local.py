@@ -37,7 +37,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ccp.model import Infrastructure
 from ccp.runtimes import tarcopy
@@ -51,7 +51,7 @@ from ccp.runtimes.base import (
     now_iso,
 )
 from ccp.runtimes.deadline import wait_for_script
-from ccp.runtimes.output import LineSplitter, guarded, splitters
+from ccp.runtimes.output import guarded, pump, splitters
 from ccp.runtimes.runners import RunnerUids, check_range, sweep
 from ccp.runtimes.settings import LocalSettings
 
@@ -162,10 +162,8 @@ class LocalRuntime(Runtime):
             raise RuntimeCancelled("cancelled before the script started")
         workdir = Path(instance.handle["workdir"])
         uid, gid = int(instance.handle["uid"]), int(instance.handle["gid"])
-        script_file = self._write_script(workdir, script.replace(DATA_PATH, str(workdir /
-                                                                              "ccp_data")),
-                                         uid, gid)
-        switch = {"user": uid, "group": gid, "extra_groups": []} if self.switch_uid else {}
+        data = workdir / "ccp_data"
+        script_file = self._write_script(workdir, script.replace(DATA_PATH, str(data)), uid, gid)
         try:
             process = subprocess.Popen(
                 ["/bin/sh", script_file],
@@ -177,14 +175,14 @@ class LocalRuntime(Runtime):
                 start_new_session=True,  # own session and process group
                 umask=0o077,
                 preexec_fn=self._restrict,
-                **switch,
+                **self._as_runner(instance),
             )
         except OSError as err:
-            os.unlink(script_file)
+            _remove(script_file)
             raise RuntimeFailure(f"cannot start /bin/sh: {err}") from err
         lines = splitters(guarded(log, f"execution {instance.execution_id}"))
         assert process.stdout is not None and process.stderr is not None
-        readers = [_pump(process.stdout, lines["stdout"]), _pump(process.stderr, lines["stderr"])]
+        readers = [pump(process.stdout, lines["stdout"]), pump(process.stderr, lines["stderr"])]
 
         def ended(seconds: float) -> bool:
             try:
@@ -198,7 +196,7 @@ class LocalRuntime(Runtime):
         finally:
             for reader in readers:
                 reader.join(READER_JOIN_SECONDS)
-            os.unlink(script_file)
+            _remove(script_file)
         return process.returncode
 
     def _write_script(self, workdir: Path, script: str, uid: int, gid: int) -> str:
@@ -234,26 +232,17 @@ class LocalRuntime(Runtime):
     def fetch(self, instance: Instance, destination: Path) -> None:
         """Copy ccp_data out as the runner sees it: `tar` run as the runner, extracted safely
         (symlinks leaving it, FIFOs and devices are skipped and listed in instance.json)."""
-        source = Path(instance.handle["workdir"]) / "ccp_data"
-        switch = ({"user": instance.handle["uid"], "group": instance.handle["gid"],
-                   "extra_groups": []} if self.switch_uid else {})
-        with tempfile.TemporaryFile(prefix="ccp-fetch-errors-") as errors:
-            tar = subprocess.Popen(["tar", "-C", str(source), "-cf", "-", "."],
-                                   cwd="/", env={"PATH": SAFE_PATH, "LANG": "C.UTF-8"},
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=errors, **switch)
-            assert tar.stdout is not None
-            try:
-                skipped = tarcopy.extract(iter(lambda: tar.stdout.read(1 << 20), b""),
-                                          destination)
-            finally:
-                tar.stdout.close()
-                tar.wait()
-            errors.seek(0)
-            problems = errors.read().decode("utf-8", "replace").splitlines()
-        skipped += [problem for problem in problems if problem.strip()]
+        skipped = tarcopy.copy_tree(Path(instance.handle["workdir"]) / "ccp_data", destination,
+                                    **self._as_runner(instance))
         if skipped:
             instance.handle["fetchSkipped"] = skipped[:tarcopy.MAX_SKIPPED_REPORTED]
+
+    def _as_runner(self, instance: Instance) -> dict[str, Any]:
+        """Popen's arguments to run a process as the instance's runner uid, if any."""
+        if not self.switch_uid:
+            return {}
+        return {"user": int(instance.handle["uid"]), "group": int(instance.handle["gid"]),
+                "extra_groups": []}
 
     # --- destroy ----------------------------------------------------------------------------
 
@@ -323,19 +312,12 @@ class LocalRuntime(Runtime):
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
-def _pump(stream: IO[bytes], lines: LineSplitter) -> threading.Thread:
-    def read() -> None:
-        descriptor = stream.fileno()
-        try:
-            for chunk in iter(lambda: os.read(descriptor, 65536), b""):
-                lines.feed(chunk)
-        finally:
-            lines.close()
-            stream.close()
-
-    thread = threading.Thread(target=read, daemon=True, name="ccp-local-pump")
-    thread.start()
-    return thread
+def _remove(path: str) -> None:
+    """Remove a file from a runner's work dir, whatever the runner did to it meanwhile."""
+    try:
+        os.unlink(path)  # a symlink put there is removed, not followed
+    except OSError:
+        pass
 
 
 def _kill_group(pid: int) -> None:

@@ -9,8 +9,10 @@ output is not read blocks once its pipe is full).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
+from typing import IO
 
 from ccp.runtimes.base import LogSink
 
@@ -87,3 +89,20 @@ def guarded(log: LogSink, what: str) -> LogSink:
                                  what)
 
     return sink
+
+
+def pump(stream: IO[bytes], lines: LineSplitter) -> threading.Thread:
+    """A thread reading `stream` (a pipe) into `lines` until it ends, then closing both."""
+
+    def read() -> None:
+        descriptor = stream.fileno()
+        try:
+            for chunk in iter(lambda: os.read(descriptor, 65536), b""):
+                lines.feed(chunk)
+        finally:
+            lines.close()
+            stream.close()
+
+    thread = threading.Thread(target=read, daemon=True, name="ccp-pump")
+    thread.start()
+    return thread

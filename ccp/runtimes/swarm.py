@@ -67,19 +67,19 @@ class SwarmRuntime(DockerRuntime):
         if replicas < 1 or replicas > self.settings.max_replicas:
             raise RuntimeFailure(f"replicas must be 1..{self.settings.max_replicas} on "
                                  f"infrastructure '{self.infrastructure.id}', got {replicas}")
-        image_attrs = self.ensure_image(image)
+        image_attrs = self.docker.ensure_image(image)
         name = f"ccp-{execution_id}"
         instance = Instance(
             execution_id=execution_id,
             runtime=self.type,
-            handle={"engine": self.engine, "name": name, "image": image,
+            handle={"engine": self.docker.address, "name": name, "image": image,
                     "imageId": image_attrs.get("Id")},
             replicas=replicas,
         )
         try:
-            with self._engine(f"creating service {name}"):
+            with self.docker.errors(f"creating service {name}"):
                 network = self._network(instance)
-                service = self.client.api.create_service(
+                service = self.docker.api.create_service(
                     self._task_template(image, execution_id, env, network),
                     name=name,
                     labels=self._labels(execution_id),
@@ -89,7 +89,7 @@ class SwarmRuntime(DockerRuntime):
             instance.handle["containers"] = self._wait_running(instance)
             instance.handle["makeDataDir"] = runs_as_root(image_attrs)
             if not instance.handle["makeDataDir"]:
-                with self._engine("preparing /ccp_data"):
+                with self.docker.errors("preparing /ccp_data"):
                     for _replica, container_id in self.targets(instance):
                         self.prepare_data_dir(container_id)
         except BaseException:
@@ -107,7 +107,7 @@ class SwarmRuntime(DockerRuntime):
         network = self.settings.network
         if network != "none":
             return network
-        created = self.client.api.create_network(
+        created = self.docker.api.create_network(
             instance.handle["name"], driver="overlay", internal=True,
             labels=self._labels(instance.execution_id))
         instance.handle["network"] = created["Id"]
@@ -115,7 +115,7 @@ class SwarmRuntime(DockerRuntime):
 
     def _task_template(self, image: str, execution_id: str, env: dict[str, str],
                        network: str) -> TaskTemplate:
-        api = self.client.api
+        api = self.docker.api
         limits = self.limits()
         # Env values are Go templates for Swarm: keep `{{` of given values literal.
         literal = {key: str(value).replace("{{", '{{"{{"}}') for key, value in env.items()}
@@ -150,10 +150,10 @@ class SwarmRuntime(DockerRuntime):
         """Wait for every task to run; returns replica → container/task/node."""
         timeout = self.settings.start_timeout
         deadline = time.monotonic() + timeout
-        api = self.client.api
+        api = self.docker.api
         name = instance.handle["name"]
         while True:
-            with self._engine(f"listing the tasks of {name}"):
+            with self.docker.errors(f"listing the tasks of {name}"):
                 tasks = api.tasks(filters={"service": instance.handle["service"]})
             by_slot = _latest_by_slot(tasks)
             failed = [task for task in by_slot.values()
@@ -174,13 +174,13 @@ class SwarmRuntime(DockerRuntime):
         containers = []
         for task in sorted(running, key=lambda t: t["Slot"])[: instance.replicas]:
             container_id = task["Status"]["ContainerStatus"]["ContainerID"]
-            with self._engine(f"inspecting the container of task {task['ID']}"):
+            with self.docker.errors(f"inspecting the container of task {task['ID']}"):
                 try:
                     api.inspect_container(container_id)
                 except docker.errors.NotFound as err:
                     raise RuntimeFailure(
                         f"task {task['Slot']} of {name} runs on node {task.get('NodeID')}, "
-                        f"not on the engine at {self.engine}: CCP runs scripts in task "
+                        f"not on the engine at {self.docker.address}: CCP runs scripts in task "
                         "containers through this engine, so use a single-node swarm or "
                         "placement constraints that keep the tasks on it") from err
             containers.append({"replica": int(task["Slot"]), "container": container_id,
@@ -197,10 +197,10 @@ class SwarmRuntime(DockerRuntime):
     # --- destroy ----------------------------------------------------------------------------
 
     def destroy(self, instance: Instance) -> None:
-        api = self.client.api
+        api = self.docker.api
         execution_id = instance.execution_id
         selector = {"label": f"{LABEL}={execution_id}"}
-        with self._engine(f"removing the service of {execution_id}"):
+        with self.docker.errors(f"removing the service of {execution_id}"):
             services = {s["ID"] for s in api.services(filters=selector)}
             if instance.handle.get("service"):
                 services.add(instance.handle["service"])
@@ -214,11 +214,11 @@ class SwarmRuntime(DockerRuntime):
         deadline = time.monotonic() + DESTROY_TIMEOUT
         empty_checks = 0
         while empty_checks < 2:
-            with self._engine(f"listing the containers of {execution_id}"):
+            with self.docker.errors(f"listing the containers of {execution_id}"):
                 containers = api.containers(all=True, filters=selector)
             empty_checks = 0 if containers else empty_checks + 1
             for container in containers:
-                self._remove_container(container["Id"])
+                self.docker.remove_container(container["Id"])
             if time.monotonic() > deadline:
                 raise RuntimeFailure(f"the containers of {execution_id} are still there after "
                                      f"{DESTROY_TIMEOUT:.0f} s")
@@ -227,8 +227,8 @@ class SwarmRuntime(DockerRuntime):
         self._remove_networks(instance, deadline)
 
     def _remove_networks(self, instance: Instance, deadline: float) -> None:
-        api = self.client.api
-        with self._engine("listing networks"):
+        api = self.docker.api
+        with self.docker.errors("listing networks"):
             networks = {n["Id"] for n in api.networks(
                 filters={"label": f"{LABEL}={instance.execution_id}"})}
         if instance.handle.get("network"):
@@ -236,7 +236,7 @@ class SwarmRuntime(DockerRuntime):
         for network in networks:
             while True:
                 try:
-                    with self._engine(f"removing network {network[:12]}"):
+                    with self.docker.errors(f"removing network {network[:12]}"):
                         try:
                             api.remove_network(network)
                         except docker.errors.NotFound:
@@ -249,7 +249,7 @@ class SwarmRuntime(DockerRuntime):
                     time.sleep(0.2)
         # A removed swarm network lingers on the node for a moment: wait until it is gone.
         while networks:
-            with self._engine("listing networks"):
+            with self.docker.errors("listing networks"):
                 networks = {n["Id"] for n in api.networks(
                     filters={"label": f"{LABEL}={instance.execution_id}"})}
             if networks and time.monotonic() > deadline:
@@ -258,9 +258,9 @@ class SwarmRuntime(DockerRuntime):
                 time.sleep(0.1)
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
-        api = self.client.api
+        api = self.docker.api
         selector = {"label": LABEL}
-        with self._engine("listing CCP services"):
+        with self.docker.errors("listing CCP services"):
             found = {(s.get("Spec") or {}).get("Labels", {}).get(LABEL)
                      for s in api.services(filters=selector)}
             found |= {(c.get("Labels") or {}).get(LABEL)
@@ -279,67 +279,75 @@ class SwarmRuntime(DockerRuntime):
     # --- describe ---------------------------------------------------------------------------
 
     def describe(self, instance: Instance) -> dict[str, Any]:
-        api = self.client.api
         description: dict[str, Any] = {
             "runtime": self.type,
             "isolation": "Swarm service: no host mounts, capabilities dropped, "
                          "internal per-execution network",
-            "engine": self.describe_engine(),
+            "engine": self.docker.describe(),
             "replicas": instance.replicas,
             "started": instance.started,
             "stopped": now_iso(),
-        }
-        service_id = instance.handle.get("service")
-        try:
-            service = api.inspect_service(service_id) if service_id else {}
-        except Exception as err:
-            service = {}
-            description["serviceError"] = str(err)
-        spec = service.get("Spec") or {}
-        template = spec.get("TaskTemplate") or {}
-        container_spec = template.get("ContainerSpec") or {}
-        resources = (template.get("Resources") or {}).get("Limits") or {}
-        description["service"] = {
-            "id": service.get("ID", service_id),
-            "name": spec.get("Name", instance.handle.get("name")),
-            "replicas": ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas"),
-            "createdAt": service.get("CreatedAt"),
-            "labels": spec.get("Labels"),
-            "restartCondition": (template.get("RestartPolicy") or {}).get("Condition"),
-            "network": instance.handle.get("network") or self.settings.network,
-        }
-        try:
-            tasks = api.tasks(filters={"service": service_id}) if service_id else []
-        except Exception:
-            tasks = []
-        description["tasks"] = [
-            {"slot": task.get("Slot"), "id": task.get("ID"), "node": task.get("NodeID"),
-             "container": (task["Status"].get("ContainerStatus") or {}).get("ContainerID"),
-             "state": task["Status"].get("State"), "error": task["Status"].get("Err")}
-            for task in sorted(_latest_by_slot(tasks).values(), key=lambda t: t["Slot"])
-        ] or instance.handle.get("containers", [])
-        nano_cpus = resources.get("NanoCPUs") or 0
-        description["limits"] = {
-            "memoryBytes": resources.get("MemoryBytes"),
-            "cpus": nano_cpus / 1e9 if nano_cpus else None,
-            "nanoCpus": nano_cpus or None,
-            "pidsLimit": resources.get("Pids"),
-            "capDrop": container_spec.get("CapabilityDrop"),
-            "capAdd": container_spec.get("CapabilityAdd"),
-            "noNewPrivileges": bool((container_spec.get("Privileges") or {})
-                                    .get("NoNewPrivileges")),
+            **_describe_service(self.docker.api, instance,
+                                instance.handle.get("network") or self.settings.network),
         }
         targets = self.targets(instance)
         if targets:
-            container, applied = self.describe_container(targets[0][1])
+            container, applied = self.docker.describe_container(targets[0][1])
             description["containers"] = [container] + [
-                self.describe_container(container_id)[0] for _, container_id in targets[1:]]
+                self.docker.describe_container(container_id)[0]
+                for _, container_id in targets[1:]]
             description["limits"]["appliedToReplica1"] = applied
-        description["image"] = self.describe_image(instance.handle.get("image"),
-                                                   instance.handle.get("imageId"))
+        description["image"] = self.docker.describe_image(instance.handle.get("image"),
+                                                          instance.handle.get("imageId"))
         if instance.handle.get("fetchSkipped"):
             description["fetchSkipped"] = instance.handle["fetchSkipped"]
         return description
+
+
+def _describe_service(api: Any, instance: Instance, network: str) -> dict[str, Any]:
+    """The service, its tasks and the limits in its spec, for instance.json."""
+    described: dict[str, Any] = {}
+    service_id = instance.handle.get("service")
+    try:
+        service = api.inspect_service(service_id) if service_id else {}
+    except Exception as err:
+        service = {}
+        described["serviceError"] = str(err)
+    spec = service.get("Spec") or {}
+    template = spec.get("TaskTemplate") or {}
+    container_spec = template.get("ContainerSpec") or {}
+    resources = (template.get("Resources") or {}).get("Limits") or {}
+    described["service"] = {
+        "id": service.get("ID", service_id),
+        "name": spec.get("Name", instance.handle.get("name")),
+        "replicas": ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas"),
+        "createdAt": service.get("CreatedAt"),
+        "labels": spec.get("Labels"),
+        "restartCondition": (template.get("RestartPolicy") or {}).get("Condition"),
+        "network": network,
+    }
+    try:
+        tasks = api.tasks(filters={"service": service_id}) if service_id else []
+    except Exception:
+        tasks = []
+    described["tasks"] = [
+        {"slot": task.get("Slot"), "id": task.get("ID"), "node": task.get("NodeID"),
+         "container": (task["Status"].get("ContainerStatus") or {}).get("ContainerID"),
+         "state": task["Status"].get("State"), "error": task["Status"].get("Err")}
+        for task in sorted(_latest_by_slot(tasks).values(), key=lambda t: t["Slot"])
+    ] or instance.handle.get("containers", [])
+    nano_cpus = resources.get("NanoCPUs") or 0
+    described["limits"] = {
+        "memoryBytes": resources.get("MemoryBytes"),
+        "cpus": nano_cpus / 1e9 if nano_cpus else None,
+        "nanoCpus": nano_cpus or None,
+        "pidsLimit": resources.get("Pids"),
+        "capDrop": container_spec.get("CapabilityDrop"),
+        "capAdd": container_spec.get("CapabilityAdd"),
+        "noNewPrivileges": bool((container_spec.get("Privileges") or {})
+                                .get("NoNewPrivileges")),
+    }
+    return described
 
 
 def _latest_by_slot(tasks: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 MAX_SKIPPED_REPORTED = 100
 
@@ -36,3 +38,23 @@ def extract(chunks: Iterable[bytes], target: Path) -> list[str]:
         with tarfile.open(fileobj=spool, mode="r:") as tar:
             tar.extractall(target, filter=safe)
     return skipped
+
+
+def copy_tree(source: Path, target: Path, **as_user: Any) -> list[str]:
+    """Copy the tree at `source` into `target` with `tar` run as someone else (Popen's
+    `user`, `group`, `extra_groups`), who reads only what they may; extracted as `extract`
+    does. Returns what was left out: refused members and tar's complaints."""
+    with tempfile.TemporaryFile(prefix="ccp-fetch-errors-") as errors:
+        tar = subprocess.Popen(["tar", "-C", str(source), "-cf", "-", "."], cwd="/",
+                               env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=errors, **as_user)
+        assert tar.stdout is not None
+        try:
+            skipped = extract(iter(lambda: tar.stdout.read(1 << 20), b""), target)
+        finally:
+            tar.stdout.close()
+            tar.wait()
+        errors.seek(0)
+        complaints = errors.read().decode("utf-8", "replace").splitlines()
+    return skipped + [line for line in complaints if line.strip()]
