@@ -1,8 +1,9 @@
-"""The real Docker engine of `scripts/start-services.sh docker swarm`, as the tests see it.
+"""The real engines of `scripts/start-services.sh` (Docker, Swarm, LXD), as the tests see them.
 
-Nothing is mocked and nothing is skipped: without the engine a test fails, saying how to start
-it. The engine is $DOCKER_HOST, else unix:///tmp/ccp-docker.sock; the image is
-$CCP_TEST_DOCKER_IMAGE, else ccp/busybox:1 (made locally: there is no registry).
+Nothing is mocked and nothing is skipped: without an engine a test fails, saying how to start
+it. The Docker engine is $DOCKER_HOST, else unix:///tmp/ccp-docker.sock; its image is
+$CCP_TEST_DOCKER_IMAGE, else ccp/busybox:1 (made locally: there is no registry). LXD is the
+local daemon; its image is the alias $CCP_TEST_LXD_IMAGE, else ccp-busybox.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 ENGINE = os.environ.get("DOCKER_HOST") or "unix:///tmp/ccp-docker.sock"
 IMAGE = os.environ.get("CCP_TEST_DOCKER_IMAGE", "ccp/busybox:1")
 HINT = "start it with `bash scripts/start-services.sh docker swarm` (or set DOCKER_HOST)"
+LXD_IMAGE = os.environ.get("CCP_TEST_LXD_IMAGE", "ccp-busybox")
+LXD_HINT = "start it with `bash scripts/start-services.sh lxd`"
+LXD_EXECUTION_KEY = "user.ccp.execution"
 
 
 class Engine:
@@ -74,10 +78,38 @@ class Engine:
     def networks(self, execution_id: str) -> list:
         return self._labelled(self.client.networks, execution_id)
 
+    def leftovers(self, execution_id: str) -> list[str]:
+        """Names of the services, containers and networks still labelled with the execution."""
+        return [f"{kind} {item.name}" for kind, items in (
+            ("service", self.services(execution_id)),
+            ("container", self.containers(execution_id)),
+            ("network", self.networks(execution_id))) for item in items]
+
     def assert_nothing_left(self, execution_id: str) -> None:
-        assert self.services(execution_id) == [], f"services of {execution_id} remain"
-        assert self.containers(execution_id) == [], f"containers of {execution_id} remain"
-        assert self.networks(execution_id) == [], f"networks of {execution_id} remain"
+        assert self.leftovers(execution_id) == [], f"{execution_id} left things behind"
+
+
+def lxd_client() -> Any:
+    """A pylxd client of the test daemon; fails (never skips) when LXD is not usable."""
+    import pylxd
+
+    problem = None
+    try:
+        client = pylxd.Client()
+        if not client.images.exists(LXD_IMAGE, alias=True):
+            problem = f"LXD has no image alias {LXD_IMAGE!r}"
+    except Exception as err:
+        problem = f"the LXD daemon is unreachable ({err})"
+    if problem is not None:
+        pytest.fail(f"{problem}: {LXD_HINT}", pytrace=False)
+    return client
+
+
+def lxd_leftovers(client: Any, execution_id: str) -> list[str]:
+    """Names of LXD instances still labelled with this execution."""
+    listed = client.api.instances.get(params={"recursion": "1"}).json()["metadata"]
+    return [entry["name"] for entry in listed
+            if (entry.get("config") or {}).get(LXD_EXECUTION_KEY) == execution_id]
 
 
 def write_descriptors(directory: Path, method_files: list[str], infrastructure_files: list[str],

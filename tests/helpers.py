@@ -26,7 +26,9 @@ def free_port() -> int:
 def submit(client: Any, process_id: str, inputs: dict[str, Any] | None = None) -> str:
     response = client.post(f"/processes/{process_id}/execution", json={"inputs": inputs or {}})
     assert response.status_code == 201, response.get_json()
-    return response.get_json()["jobID"]
+    job_id = response.get_json()["jobID"]
+    assert response.headers["Location"].endswith(f"/jobs/{job_id}")
+    return job_id
 
 
 def wait_final(client: Any, job_id: str, timeout: float = 30) -> dict[str, Any]:

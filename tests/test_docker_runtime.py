@@ -1,6 +1,7 @@
 """The Docker runtime against the real engine of `scripts/start-services.sh docker`.
 
-Two levels: DockerRuntime on its own, and whole executions through the HTTP API (Flask test
+Two levels: what only DockerRuntime does (its isolation; the behaviours every runtime shares
+are in test_runtime_contract.py), and whole executions through the HTTP API (Flask test
 client) of an app whose `docker` infrastructure points at the test engine. Nothing is
 mocked and nothing is skipped: without the engine these tests fail, saying how to start it.
 The engine is $DOCKER_HOST, else unix:///tmp/ccp-docker.sock; the image is
@@ -9,23 +10,16 @@ $CCP_TEST_DOCKER_IMAGE, else ccp/busybox:1 (made locally: there is no registry).
 
 from __future__ import annotations
 
-import io
 import json
-import threading
 import time
 import uuid
-import zipfile
 
 import pytest
 from engines import ENGINE, IMAGE, REPO, Engine, make_app, write_descriptors
+from helpers import Lines, archive_of, outputs_of, submit, wait_final, wait_until
 
 from ccp.model import Infrastructure
-from ccp.runtimes.base import (
-    Instance,
-    RuntimeCancelled,
-    RuntimeFailure,
-    RuntimeTimeout,
-)
+from ccp.runtimes.base import Instance, RuntimeFailure
 from ccp.runtimes.docker import DockerRuntime
 
 pytestmark = pytest.mark.docker
@@ -66,50 +60,7 @@ def launch(runtime: DockerRuntime, launched: list[Instance], image: str = IMAGE)
     return instance
 
 
-class Lines:
-    """A LogSink that keeps (replica, stream, line, time)."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[int, str, str, float]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, replica: int, stream: str, line: str) -> None:
-        with self._lock:
-            self.entries.append((replica, stream, line, time.monotonic()))
-
-    def of(self, stream: str, replica: int = 1) -> list[str]:
-        return [line for r, s, line, _ in self.entries if s == stream and r == replica]
-
-
 # --- the runtime on its own ----------------------------------------------------------------
-
-def test_hello_world_with_env_streams_and_exit_code(runtime, launched, engine):
-    engine.require()
-    instance = runtime.launch(f"test-{uuid.uuid4()}", IMAGE, {"ccptaskname": "job-42"})
-    launched.append(instance)
-    lines = Lines()
-    code = runtime.run(instance, "\n".join([
-        "echo 'Hello, World!'",
-        "echo \"name=$ccptaskname id=$ccptaskid data=$CCP_DATA\"",
-        "echo 'to stderr' >&2",
-        "printf 'no newline at the end'",
-        "exit 3",
-    ]), 30, lines)
-    assert code == 3
-    assert lines.of("stdout") == ["Hello, World!", "name=job-42 id=1 data=/ccp_data",
-                                  "no newline at the end"]
-    assert lines.of("stderr") == ["to stderr"]
-    assert runtime.run(instance, "test -d /ccp_data && test -w /ccp_data", 30, lines) == 0
-
-
-def test_output_is_streamed_while_the_script_runs(runtime, launched, engine):
-    engine.require()
-    instance = launch(runtime, launched)
-    lines = Lines()
-    assert runtime.run(instance, "echo first; sleep 2; echo second", 30, lines) == 0
-    (_, _, first, first_at), (_, _, second, second_at) = lines.entries
-    assert (first, second) == ("first", "second")
-    assert second_at - first_at > 1.5, "the first line came only when the script ended"
 
 
 def test_limits_and_isolation_are_applied(runtime, launched, engine):
@@ -146,96 +97,11 @@ def test_limits_and_isolation_are_applied(runtime, launched, engine):
     json.dumps(description)  # it goes to metadata/instance.json
 
 
-def test_fetch_copies_nested_files_and_drops_unsafe_links(runtime, launched, tmp_path, engine):
-    engine.require()
-    instance = launch(runtime, launched)
-    assert runtime.run(instance, "\n".join([
-        "mkdir -p /ccp_data/a/b",
-        "echo nested > /ccp_data/a/b/c.txt",
-        "echo top > /ccp_data/top.txt",
-        "ln -s /etc/passwd /ccp_data/absolute-link",
-        "ln -s ../../etc/passwd /ccp_data/escaping-link",
-        "ln -s top.txt /ccp_data/inner-link",
-        "mkfifo /ccp_data/fifo",
-    ]), 30, Lines()) == 0
-    destination = tmp_path / "work" / "ccp_data"
-    runtime.fetch(instance, destination)
-    assert (destination / "a" / "b" / "c.txt").read_text() == "nested\n"
-    assert (destination / "top.txt").read_text() == "top\n"
-    assert (destination / "inner-link").resolve() == (destination / "top.txt").resolve()
-    for unsafe in ("absolute-link", "escaping-link", "fifo"):
-        assert not (destination / unsafe).exists() and not (destination / unsafe).is_symlink()
-    skipped = " ".join(runtime.describe(instance)["fetchSkipped"])
-    assert "absolute-link" in skipped and "escaping-link" in skipped
-    assert [p.name for p in (tmp_path / "work").iterdir()] == ["ccp_data"]  # spool removed
-
-
-def test_timeout_raises_promptly_and_kills_the_script(runtime, launched, engine):
-    engine.require()
-    instance = launch(runtime, launched)
-    started = time.monotonic()
-    with pytest.raises(RuntimeTimeout):
-        runtime.run(instance, "sleep 301 & sleep 302", 1.5, Lines())
-    assert time.monotonic() - started < 6
-    # The container lives on (for the lifecycle's Destroy), the script's processes do not.
-    lines = Lines()
-    assert runtime.run(instance, "ps -o args", 30, lines) == 0
-    assert not [line for line in lines.of("stdout") if line.startswith("sleep 30")]
-
-
-def test_cancel_from_another_thread_stops_a_blocked_run(runtime, launched, engine):
-    engine.require()
-    instance = launch(runtime, launched)
-    timer = threading.Timer(1.0, runtime.cancel, [instance])
-    timer.start()
-    started = time.monotonic()
-    try:
-        with pytest.raises(RuntimeCancelled):
-            runtime.run(instance, "echo waiting; sleep 60", 120, Lines())
-    finally:
-        timer.cancel()
-    assert time.monotonic() - started < 6
-
-
-def test_destroy_is_idempotent(runtime, engine):
-    engine.require()
-    instance = runtime.launch(f"test-{uuid.uuid4()}", IMAGE, {})
-    assert len(engine.containers(instance.execution_id)) == 1
-    runtime.destroy(instance)
-    engine.assert_nothing_left(instance.execution_id)
-    runtime.destroy(instance)
-    runtime.destroy(Instance.from_dict(instance.to_dict()))  # as recovery rebuilds it
-    runtime.destroy(Instance(f"test-{uuid.uuid4()}", "docker", {}))
-
-
-def test_destroy_orphans_removes_only_orphans(runtime, launched, engine):
-    engine.require()
-    orphan = launch(runtime, launched)
-    alive = launch(runtime, launched)
-    cleaned = runtime.destroy_orphans(lambda execution_id: execution_id == orphan.execution_id)
-    assert cleaned == [orphan.execution_id]
-    assert engine.containers(orphan.execution_id) == []
-    assert len(engine.containers(alive.execution_id)) == 1
-
-
-def test_missing_image_is_a_clear_failure(runtime, engine):
-    engine.require()
-    execution_id = f"test-{uuid.uuid4()}"
-    with pytest.raises(RuntimeFailure, match="image 'ccp/no-such-image:0' is neither present"):
-        runtime.launch(execution_id, "ccp/no-such-image:0", {})
-    engine.assert_nothing_left(execution_id)
-
-
 def test_unreachable_engine_is_a_clear_failure(tmp_path):
     address = f"unix://{tmp_path}/no-engine.sock"
     runtime = DockerRuntime(docker_infrastructure(engine=address))
     with pytest.raises(RuntimeFailure, match=f"Docker engine at {address} is unreachable"):
         runtime.launch("x", IMAGE, {})
-
-
-def test_one_replica_only(runtime):
-    with pytest.raises(RuntimeFailure, match="exactly one replica"):
-        runtime.launch("x", IMAGE, {}, replicas=2)
 
 
 # --- whole executions through the API --------------------------------------------------------
@@ -280,41 +146,11 @@ def client(app):
     return app.test_client()
 
 
-def submit(client, process_id: str, inputs: dict) -> str:
-    response = client.post(f"/processes/{process_id}/execution", json={"inputs": inputs})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    job_id = response.get_json()["jobID"]
-    assert response.headers["Location"].endswith(f"/jobs/{job_id}")
-    return job_id
-
-
-def wait_for(client, job_id: str, timeout: float = 60, until=None) -> dict:
-    """Poll the job until it is final (or `until(status)` holds)."""
-    until = until or (lambda s: s["status"] in ("successful", "failed", "dismissed"))
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.get(f"/jobs/{job_id}").get_json()
-        if until(status):
-            return status
-        assert time.monotonic() < deadline, f"job {job_id} still {status}"
-        time.sleep(0.2)
-
-
-def archive_of(client, job_id: str) -> zipfile.ZipFile:
-    response = client.get(f"/jobs/{job_id}/archive")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return zipfile.ZipFile(io.BytesIO(response.get_data()))
-
-
-def outputs_of(archive: zipfile.ZipFile) -> zipfile.ZipFile:
-    return zipfile.ZipFile(io.BytesIO(archive.read("outputs/output.zip")))
-
-
 def test_e2e_hello_in_a_container(client, engine):
     engine.require()
     name = "O'Brien; echo injected"
     job_id = submit(client, "hello-docker", {"name": name})
-    status = wait_for(client, job_id)
+    status = wait_final(client, job_id, 60)
     assert status["status"] == "successful", status["message"]
     archive = archive_of(client, job_id)
     instance = json.loads(archive.read("metadata/instance.json"))
@@ -335,7 +171,7 @@ def test_e2e_hello_in_a_container(client, engine):
 def test_e2e_deploy_creates_what_execute_uses(client, engine):
     engine.require()
     job_id = submit(client, "deploy-then-execute-docker", {"word": "two words", "times": 2})
-    status = wait_for(client, job_id)
+    status = wait_final(client, job_id, 60)
     assert status["status"] == "successful", status["message"]
     outputs = outputs_of(archive_of(client, job_id))
     assert outputs.read("result.txt").decode() == "1: two words\n2: two words\n"
@@ -346,7 +182,7 @@ def test_e2e_deploy_creates_what_execute_uses(client, engine):
 def test_e2e_failure_in_deploy_names_the_phase(client, engine):
     engine.require()
     job_id = submit(client, "docker-deploy-fails", {})
-    status = wait_for(client, job_id)
+    status = wait_final(client, job_id, 60)
     assert status["status"] == "failed"
     assert "Deploy failed" in status["message"] and "code 7" in status["message"]
     logs = client.get(f"/jobs/{job_id}/logs").get_data(as_text=True)
@@ -359,7 +195,7 @@ def test_e2e_ccpmaxtime_stops_the_execution(client, engine):
     engine.require()
     started = time.monotonic()
     job_id = submit(client, "docker-sleep", {"seconds": 30, "ccpmaxtime": 2})
-    status = wait_for(client, job_id, timeout=30)
+    status = wait_final(client, job_id, 30)
     assert time.monotonic() - started < 12
     assert status["status"] == "failed"
     assert "ccpmaxtime" in status["message"]
@@ -369,12 +205,12 @@ def test_e2e_ccpmaxtime_stops_the_execution(client, engine):
 def test_e2e_dismiss_while_running(client, engine):
     engine.require()
     job_id = submit(client, "docker-sleep", {"seconds": 60})
-    wait_for(client, job_id, until=lambda s: s["status"] == "running"
-             and "Execute" in (s["message"] or ""))
+    wait_until(client, job_id, lambda s: s["status"] == "running"
+               and "Execute" in (s["message"] or ""), 60)
     started = time.monotonic()
     response = client.delete(f"/jobs/{job_id}")
     assert response.status_code == 200
-    status = wait_for(client, job_id, timeout=20)
+    status = wait_final(client, job_id, 20)
     assert status["status"] == "dismissed", status["message"]
     assert time.monotonic() - started < 10
     logs = client.get(f"/jobs/{job_id}/logs").get_data(as_text=True)

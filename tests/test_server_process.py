@@ -9,16 +9,7 @@ import zipfile
 from pathlib import Path
 
 import requests
-
-
-def wait_final(url: str, job_id: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = requests.get(f"{url}/jobs/{job_id}", timeout=5).json()
-        if job["status"] in ("successful", "failed", "dismissed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} not final after {timeout} s: {job}")
+from helpers import wait_final_url
 
 
 def processes_of(execution_id: str) -> list[int]:
@@ -41,7 +32,7 @@ def test_hello_world_over_a_real_socket(server_process) -> None:
     assert response.status_code == 201
     assert response.headers["Location"] == f"{server.url}/jobs/{response.json()['jobID']}"
     job_id = response.json()["jobID"]
-    assert wait_final(server.url, job_id)["status"] == "successful"
+    assert wait_final_url(server.url, job_id)["status"] == "successful"
     archive = requests.get(f"{server.url}/jobs/{job_id}/archive", timeout=10)
     assert archive.headers["Content-Type"] == "application/zip"
     outputs = zipfile.ZipFile(io.BytesIO(
@@ -65,7 +56,7 @@ def test_kill_9_mid_execution_then_restart_fails_the_job_and_destroys_its_runtim
     assert orphans, "the sleep script should outlive a kill -9 of the server"
 
     restarted = server_process(data, CCP_HEARTBEAT_TIMEOUT="3")
-    job = wait_final(restarted.url, job_id, timeout=30)
+    job = wait_final_url(restarted.url, job_id, timeout=30)
     assert job["status"] == "failed"
     assert "server stopped" in job["message"]
     deadline = time.monotonic() + 10

@@ -1,6 +1,7 @@
 """The Swarm runtime against the real single-node swarm of `scripts/start-services.sh swarm`.
 
-Two levels: SwarmRuntime on its own, and executions with replicas through the HTTP API.
+Two levels: what only SwarmRuntime does (replicas, its isolation; the behaviours every runtime
+shares are in test_runtime_contract.py), and executions with replicas through the HTTP API.
 Nothing is mocked and nothing is skipped: without the engine (in Swarm mode) these tests
 fail, saying how to start it. Engine: $DOCKER_HOST, else unix:///tmp/ccp-docker.sock; image:
 $CCP_TEST_DOCKER_IMAGE, else ccp/busybox:1 (local only: Swarm must not resolve it).
@@ -16,16 +17,11 @@ import uuid
 import zipfile
 
 import pytest
-from conftest import wait_final
 from engines import ENGINE, IMAGE, Engine, make_app, write_descriptors
+from helpers import Lines, wait_final
 
 from ccp.model import Infrastructure
-from ccp.runtimes.base import (
-    Instance,
-    RuntimeCancelled,
-    RuntimeFailure,
-    RuntimeTimeout,
-)
+from ccp.runtimes.base import Instance, RuntimeCancelled
 from ccp.runtimes.swarm import SwarmRuntime
 
 pytestmark = pytest.mark.swarm
@@ -95,19 +91,6 @@ def launch(runtime: SwarmRuntime, launched: list[Instance], replicas: int = 2,
     return instance
 
 
-class Lines:
-    def __init__(self) -> None:
-        self.entries: list[tuple[int, str, str]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, replica: int, stream: str, line: str) -> None:
-        with self._lock:
-            self.entries.append((replica, stream, line))
-
-    def of(self, stream: str, replica: int) -> list[str]:
-        return [line for r, s, line in self.entries if s == stream and r == replica]
-
-
 # --- the runtime on its own ----------------------------------------------------------------
 
 def test_every_replica_runs_with_its_own_task_id(runtime, launched, swarm):
@@ -172,19 +155,6 @@ def test_fetch_puts_each_replica_in_its_own_directory(runtime, shared, tmp_path,
     assert sorted(p.name for p in destination.iterdir()) == ["replica-1", "replica-2"]
 
 
-def test_timeout_raises_promptly(runtime, shared, swarm):
-    swarm.require()
-    instance = shared.instance
-    started = time.monotonic()
-    with pytest.raises(RuntimeTimeout):
-        runtime.run(instance, "sleep 301", 1.5, Lines())
-    assert time.monotonic() - started < 6
-    lines = Lines()
-    assert runtime.run(instance, "ps -o args", 30, lines) == 0
-    for replica in (1, 2):
-        assert "sleep 301" not in lines.of("stdout", replica)
-
-
 def test_cancel_from_another_thread_stops_every_replica(runtime, shared, swarm):
     swarm.require()
     instance = Instance.from_dict(shared.instance.to_dict())  # its own cancelled flag
@@ -197,41 +167,6 @@ def test_cancel_from_another_thread_stops_every_replica(runtime, shared, swarm):
     finally:
         timer.cancel()
     assert time.monotonic() - started < 6
-
-
-def test_destroy_is_idempotent_and_leaves_nothing(runtime, swarm):
-    swarm.require()
-    execution_id = f"test-{uuid.uuid4()}"
-    instance = runtime.launch(execution_id, IMAGE, {}, replicas=2)
-    assert len(swarm.services(execution_id)) == 1
-    assert len(swarm.containers(execution_id)) == 2
-    runtime.destroy(instance)
-    swarm.assert_nothing_left(execution_id)
-    runtime.destroy(instance)
-    runtime.destroy(Instance.from_dict(instance.to_dict()))
-
-
-def test_destroy_orphans_removes_only_orphans(runtime, launched, swarm):
-    swarm.require()
-    orphan = launch(runtime, launched, replicas=1)
-    alive = launch(runtime, launched, replicas=1)
-    cleaned = runtime.destroy_orphans(lambda execution_id: execution_id == orphan.execution_id)
-    assert cleaned == [orphan.execution_id]
-    swarm.assert_nothing_left(orphan.execution_id)
-    assert len(swarm.services(alive.execution_id)) == 1
-
-
-def test_missing_image_is_a_clear_failure(runtime, swarm):
-    swarm.require()
-    execution_id = f"test-{uuid.uuid4()}"
-    with pytest.raises(RuntimeFailure, match="image 'ccp/no-such-image:0' is neither present"):
-        runtime.launch(execution_id, "ccp/no-such-image:0", {}, replicas=2)
-    swarm.assert_nothing_left(execution_id)
-
-
-def test_replicas_over_the_maximum_are_refused(runtime):
-    with pytest.raises(RuntimeFailure, match="replicas must be 1..4"):
-        runtime.launch("x", IMAGE, {}, replicas=5)
 
 
 # --- executions with replicas through the API -----------------------------------------------

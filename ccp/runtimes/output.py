@@ -35,16 +35,21 @@ class LineSplitter:
         self._lock = threading.Lock()
 
     def feed(self, data: bytes) -> None:
+        lines: list[bytes] = []
         with self._lock:
-            self._pending += data
-            lines: list[bytes] = []
-            if b"\n" in data:
-                *lines, rest = self._pending.split(b"\n")
-                self._pending = bytearray(rest)
-            while len(self._pending) > MAX_LINE_BYTES:
-                cut = _character_boundary(self._pending, MAX_LINE_BYTES)
-                lines.append(bytes(self._pending[:cut]))
-                del self._pending[:cut]
+            pending = self._pending
+            pending += data
+            while True:
+                end = pending.find(b"\n", 0, MAX_LINE_BYTES + 1)
+                if end >= 0:
+                    lines.append(bytes(pending[:end]))
+                    del pending[:end + 1]
+                elif len(pending) > MAX_LINE_BYTES:
+                    cut = _character_boundary(pending, MAX_LINE_BYTES)
+                    lines.append(bytes(pending[:cut]))
+                    del pending[:cut]
+                else:
+                    break
         for line in lines:
             self._send(line)
 

@@ -185,14 +185,15 @@ def sweep(uid: int) -> None:
         time.sleep(0.05)
 
 
-def check_range(first: int, last: int) -> str | None:
+def check_range(first: int, last: int, subordinate_files: tuple[str, ...] = SUBORDINATE_ID_FILES
+                ) -> str | None:
     """Why [first, last] must not be used for runners, or None: no account of the host and
     no subordinate-id range (user namespaces of LXD, Docker, Podman) may fall inside it."""
     for account in pwd.getpwall():
         if first <= account.pw_uid <= last:
             return (f"runner uids {first}-{last} include uid {account.pw_uid} of account "
                     f"'{account.pw_name}'")
-    for path in SUBORDINATE_ID_FILES:
+    for path in subordinate_files:
         try:
             lines = Path(path).read_text().splitlines()
         except OSError:

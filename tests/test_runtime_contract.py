@@ -1,0 +1,384 @@
+"""The runtime contract: every behaviour of `ccp/runtimes/base.py`, on every runtime.
+
+Each test runs on local, docker, swarm and lxd against the real engines of
+`scripts/start-services.sh` (nothing mocked, nothing skipped: a missing engine fails the test
+and says how to start it). A runtime-specific test (Swarm replicas, Docker isolation, LXD
+remotes) lives in that runtime's own test file.
+
+Every instance a test launches is destroyed afterwards and must leave nothing behind: no
+container, service, network or LXD instance labelled with it, no local work dir, process or
+runner uid lease.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engines import ENGINE, IMAGE, LXD_IMAGE, REPO, Engine, lxd_client, lxd_leftovers
+from helpers import Lines
+
+from ccp.model import Infrastructure
+from ccp.runtimes import RUNTIME_TYPES, runtime_for
+from ccp.runtimes.base import (
+    Instance,
+    Runtime,
+    RuntimeCancelled,
+    RuntimeFailure,
+    RuntimeTimeout,
+)
+from ccp.runtimes.output import MAX_LINE_BYTES
+from ccp.runtimes.runners import LEASE_DIR
+
+MEMORY = "128m"
+
+
+class Kind:
+    """One Infrastructure type as the contract sees it: its runtime and what it leaves."""
+
+    name = ""
+    image = ""
+    missing_images: tuple[str, ...] = ()
+    settings: dict[str, Any] = {}
+
+    def require(self) -> None:
+        """Fail the test at once when the engine is not there."""
+
+    def runtime(self) -> Runtime:
+        """A new runtime object of the repository's Infrastructure of this type."""
+        descriptor = json.loads((REPO / "infrastructures" / f"{self.name}.json").read_text())
+        descriptor["settings"].update(memory=MEMORY, **self.settings)
+        return runtime_for(Infrastructure.from_dict(descriptor))
+
+    def leftovers(self, execution_id: str) -> list[str]:
+        raise NotImplementedError
+
+    def commands(self, runtime: Runtime, instance: Instance) -> list[str]:
+        """The command lines still running in the instance (empty when it is gone)."""
+        lines = Lines()
+        runtime.run(instance, "ps -o args", 30, lines)
+        return lines.of("stdout")
+
+
+class LocalKind(Kind):
+    name = "local"
+    image = "none"
+
+    def leftovers(self, execution_id: str) -> list[str]:
+        found = []
+        workdir = Path("/tmp/ccp-local") / execution_id
+        if workdir.exists():
+            found.append(f"work dir {workdir}")
+        marker = f"ccptaskname={execution_id}".encode()
+        for pid, environ, _ in _processes():
+            if marker in environ.split(b"\0"):
+                found.append(f"process {pid}")
+        for lease in LEASE_DIR.glob("*") if LEASE_DIR.is_dir() else []:
+            if f'"{execution_id}"' in lease.read_text():
+                found.append(f"runner uid lease {lease.name}")
+        return found
+
+    def commands(self, runtime: Runtime, instance: Instance) -> list[str]:
+        uid = instance.handle["uid"]
+        return [command for _, _, (owner, command) in _processes() if owner == uid]
+
+
+class DockerKind(Kind):
+    name = "docker"
+    image = IMAGE
+    missing_images = ("ccp/no-such-image:0",)
+    settings = {"engine": ENGINE}
+
+    def __init__(self) -> None:
+        self.engine = Engine(ENGINE, swarm=self.name == "swarm")
+
+    def require(self) -> None:
+        self.engine.require()
+
+    def leftovers(self, execution_id: str) -> list[str]:
+        return self.engine.leftovers(execution_id)
+
+
+class SwarmKind(DockerKind):
+    name = "swarm"
+
+
+class LXDKind(Kind):
+    name = "lxd"
+    image = LXD_IMAGE
+    missing_images = ("no-such-image-alias", "0123456789abcdef")
+
+    def require(self) -> None:
+        lxd_client()
+
+    def leftovers(self, execution_id: str) -> list[str]:
+        return lxd_leftovers(lxd_client(), execution_id)
+
+    def commands(self, runtime: Runtime, instance: Instance) -> list[str]:
+        if not self.leftovers(instance.execution_id):
+            return []  # a stopped LXD container is gone: so is every process in it
+        return super().commands(runtime, instance)
+
+
+KINDS = {kind.name: kind for kind in (LocalKind(), DockerKind(), SwarmKind(), LXDKind())}
+
+
+def _processes() -> Iterator[tuple[int, bytes, tuple[int, str]]]:
+    """(pid, environment, (real uid, command line)) of the host's processes."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:"))
+                  .split()[1])
+        yield int(entry.name), environ, (uid, command)
+
+
+@pytest.fixture(params=list(KINDS))
+def kind(request: pytest.FixtureRequest) -> Kind:
+    chosen = KINDS[request.param]
+    chosen.require()
+    return chosen
+
+
+@pytest.fixture
+def runtime(kind: Kind) -> Runtime:
+    return kind.runtime()
+
+
+@pytest.fixture
+def launch(kind: Kind, runtime: Runtime) -> Iterator[Any]:
+    """launch(**env) -> Instance; each is destroyed after the test and must leave nothing."""
+    instances: list[Instance] = []
+
+    def start(image: str | None = None, **env: str) -> Instance:
+        execution_id = f"contract-{uuid.uuid4()}"
+        instance = runtime.launch(execution_id, image or kind.image,
+                                  {"ccptaskname": execution_id, **env})
+        instances.append(instance)
+        return instance
+
+    yield start
+    for instance in instances:
+        runtime.destroy(instance)
+    for instance in instances:
+        assert kind.leftovers(instance.execution_id) == [], instance.execution_id
+
+
+def test_the_contract_covers_every_infrastructure_type() -> None:
+    assert set(KINDS) == set(RUNTIME_TYPES)
+
+
+# --- launch and run ----------------------------------------------------------------------------
+
+def test_contract_launch_gives_the_environment_and_keeps_it_out_of_the_job_store(
+        kind: Kind, runtime: Runtime, launch: Any) -> None:
+    instance = launch(CCP_TOKEN="token-not-for-the-job-store")
+    lines = Lines()
+    code = runtime.run(instance, "\n".join([
+        'echo "name=$ccptaskname id=$ccptaskid token=$CCP_TOKEN"',
+        'test "$CCP_DATA" = /ccp_data && test -d /ccp_data && test -w /ccp_data',
+        "echo data-ok",
+    ]), 30, lines)
+    assert (code, lines.of("stderr")) == (0, [])
+    assert lines.of("stdout") == [
+        f"name={instance.execution_id} id=1 token=token-not-for-the-job-store", "data-ok"]
+    assert "token-not-for-the-job-store" not in json.dumps(instance.to_dict())
+    description = runtime.describe(instance)
+    assert description["runtime"] == kind.name
+    assert description["started"] and description["stopped"]
+    assert "token-not-for-the-job-store" not in json.dumps(description)
+
+
+def test_contract_exit_codes_and_streams(runtime: Runtime, launch: Any) -> None:
+    instance = launch()
+    lines = Lines()
+    code = runtime.run(instance, "\n".join([
+        "echo out",
+        "echo err >&2",
+        "printf 'windows line\\r\\n'",
+        "printf 'no newline at the end'",
+        "exit 3",
+    ]), 30, lines)
+    assert code == 3
+    assert lines.of("stdout") == ["out", "windows line", "no newline at the end"]
+    assert lines.of("stderr") == ["err"]
+    assert runtime.run(instance, "true", 30, lines) == 0
+    assert runtime.run(instance, "false", 30, lines) == 1
+
+
+def test_contract_output_streams_while_the_script_runs(runtime: Runtime, launch: Any) -> None:
+    instance = launch()
+    lines = Lines()
+    assert runtime.run(instance, "echo first; sleep 2; echo second", 30, lines) == 0
+    (_, _, first, first_at), (_, _, second, second_at) = lines.entries
+    assert (first, second) == ("first", "second")
+    assert second_at - first_at > 1.5, "the first line came only when the script ended"
+
+
+def test_contract_long_lines_come_in_pieces(runtime: Runtime, launch: Any) -> None:
+    instance = launch()
+    lines = Lines()
+    assert runtime.run(instance, "head -c 200000 /dev/zero | tr '\\000' a; echo", 30,
+                       lines) == 0
+    pieces = lines.of("stdout")
+    assert [len(piece) for piece in pieces] == [MAX_LINE_BYTES] * 3 + [200000 - 3 * MAX_LINE_BYTES]
+    assert set("".join(pieces)) == {"a"}
+
+
+def test_contract_a_failing_log_neither_blocks_nor_stops_the_script(
+        runtime: Runtime, launch: Any, caplog: pytest.LogCaptureFixture) -> None:
+    instance = launch()
+
+    def broken(replica: int, stream: str, line: str) -> None:
+        raise OSError("disk full")
+
+    with caplog.at_level(logging.ERROR, logger="ccp.runtimes.output"):
+        # more output than a pipe holds: the reading must go on after the sink failed
+        code = runtime.run(instance, "head -c 200000 /dev/zero | tr '\\000' '\\n'; exit 4",
+                           60, broken)
+    assert code == 4
+    failures = [r for r in caplog.records if r.name == "ccp.runtimes.output"]
+    assert len(failures) == 1 and "further failures are not logged" in failures[0].message
+
+
+# --- timeout and cancel ---------------------------------------------------------------------
+
+def test_contract_timeout_raises_promptly_and_ends_the_script(
+        kind: Kind, runtime: Runtime, launch: Any) -> None:
+    instance = launch()
+    started = time.monotonic()
+    with pytest.raises(RuntimeTimeout):
+        runtime.run(instance, "sleep 3011 & sleep 3012", 1.5, Lines())
+    assert time.monotonic() - started < 15
+    left = [c for c in kind.commands(runtime, instance) if c.startswith("sleep 301")]
+    assert left == [], "the timed-out script's processes live on"
+
+
+def test_contract_cancel_from_another_thread_stops_the_script(runtime: Runtime,
+                                                              launch: Any) -> None:
+    instance = launch()
+    lines = Lines()
+    timer = threading.Timer(1.5, runtime.cancel, [instance])
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(RuntimeCancelled):
+            runtime.run(instance, "while true; do echo tick; sleep 0.2; done", 120, lines)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 15
+    assert "tick" in lines.of("stdout")
+    with pytest.raises(RuntimeCancelled):  # a cancelled instance runs nothing more
+        runtime.run(instance, "echo again", 10, lines)
+    assert "again" not in lines.of("stdout")
+
+
+# --- fetch --------------------------------------------------------------------------------------
+
+def test_contract_fetch_copies_files_and_skips_special_ones(
+        runtime: Runtime, launch: Any, tmp_path: Path) -> None:
+    instance = launch()
+    lines = Lines()
+    assert runtime.run(instance, "\n".join([
+        "mkdir -p '/ccp_data/a/b c/d' /ccp_data/empty",
+        "echo top > /ccp_data/top.txt",
+        "echo deep > '/ccp_data/a/b c/d/deep.txt'",
+        "echo hidden > /ccp_data/.hidden",
+        "head -c 300000 /dev/urandom > /ccp_data/a/random.bin",
+        "md5sum /ccp_data/a/random.bin",
+        "ln -s /etc/passwd /ccp_data/absolute-link",
+        "ln -s ../../etc/passwd /ccp_data/escaping-link",
+        "ln -s top.txt /ccp_data/inner-link",
+        "mkfifo /ccp_data/fifo",
+        "mknod /ccp_data/device c 1 3 2>/dev/null || true",   # refused without CAP_MKNOD
+    ]), 30, lines) == 0, lines.entries
+    destination = tmp_path / "work" / "ccp_data"
+    started = time.monotonic()
+    runtime.fetch(instance, destination)
+    assert time.monotonic() - started < 30  # the FIFO was skipped, not waited on
+
+    files = {p.relative_to(destination).as_posix() for p in destination.rglob("*")
+             if not p.is_symlink()}
+    assert files == {"top.txt", ".hidden", "a", "a/b c", "a/b c/d", "a/b c/d/deep.txt",
+                     "a/random.bin", "empty"}
+    assert (destination / "top.txt").read_text() == "top\n"
+    assert (destination / "a/b c/d/deep.txt").read_text() == "deep\n"
+    digest = hashlib.md5((destination / "a/random.bin").read_bytes()).hexdigest()
+    assert digest == lines.of("stdout")[0].split()[0]
+    for path in destination.rglob("*"):
+        mode = path.lstat().st_mode
+        assert stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode), path
+        if path.is_symlink():  # kept only when it stays inside
+            assert destination.resolve() in path.resolve().parents, path
+    skipped = " ".join(runtime.describe(instance).get("fetchSkipped", []))
+    for unsafe in ("absolute-link", "escaping-link", "fifo"):
+        assert unsafe in skipped, skipped
+    assert [p.name for p in (tmp_path / "work").iterdir()] == ["ccp_data"]  # no spool left
+
+
+# --- destroy and orphans ----------------------------------------------------------------------
+
+def test_contract_destroy_is_idempotent(kind: Kind, runtime: Runtime, launch: Any) -> None:
+    instance = launch()
+    assert kind.leftovers(instance.execution_id) != []
+    runtime.destroy(instance)
+    assert kind.leftovers(instance.execution_id) == []
+    runtime.destroy(instance)
+    runtime.destroy(Instance.from_dict(instance.to_dict()))  # as recovery rebuilds it
+    runtime.destroy(Instance(f"contract-{uuid.uuid4()}", kind.name, {}))
+
+
+def test_contract_destroy_orphans_removes_only_orphans(kind: Kind, launch: Any) -> None:
+    orphan, alive = launch(), launch()
+    cleaned = kind.runtime().destroy_orphans(  # as recovery does: a runtime knowing nothing
+        lambda execution_id: execution_id == orphan.execution_id)
+    assert cleaned == [orphan.execution_id]
+    assert kind.leftovers(orphan.execution_id) == []
+    assert kind.leftovers(alive.execution_id) != []
+
+
+# --- images, replicas, limits ---------------------------------------------------------------------
+
+def test_contract_missing_image(kind: Kind, runtime: Runtime, launch: Any) -> None:
+    if not kind.missing_images:  # local: the image is recorded, not used
+        instance = launch(image="ccp/no-such-image:0")
+        description = runtime.describe(instance)
+        assert (description["image"], description["imageUsed"]) == ("ccp/no-such-image:0",
+                                                                    False)
+        return
+    for image in kind.missing_images:
+        execution_id = f"contract-{uuid.uuid4()}"
+        with pytest.raises(RuntimeFailure, match=image):
+            runtime.launch(execution_id, image, {})
+        assert kind.leftovers(execution_id) == []
+
+
+def test_contract_replicas_beyond_the_runtime_are_refused(kind: Kind, runtime: Runtime) -> None:
+    execution_id = f"contract-{uuid.uuid4()}"
+    with pytest.raises(RuntimeFailure, match="replica"):
+        runtime.launch(execution_id, kind.image, {}, replicas=runtime.settings.max_replicas + 1)
+    assert kind.leftovers(execution_id) == []
+
+
+def test_contract_memory_limit_stops_a_greedy_script(runtime: Runtime, launch: Any) -> None:
+    instance = launch()
+    lines = Lines()
+    code = runtime.run(instance, "dd if=/dev/zero of=/dev/null bs=300M count=1", 60, lines)
+    assert code != 0, lines.entries
+    assert runtime.describe(instance)["limits"], "the limits are not in instance.json"
+
