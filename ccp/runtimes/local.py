@@ -93,22 +93,7 @@ class LocalRuntime(Runtime):
         self._work_root()
 
     def _work_root(self) -> Path:
-        """The work root, made if needed: the server's, 0711, reachable by the runners."""
-        root = self.root
-        root.mkdir(parents=True, exist_ok=True)
-        info = os.lstat(root)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-            raise RuntimeFailure(f"the local work root {root} must be a directory of the "
-                                 "server's user (set settings.workRoot)")
-        if info.st_mode & 0o777 != 0o711:
-            root.chmod(0o711)
-        if self.switch_uid:
-            for parent in root.resolve().parents:
-                if not os.stat(parent).st_mode & stat.S_IXOTH:
-                    raise RuntimeFailure(f"runner uids cannot reach the local work root "
-                                         f"{root}: {parent} is closed to other users "
-                                         "(choose another settings.workRoot)")
-        return root
+        return prepare_work_root(self.root, for_runners=self.switch_uid)
 
     # --- launch -----------------------------------------------------------------------------
 
@@ -248,19 +233,25 @@ class LocalRuntime(Runtime):
 
     def destroy(self, instance: Instance) -> None:
         workdir = Path(instance.handle["workdir"]) if instance.handle.get("workdir") else None
-        uid = instance.handle.get("uid")
-        if self.uids is not None:
-            if uid not in self.uids and workdir is not None and workdir.is_dir():
-                uid = workdir.stat().st_uid  # the runner owns its work dir
-            if uid in self.uids:
-                sweep(uid)
-        else:
+        uid = self._runner_uid(instance, workdir)
+        if uid is not None:
+            sweep(uid)
+        elif not self.switch_uid:
             _kill_tagged(instance.execution_id)
         if workdir is not None and workdir.parent == self.root:
             shutil.rmtree(workdir, ignore_errors=True)
-        if self.uids is not None and uid in self.uids:
+        if uid is not None and self.uids is not None:
             self.uids.release(uid, instance.execution_id)
         self._environments.pop(instance.execution_id, None)
+
+    def _runner_uid(self, instance: Instance, workdir: Path | None) -> int | None:
+        """The execution's runner uid: from the handle, else the owner of its work dir."""
+        if self.uids is None:
+            return None
+        uid = instance.handle.get("uid")
+        if uid is None and workdir is not None and workdir.is_dir():
+            uid = workdir.stat().st_uid  # a runner cannot give its work dir away
+        return uid if isinstance(uid, int) and uid in self.uids else None
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         found: dict[str, dict[str, Any]] = {}
@@ -310,6 +301,24 @@ class LocalRuntime(Runtime):
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def prepare_work_root(root: Path, for_runners: bool) -> Path:
+    """The work root, made if needed: the server's, 0711, reachable by the runner uids."""
+    root.mkdir(parents=True, exist_ok=True)
+    info = os.lstat(root)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise RuntimeFailure(f"the local work root {root} must be a directory of the "
+                             "server's user (set settings.workRoot)")
+    if info.st_mode & 0o777 != 0o711:
+        root.chmod(0o711)
+    if for_runners:
+        for parent in root.resolve().parents:
+            if not os.stat(parent).st_mode & stat.S_IXOTH:
+                raise RuntimeFailure(f"runner uids cannot reach the local work root {root}: "
+                                     f"{parent} is closed to other users (choose another "
+                                     "settings.workRoot)")
+    return root
 
 
 def _remove(path: str) -> None:

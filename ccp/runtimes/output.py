@@ -8,6 +8,7 @@ output is not read blocks once its pipe is full).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -73,7 +74,7 @@ def _character_boundary(data: bytearray, limit: int) -> int:
 
 def splitters(log: LogSink, replica: int = 1) -> dict[str, LineSplitter]:
     """A LineSplitter for stdout and one for stderr of one replica."""
-    return {stream: LineSplitter(lambda line, stream=stream: log(replica, stream, line))
+    return {stream: LineSplitter(functools.partial(log, replica, stream))
             for stream in ("stdout", "stderr")}
 
 

@@ -48,6 +48,7 @@ from ccp.runtimes.docker import (
     DockerRuntime,
     runs_as_root,
 )
+from ccp.runtimes.docker.engine import DockerEngine
 from ccp.runtimes.settings import SwarmSettings
 
 SLOT_TEMPLATE = "{{.Task.Slot}}"
@@ -224,38 +225,7 @@ class SwarmRuntime(DockerRuntime):
                                      f"{DESTROY_TIMEOUT:.0f} s")
             if empty_checks < 2:
                 time.sleep(0.2)
-        self._remove_networks(instance, deadline)
-
-    def _remove_networks(self, instance: Instance, deadline: float) -> None:
-        api = self.docker.api
-        with self.docker.errors("listing networks"):
-            networks = {n["Id"] for n in api.networks(
-                filters={"label": f"{LABEL}={instance.execution_id}"})}
-        if instance.handle.get("network"):
-            networks.add(instance.handle["network"])
-        for network in networks:
-            while True:
-                try:
-                    with self.docker.errors(f"removing network {network[:12]}"):
-                        try:
-                            api.remove_network(network)
-                        except docker.errors.NotFound:
-                            pass
-                    break
-                except RuntimeFailure:
-                    # "has active endpoints" while the last task detaches
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-        # A removed swarm network lingers on the node for a moment: wait until it is gone.
-        while networks:
-            with self.docker.errors("listing networks"):
-                networks = {n["Id"] for n in api.networks(
-                    filters={"label": f"{LABEL}={instance.execution_id}"})}
-            if networks and time.monotonic() > deadline:
-                raise RuntimeFailure(f"the network of {instance.execution_id} is still there")
-            if networks:
-                time.sleep(0.1)
+        _remove_networks(self.docker, instance, deadline)
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         api = self.docker.api
@@ -348,6 +318,39 @@ def _describe_service(api: Any, instance: Instance, network: str) -> dict[str, A
                                 .get("NoNewPrivileges")),
     }
     return described
+
+
+def _remove_networks(engine: DockerEngine, instance: Instance, deadline: float) -> None:
+    """Remove the execution's networks, waiting while the last task detaches."""
+    api = engine.api
+    with engine.errors("listing networks"):
+        networks = {n["Id"] for n in api.networks(
+            filters={"label": f"{LABEL}={instance.execution_id}"})}
+    if instance.handle.get("network"):
+        networks.add(instance.handle["network"])
+    for network in networks:
+        while True:
+            try:
+                with engine.errors(f"removing network {network[:12]}"):
+                    try:
+                        api.remove_network(network)
+                    except docker.errors.NotFound:
+                        pass
+                break
+            except RuntimeFailure:
+                # "has active endpoints" while the last task detaches
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    # A removed swarm network lingers on the node for a moment: wait until it is gone.
+    while networks:
+        with engine.errors("listing networks"):
+            networks = {n["Id"] for n in api.networks(
+                filters={"label": f"{LABEL}={instance.execution_id}"})}
+        if networks and time.monotonic() > deadline:
+            raise RuntimeFailure(f"the network of {instance.execution_id} is still there")
+        if networks:
+            time.sleep(0.1)
 
 
 def _latest_by_slot(tasks: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:

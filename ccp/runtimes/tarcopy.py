@@ -49,11 +49,12 @@ def copy_tree(source: Path, target: Path, **as_user: Any) -> list[str]:
                                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=errors, **as_user)
-        assert tar.stdout is not None
+        stream = tar.stdout
+        assert stream is not None
         try:
-            skipped = extract(iter(lambda: tar.stdout.read(1 << 20), b""), target)
+            skipped = extract(iter(lambda: stream.read(1 << 20), b""), target)
         finally:
-            tar.stdout.close()
+            stream.close()
             tar.wait()
         errors.seek(0)
         complaints = errors.read().decode("utf-8", "replace").splitlines()
