@@ -16,6 +16,9 @@ What keeps a script away from the server:
 When the server does not run as root there is no uid switch: scripts run as the server's
 user and can read what it can. That is logged once and written into every instance.json.
 
+The switch and the limits are util-linux's `setpriv` and `prlimit` in front of `/bin/sh`
+(part of every Debian): the server does not fork a copy of itself to change users.
+
 Work dirs: `<workRoot>/<execution id>/`, the root 0711 and owned by the server (listing it is
 refused), each work dir 0700 and owned by the runner. Files are written by the server only
 into directories it owns or with O_EXCL, and /ccp_data is fetched by the runner itself (a
@@ -24,11 +27,9 @@ tar stream, extracted with tarfile's "data" filter), so a runner's symlinks lead
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import platform
-import resource
 import shutil
 import signal
 import stat
@@ -52,14 +53,13 @@ from ccp.runtimes.base import (
 )
 from ccp.runtimes.deadline import wait_for_script
 from ccp.runtimes.output import guarded, pump, splitters
-from ccp.runtimes.runners import RunnerUids, check_range, sweep
+from ccp.runtimes.runners import RunnerUids, check_range, runner_command, sweep
 from ccp.runtimes.settings import LocalSettings
 
 LOGGER = logging.getLogger(__name__)
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 READER_JOIN_SECONDS = 5.0  # a background process may hold the script's pipes open
-PR_SET_NO_NEW_PRIVS = 38
 NO_UID_SWITCH = ("the server does not run as root: scripts run as its own user (uid {uid}) "
                  "and can read what it can read (its environment, data dir and config)")
 warned_no_uid_switch = threading.Event()
@@ -151,7 +151,7 @@ class LocalRuntime(Runtime):
         script_file = self._write_script(workdir, script.replace(DATA_PATH, str(data)), uid, gid)
         try:
             process = subprocess.Popen(
-                ["/bin/sh", script_file],
+                [*self._as_runner(instance), *self._limits(), "/bin/sh", script_file],
                 cwd=workdir,
                 env=self.environment(instance),
                 stdin=subprocess.DEVNULL,
@@ -159,8 +159,6 @@ class LocalRuntime(Runtime):
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # own session and process group
                 umask=0o077,
-                preexec_fn=self._restrict,
-                **self._as_runner(instance),
             )
         except OSError as err:
             _remove(script_file)
@@ -194,15 +192,14 @@ class LocalRuntime(Runtime):
             handle.write(script)
         return path
 
-    def _restrict(self) -> None:
-        """In the child, after the uid switch and before sh: limits, no new privileges."""
-        memory = self.settings.memory
-        if memory:
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    def _limits(self) -> list[str]:
+        """`prlimit` of the script: memory (RLIMIT_AS) and, for a runner uid, processes."""
+        limits = []
+        if self.settings.memory:
+            limits.append(f"--as={self.settings.memory}")
         if self.switch_uid:
-            limit = self.settings.pids_limit
-            resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
-        _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            limits.append(f"--nproc={self.settings.pids_limit}")
+        return ["prlimit", *limits, "--"] if limits else []
 
     def _stop(self, instance: Instance, process: subprocess.Popen) -> None:
         """End the script: every process of the runner uid, or the script's process group."""
@@ -218,16 +215,16 @@ class LocalRuntime(Runtime):
         """Copy ccp_data out as the runner sees it: `tar` run as the runner, extracted safely
         (symlinks leaving it, FIFOs and devices are skipped and listed in instance.json)."""
         skipped = tarcopy.copy_tree(Path(instance.handle["workdir"]) / "ccp_data", destination,
-                                    **self._as_runner(instance))
+                                    self._as_runner(instance))
         if skipped:
             instance.handle["fetchSkipped"] = skipped[:tarcopy.MAX_SKIPPED_REPORTED]
 
-    def _as_runner(self, instance: Instance) -> dict[str, Any]:
-        """Popen's arguments to run a process as the instance's runner uid, if any."""
+    def _as_runner(self, instance: Instance) -> list[str]:
+        """The command prefix that runs a program as the instance's runner uid (when the
+        server is root) without new privileges: setuid programs do not elevate."""
         if not self.switch_uid:
-            return {}
-        return {"user": int(instance.handle["uid"]), "group": int(instance.handle["gid"]),
-                "extra_groups": []}
+            return ["setpriv", "--no-new-privs", "--"]
+        return runner_command(int(instance.handle["uid"]))
 
     # --- destroy ----------------------------------------------------------------------------
 
@@ -298,9 +295,6 @@ class LocalRuntime(Runtime):
         if instance.handle.get("fetchSkipped"):
             description["fetchSkipped"] = instance.handle["fetchSkipped"]
         return description
-
-
-_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def prepare_work_root(root: Path, for_runners: bool) -> Path:

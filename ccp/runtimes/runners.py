@@ -161,28 +161,33 @@ def processes_of(uid: int) -> list[int]:
     return found
 
 
+def runner_command(uid: int) -> list[str]:
+    """The command prefix that runs a program as `uid` (and gid `uid`), with no other groups
+    and no new privileges (setuid programs do not elevate). util-linux's `setpriv`: the
+    server forks no copy of itself to switch users."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            "--no-new-privs", "--"]
+
+
 def sweep(uid: int) -> None:
     """Kill every process of `uid`: `kill -9 -1` run as that uid, until none is left."""
     deadline = time.monotonic() + SWEEP_TIMEOUT
-    while True:
+    while left := processes_of(uid):
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(f"processes {left} of runner uid {uid} survive kill -9")
         try:
-            subprocess.run(["kill", "-9", "-1"], user=uid, group=uid, extra_groups=[],
+            subprocess.run([*runner_command(uid), "kill", "-9", "-1"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"},
                            cwd="/", timeout=SWEEP_TIMEOUT, check=False)
         except (OSError, subprocess.SubprocessError) as err:
             raise RuntimeFailure(f"cannot end the processes of runner uid {uid}: {err}") from err
-        left = processes_of(uid)
-        if not left:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeFailure(f"processes {left} of runner uid {uid} survive kill -9")
-        for pid in left:  # e.g. a setuid program run by the script: its real uid is ours
+        for pid in processes_of(uid):  # e.g. a setuid program the script ran: real uid ours
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        time.sleep(0.05)
+        time.sleep(0.01)
 
 
 def check_range(first: int, last: int, subordinate_files: tuple[str, ...] = SUBORDINATE_ID_FILES

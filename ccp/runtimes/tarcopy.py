@@ -7,7 +7,6 @@ import tarfile
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 MAX_SKIPPED_REPORTED = 100
 
@@ -40,15 +39,15 @@ def extract(chunks: Iterable[bytes], target: Path) -> list[str]:
     return skipped
 
 
-def copy_tree(source: Path, target: Path, **as_user: Any) -> list[str]:
-    """Copy the tree at `source` into `target` with `tar` run as someone else (Popen's
-    `user`, `group`, `extra_groups`), who reads only what they may; extracted as `extract`
-    does. Returns what was left out: refused members and tar's complaints."""
+def copy_tree(source: Path, target: Path, as_user: list[str]) -> list[str]:
+    """Copy the tree at `source` into `target` with `tar` run behind the command prefix
+    `as_user` (e.g. `setpriv` to another uid, who reads only what they may); extracted as
+    `extract` does. Returns what was left out: refused members and tar's complaints."""
     with tempfile.TemporaryFile(prefix="ccp-fetch-errors-") as errors:
-        tar = subprocess.Popen(["tar", "-C", str(source), "-cf", "-", "."], cwd="/",
+        tar = subprocess.Popen([*as_user, "tar", "-C", str(source), "-cf", "-", "."], cwd="/",
                                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=errors, **as_user)
+                               stderr=errors)
         stream = tar.stdout
         assert stream is not None
         try:
