@@ -20,7 +20,7 @@ from ccp import archive, errors, provenance, safejson
 from ccp.auth import ANONYMOUS, Requester
 from ccp.jobstore import FINAL_STATUSES
 from ccp.manager import CCPManager
-from ccp.model import Method
+from ccp.model import ID_PATTERN, Method
 from ccp.openapi import document as openapi_document
 
 blueprint = Blueprint("ccp", __name__)
@@ -168,7 +168,7 @@ def list_processes() -> Response:
     })
 
 
-@blueprint.get("/processes/<process_id>")
+@blueprint.get("/processes/<processid:process_id>")
 def describe_process(process_id: str) -> Response:
     return json_response(process_summary(visible_method(process_id), full=True))
 
@@ -188,7 +188,7 @@ def read_json_body() -> Any:
         raise errors.InvalidParameter(f"the request body was refused: {err}") from err
 
 
-@blueprint.post("/processes/<process_id>/execution")
+@blueprint.post("/processes/<processid:process_id>/execution")
 def execute(process_id: str) -> Response:
     ccp_manager = manager()
     method = visible_method(process_id)
@@ -261,6 +261,9 @@ def list_jobs() -> Response:
     offset = _int_param("offset", 0, 0)
     statuses = _list_param("status", JOB_STATUSES)
     process_ids = _list_param("processID")
+    for process_id in process_ids or []:
+        if not ID_PATTERN.match(process_id):
+            raise errors.InvalidParameter(f"'processID' {process_id[:40]!r} is not a process id")
     jobs, total = manager().store.list(status=statuses, process_id=process_ids, limit=limit,
                                        offset=offset, owner=requester().owner_filter)
     query = {k: v for k, v in request.args.items(multi=True) if k not in ("offset", "limit")}

@@ -30,9 +30,16 @@ DEFAULT_MAX_BODY = 1024 * 1024
 
 
 class JobIdConverter(BaseConverter):
-    """A job id segment; `import` is a route of its own (POST /jobs/import), not a job."""
+    """A job id segment (a UUID, or an imported archive's id); `import` is a route of its own
+    (POST /jobs/import), not a job. Anything else is a 404 before any lookup."""
 
-    regex = r"(?!import$)[^/]+"
+    regex = r"(?!import$)[A-Za-z0-9-]{1,64}"
+
+
+class ProcessIdConverter(BaseConverter):
+    """A process id segment: model.ID_PATTERN; anything else is a 404 before any lookup."""
+
+    regex = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
 
 @dataclass
@@ -69,6 +76,7 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
                                                                  DEFAULT_MAX_BODY))
     app.url_map.strict_slashes = False
     app.url_map.converters["jobid"] = JobIdConverter
+    app.url_map.converters["processid"] = ProcessIdConverter
     auth = Authenticator.from_config(config["server"].get("auth"))
     app.extensions["ccp"] = CCPContext(pygeoapi_api, manager, config, auth)
 

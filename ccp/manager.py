@@ -127,7 +127,9 @@ class CCPManager(BaseManager):
             raise errors.Conflict(
                 f"method '{method.id}' needs infrastructure '{method.infrastructure_id}', "
                 "which this server does not know", title="Method not executable")
-        method_source = method_source or self.registry.source_of(method)
+        # Not this server's Method byte for byte: it runs as the one recorded with an
+        # Execution (an archive's), under its own identity.
+        method_source = method_source or self.registry.source_of(method) or "archive"
         if method_source != "file":
             self.policy.check_may_run_user_method(requester, infrastructure)
         try:
@@ -233,7 +235,7 @@ class CCPManager(BaseManager):
                 raise errors.InvalidArchive(f"the archive was rejected: {err}") from err
             self.check_quota(requester, archive.directory_size(scratch))
             status = parsed["status"]
-            job_id = str(status.get("jobID") or "")
+            job_id = original_id = str(status.get("jobID") or "")
             if not re.fullmatch(r"[A-Za-z0-9-]{8,64}", job_id) or self.store.exists(job_id):
                 job_id = str(uuid.uuid4())
             source = self.registry.source_of(method) or "archive"
@@ -242,11 +244,15 @@ class CCPManager(BaseManager):
                 "identifier": job_id, "process_id": method.id,
                 "process_version": method.version, "infrastructure_id": infrastructure.id,
                 "status": status["status"], "progress": 100,
-                "message": f"Imported: {status.get('message', '')}",
-                "started": status.get("started"), "finished": status.get("finished"),
-                "request": parsed["request"], "inputs": status.get("inputs") or {},
+                "message": ("Imported" if job_id == original_id else
+                            f"Imported as a new job (the archive's id {original_id[:64]!r} "
+                            "was not available)") + f": {str(status.get('message', ''))[:2000]}",
+                "started": _timestamp(status.get("started")),
+                "finished": _timestamp(status.get("finished")),
+                "request": parsed["request"],
+                "inputs": status["inputs"] if isinstance(status.get("inputs"), dict) else {},
                 "owner": requester.subject, "claims": requester.claims, "stored": True,
-                "derived_from": status.get("derivedFrom"),
+                "derived_from": _imported_id(status.get("derivedFrom")),
                 "method": method.to_dict(), "infrastructure": infrastructure.to_dict(),
                 "method_digest": method.digest, "method_source": source,
                 "archive_bytes": archive.directory_size(scratch),
@@ -497,6 +503,19 @@ class CCPManager(BaseManager):
                     task()
                 except Exception:
                     LOGGER.exception("%s failed", task.__name__)
+
+
+def _timestamp(value: Any) -> str | None:
+    """An archive's time stamp, if it looks like one (archives are untrusted)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)?",
+                                               value):
+        return value
+    return None
+
+
+def _imported_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9-]{8,64}", value) \
+        else None
 
 
 class StoreReporter:

@@ -468,3 +468,17 @@ def resolve_inputs(method: Method, given: Any, infrastructure: Infrastructure) -
 def method_digest(document: dict[str, Any]) -> str:
     canonical = safejson.dumps_canonical(document).encode("utf-8")
     return f"sha256:{hashlib.sha256(canonical).hexdigest()}"
+
+
+def unsafe_scripts(method: Method, limits: templating.Limits = templating.DEFAULT_LIMITS
+                   ) -> list[str]:
+    """Render the scripts with the Method's own defaults (or plain sample values) in the
+    sandbox: what the sandbox refuses or what breaks a limit is a problem. Errors that a
+    made-up sample value may cause are not: only safety is judged here."""
+    try:
+        templating.render_all(method.scripts, method.sample_inputs(), limits)
+    except templating.RenderRefused as err:
+        return [f"the scripts cannot be rendered safely: {err}"]
+    except templating.RenderError:
+        pass
+    return []

@@ -16,7 +16,7 @@ from typing import Any
 from ccp import templating
 from ccp.auth import Requester
 from ccp.methodstore import MethodStore
-from ccp.model import DescriptorError, Infrastructure, Method
+from ccp.model import DescriptorError, Infrastructure, Method, unsafe_scripts
 
 LOGGER = logging.getLogger(__name__)
 
@@ -198,12 +198,9 @@ class Registry:
         if method.infrastructure_id not in self.infrastructures:
             raise DescriptorError([f"unknown infrastructure '{method.infrastructure_id}' "
                                    f"(known: {', '.join(sorted(self.infrastructures))})"])
-        try:
-            templating.render_all(method.scripts, method.sample_inputs(), limits)
-        except templating.RenderRefused as err:
-            raise DescriptorError([f"the scripts cannot be rendered safely: {err}"]) from err
-        except templating.RenderError:
-            pass  # made-up sample values may not suit the template: only safety is judged
+        problems = unsafe_scripts(method, limits)
+        if problems:
+            raise DescriptorError(problems)
 
     def deploy(self, method: Method, owner: str | None, context: str | None = None) -> None:
         history = self.store.versions(method.id) if self.store else []

@@ -101,7 +101,7 @@ def deploy() -> Response:
     return json_response(process_summary(method), 201, {"Location": location})
 
 
-@blueprint.put("/processes/<process_id>")
+@blueprint.put("/processes/<processid:process_id>")
 def replace(process_id: str) -> Response:
     may_change(process_id)
     method = method_from_body()
@@ -118,14 +118,14 @@ def replace(process_id: str) -> Response:
     return Response(status=204)
 
 
-@blueprint.delete("/processes/<process_id>")
+@blueprint.delete("/processes/<processid:process_id>")
 def undeploy(process_id: str) -> Response:
     may_change(process_id)
     manager().registry.undeploy(process_id)
     return Response(status=204)
 
 
-@blueprint.get("/processes/<process_id>/versions")
+@blueprint.get("/processes/<processid:process_id>/versions")
 def versions(process_id: str) -> Response:
     found = manager().registry.versions(process_id, requester())
     if not found:
@@ -135,7 +135,7 @@ def versions(process_id: str) -> Response:
         {"version": v, "href": f"{url}/{v}"} for v in found]})
 
 
-@blueprint.get("/processes/<process_id>/versions/<version>")
+@blueprint.get("/processes/<processid:process_id>/versions/<version>")
 def version(process_id: str, version: str) -> Response:
     method = manager().registry.method_version(process_id, version, requester())
     if method is None:
@@ -202,7 +202,7 @@ def job_code(job_id: str, lang: str) -> Response:
     return _stub(job["process_id"], inputs, lang, job["method"].get("title", ""))
 
 
-@blueprint.get("/processes/<process_id>/code/<lang>")
+@blueprint.get("/processes/<processid:process_id>/code/<lang>")
 def process_code(process_id: str, lang: str) -> Response:
     method = visible_method(process_id)
     fixed = {name for name, spec in method.inputs.items()
