@@ -444,6 +444,8 @@ def resolve_inputs(method: Method, given: Any, infrastructure: Infrastructure) -
             resolved[name] = copy.deepcopy(schema["default"])
         elif spec.get("minOccurs", 1) >= 1:
             raise InputError(f"missing required input '{name}'", "MissingParameterValue")
+        else:
+            resolved[name] = None  # an optional input left out: empty in the scripts
 
     maxtime = resolved.get("ccpmaxtime")
     if maxtime is None:
