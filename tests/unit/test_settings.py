@@ -87,7 +87,7 @@ def test_a_typo_is_named_with_its_file_and_a_suggestion(tmp_path: Path) -> None:
     (infrastructures / "docker.json").write_text(json.dumps(
         {"id": "docker", "name": "D", "type": "docker", "settings": {"pidLimit": 5}}))
     (infrastructures / "good.json").write_text(json.dumps(
-        {"id": "good", "name": "G", "type": "local", "access": {"roles": ["admin"]}}))
+        {"id": "good", "name": "G", "type": "local", "access": {"deployedMethods": ["admin"]}}))
     registry = Registry.from_directories(tmp_path / "methods", infrastructures)
     assert list(registry.infrastructures) == ["good"]  # top-level members are not settings
     (problem,) = registry.problems
