@@ -350,3 +350,25 @@ def test_hardening_a_server_that_is_not_root_says_there_is_no_uid_switch() -> No
     assert report["description"]["isolation"].startswith("none")
     assert len(report["warnings"]) == 1, report["warnings"]  # once per server, not per runtime
     assert "does not run as root" in report["warnings"][0]
+
+
+def test_hardening_the_runner_gets_the_memory_and_process_limits() -> None:
+    runtime = LocalRuntime(Infrastructure.from_dict({
+        "id": "l", "name": "l", "type": "local",
+        "settings": {"memory": "64m", "pidsLimit": 20}}))
+    instance = runtime.launch(f"limits-{secrets.token_hex(4)}", "none", {})
+    try:
+        lines = Lines()
+        runtime.run(instance, "\n".join([
+            "grep -E '^Max (processes|address space)' /proc/self/limits",
+            "i=0",
+            "while [ $i -lt 40 ]; do i=$((i + 1)); sleep 30 >/dev/null 2>&1 & done",
+        ]), 30, lines)  # the shell gives up at the 21st process: its exit code says so
+        limits = {" ".join(line.split()[:3]): line.split()[3:5] for line in lines.of("stdout")}
+        assert limits == {"Max processes 20": ["20", "processes"],
+                          "Max address space": [str(64 * 2**20), str(64 * 2**20)]}
+        assert any("fork" in line for line in lines.of("stderr")), lines.entries
+    finally:
+        runtime.destroy(instance)
+    assert [pid for pid, owner, state, _ in processes()
+            if owner == instance.handle["uid"] and state != "Z"] == []
