@@ -101,6 +101,8 @@ class LocalRuntime(Runtime):
                ) -> Instance:
         if replicas != 1:
             raise RuntimeFailure("the local runtime runs exactly one replica")
+        if execution_id in ("", ".", "..") or "/" in execution_id or "\0" in execution_id:
+            raise RuntimeFailure(f"invalid execution id {execution_id!r}")
         for key, value in env.items():
             if not key or "=" in key or "\0" in key + value:
                 raise RuntimeFailure(f"invalid environment variable {key!r}")
