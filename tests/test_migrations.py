@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from conftest import write_ledger_method
 from services import fresh_postgres_database
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -98,77 +99,83 @@ def tables_in(url: str) -> set[str]:
         engine.dispose()
 
 
-# --- the old runner's schema, frozen as CCP made it before Alembic (commit 521812d) ----------
+# --- the old runner's schema, frozen as CCP made it before Alembic (commit bf8a9fc) ----------
 # Version 1 created ccp_jobs, version 2 ccp_method_versions (without `context` when version 2
-# was the newest, with it afterwards), version 3 added `context`; ccp_schema_version recorded
-# each version applied.
-old = MetaData()
-old_schema_version = Table(
-    "ccp_schema_version", old,
-    Column("version", Integer, primary_key=True),
-    Column("applied", String(40), nullable=False),
-)
-old_jobs = Table(
-    "ccp_jobs", old,
-    Column("identifier", String(64), primary_key=True),
-    Column("process_id", String(128), nullable=False, index=True),
-    Column("process_version", String(64), nullable=False, default=""),
-    Column("infrastructure_id", String(128), nullable=False, default=""),
-    Column("status", String(16), nullable=False, index=True),
-    Column("message", Text, nullable=False, default=""),
-    Column("progress", Integer, nullable=False, default=0),
-    Column("created", String(40), nullable=False, index=True),
-    Column("started", String(40)),
-    Column("finished", String(40)),
-    Column("updated", String(40), nullable=False),
-    Column("request", Text, nullable=False, default="{}"),
-    Column("inputs", Text, nullable=False, default="{}"),
-    Column("owner", String(256), index=True),
-    Column("claims", Text, nullable=False, default="{}"),
-    Column("worker", String(64)),
-    Column("heartbeat", Float),
-    Column("instance", Text),
-    Column("dismiss_requested", Boolean, nullable=False, default=False),
-    Column("stored", Boolean, nullable=False, default=False),
-    Column("outputs", Text),
-    Column("derived_from", String(64)),
-    Column("method", Text, nullable=False, default="{}"),
-    Column("infrastructure", Text, nullable=False, default="{}"),
-)
-
-
-def old_method_versions(with_context: bool) -> Table:
-    return Table(
-        "ccp_method_versions", MetaData(),
-        Column("method_id", String(128), primary_key=True),
-        Column("version", String(64), primary_key=True),
-        Column("document", Text, nullable=False),
-        Column("owner", String(256)),
-        *([Column("context", String(256))] if with_context else []),
-        Column("created", String(40), nullable=False),
-        Column("current", Boolean, nullable=False, default=False, index=True),
-    )
+# was the newest, with it afterwards), version 3 added `context`, version 4 three columns of
+# ccp_jobs and ccp_dispatch; ccp_schema_version recorded each version applied. The tables as
+# the code of the newest version `version` created them:
+def old_tables(version: int) -> list[Table]:
+    old = MetaData()
+    tables = [Table(
+        "ccp_schema_version", old,
+        Column("version", Integer, primary_key=True),
+        Column("applied", String(40), nullable=False),
+    ), Table(
+        "ccp_jobs", old,
+        Column("identifier", String(64), primary_key=True),
+        Column("process_id", String(128), nullable=False, index=True),
+        Column("process_version", String(64), nullable=False, default=""),
+        Column("infrastructure_id", String(128), nullable=False, default=""),
+        Column("status", String(16), nullable=False, index=True),
+        Column("message", Text, nullable=False, default=""),
+        Column("progress", Integer, nullable=False, default=0),
+        Column("created", String(40), nullable=False, index=True),
+        Column("started", String(40)),
+        Column("finished", String(40)),
+        Column("updated", String(40), nullable=False),
+        Column("request", Text, nullable=False, default="{}"),
+        Column("inputs", Text, nullable=False, default="{}"),
+        Column("owner", String(256), index=True),
+        Column("claims", Text, nullable=False, default="{}"),
+        Column("worker", String(64)),
+        Column("heartbeat", Float),
+        Column("instance", Text),
+        Column("dismiss_requested", Boolean, nullable=False, default=False),
+        Column("stored", Boolean, nullable=False, default=False),
+        Column("outputs", Text),
+        Column("derived_from", String(64)),
+        Column("method", Text, nullable=False, default="{}"),
+        Column("infrastructure", Text, nullable=False, default="{}"),
+        *([Column("method_digest", String(80)), Column("method_source", String(16)),
+           Column("archive_bytes", BigInteger)] if version >= 4 else []),
+    )]
+    if version >= 2:
+        tables.append(Table(
+            "ccp_method_versions", old,
+            Column("method_id", String(128), primary_key=True),
+            Column("version", String(64), primary_key=True),
+            Column("document", Text, nullable=False),
+            Column("owner", String(256)),
+            *([Column("context", String(256))] if version >= 3 else []),
+            Column("created", String(40), nullable=False),
+            Column("current", Boolean, nullable=False, default=False, index=True),
+        ))
+    if version >= 4:
+        tables.append(Table(
+            "ccp_dispatch", old,
+            Column("owner", String(256), primary_key=True),
+            Column("last_claimed", Float, nullable=False),
+        ))
+    return tables
 
 
 def make_old_runner_database(url: str, version: int) -> None:
-    """A database as the old runner left it at `version` (1..3), with a job in it and, from
+    """A database that the old runner made at `version` (1..4), with a job in it and, from
     version 2 on, a deployed Method."""
     engine = create_engine(url)
     with engine.begin() as connection:
-        old_schema_version.create(connection)
-        old_jobs.create(connection)
-        connection.execute(old_jobs.insert().values(
+        tables = {table.name: table for table in old_tables(version)}
+        for table in tables.values():
+            table.create(connection)
+        connection.execute(tables["ccp_jobs"].insert().values(
             identifier="old-job", process_id="hello-world", status="successful",
             created="2026-01-01T00:00:00Z", updated="2026-01-01T00:00:00Z"))
         if version >= 2:
-            # A version-3 database made from scratch had `context` from the start.
-            methods = old_method_versions(with_context=version >= 3)
-            methods.create(connection)
-            connection.execute(methods.insert().values(
+            connection.execute(tables["ccp_method_versions"].insert().values(
                 method_id="old-method", version="1", document='{"id": "old-method"}',
                 created="2026-01-01T00:00:00Z", current=True))
         for applied in range(1, version + 1):
-            connection.execute(old_schema_version.insert().values(
+            connection.execute(tables["ccp_schema_version"].insert().values(
                 version=applied, applied="2026-01-01T00:00:00Z"))
     engine.dispose()
 
@@ -179,7 +186,8 @@ def test_a_new_database_gets_the_schema_of_the_code_at_head(new_database) -> Non
     store = JobStore(url)
     assert revisions_in(url) == [migrations.head()]
     assert differences_from_the_code(url) == []
-    assert tables_in(url) == {"alembic_version", "ccp_jobs", "ccp_method_versions"}
+    assert tables_in(url) == {"alembic_version", "ccp_jobs", "ccp_method_versions",
+                              "ccp_dispatch"}
     # Again: nothing to do.
     assert migrations.upgrade(store.engine) == migrations.head()
     assert revisions_in(url) == [migrations.head()]
@@ -188,12 +196,12 @@ def test_a_new_database_gets_the_schema_of_the_code_at_head(new_database) -> Non
 def test_a_new_database_is_identical_to_one_the_old_runner_made(new_database) -> None:
     by_alembic, by_old_runner = new_database(), new_database()
     JobStore(by_alembic)
-    make_old_runner_database(by_old_runner, 3)
+    make_old_runner_database(by_old_runner, max(migrations.LEGACY_REVISIONS))
     assert schema_of(by_alembic) == schema_of(by_old_runner)
 
 
 # --- databases of the old runner ------------------------------------------------------------
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", sorted(migrations.LEGACY_REVISIONS))
 def test_an_old_runner_database_is_adopted_and_upgraded_in_place(
         new_database, version: int) -> None:
     url = new_database()
@@ -208,22 +216,25 @@ def test_an_old_runner_database_is_adopted_and_upgraded_in_place(
     assert store.get("old-job")["status"] == "successful"
     methods = MethodStore(store.engine)
     if version >= 2:
-        assert methods.version("old-method", "1") == {"id": "old-method"}
-    # `context` (version 3) works on every adopted database.
+        assert methods.version("old-method", "1") == ({"id": "old-method"}, None, None)
+    # `context` (version 3) and fair dispatch (version 4) work on every adopted database.
     assert methods.put("new-method", "1", {"id": "new-method"}, None, context="ctx")
     assert methods.current()["new-method"] == ({"id": "new-method"}, None, "ctx")
+    store.add({"identifier": "new-job", "process_id": "p", "owner": "someone"})
+    assert store.claim_next("worker")["identifier"] == "new-job"
 
 
 def test_a_database_of_a_newer_runner_is_refused_and_left_alone(new_database) -> None:
     url = new_database()
-    make_old_runner_database(url, 3)
+    make_old_runner_database(url, 4)
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(old_schema_version.insert().values(version=99, applied="later"))
+        connection.execute(text("INSERT INTO ccp_schema_version VALUES (99, 'later')"))
     engine.dispose()
     with pytest.raises(migrations.UnknownSchemaVersion, match="99"):
         JobStore(url)
-    assert tables_in(url) == {"ccp_schema_version", "ccp_jobs", "ccp_method_versions"}
+    assert tables_in(url) == {"ccp_schema_version", "ccp_jobs", "ccp_method_versions",
+                              "ccp_dispatch"}
 
 
 # --- many at once ---------------------------------------------------------------------------

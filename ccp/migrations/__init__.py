@@ -10,7 +10,7 @@ committed, find the schema at head and do nothing:
   the busy timeout of `make_engine`). No extra lock file.
 Other databases get no lock: start one server first.
 
-A database made by CCP's hand-written runner before Alembic (versions 1-3 in
+A database made by CCP's hand-written runner before Alembic (versions 1-4 in
 `ccp_schema_version`) is adopted: stamped at the revision that made the same schema, its
 `ccp_schema_version` dropped (`alembic_version` rules from then on; an older CCP started on it
 again would recreate that table and find every change already made), then upgraded like any
@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 # Any fixed 64-bit key that nothing else locks in a CCP database: "ccp-mig" in ASCII.
 LOCK_KEY = 0x6363702D6D6967
 # The old runner's schema versions and the revisions that leave the same schema.
-LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}
+LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003", 4: "0004"}
 # Alembic's `context` and `op` are process-wide proxies: one upgrade at a time per process.
 _one_per_process = threading.Lock()
 
