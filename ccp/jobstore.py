@@ -28,12 +28,15 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
+from ccp.jobs import ACTIVE, Job, JobStatus
 from ccp.migrations import upgrade
 from ccp.runtimes.base import now_iso
 
-FINAL_STATUSES = ("successful", "failed", "dismissed")
 JSON_COLUMNS = ("request", "inputs", "claims", "instance", "outputs", "method",
                 "infrastructure")
 
@@ -115,7 +118,7 @@ def make_engine(url: str) -> Engine:
 def _stale(older_than: float) -> Any:
     """Running, with no heartbeat for `older_than` seconds: its worker or server died."""
     limit = time.time() - older_than
-    return (jobs.c.status == "running") & (
+    return (jobs.c.status == JobStatus.RUNNING.value) & (
         (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
 
 
@@ -123,16 +126,17 @@ def _owner_is(owner: str | None) -> Any:
     return jobs.c.owner.is_(None) if owner is None else jobs.c.owner == owner
 
 
-def _decode(row: Any) -> dict[str, Any]:
-    job = dict(row._mapping)
+def _decode(row: Any) -> Job:
+    values = dict(row._mapping)
     for key in JSON_COLUMNS:
-        if job.get(key) is not None:
-            job[key] = json.loads(job[key])
-    return job
+        if values.get(key) is not None:
+            values[key] = json.loads(values[key])
+    return Job.from_mapping(values)
 
 
 def _encode(values: dict[str, Any]) -> dict[str, Any]:
-    encoded = dict(values)
+    encoded = {key: value.value if isinstance(value, JobStatus) else value
+               for key, value in values.items()}
     for key in JSON_COLUMNS:
         if key in encoded and encoded[key] is not None:
             encoded[key] = json.dumps(encoded[key], default=str)
@@ -146,12 +150,12 @@ class JobStore:
 
     def add(self, job: dict[str, Any]) -> None:
         now = now_iso()
-        values = {"status": "accepted", "progress": 0, "created": now, "updated": now,
+        values = {"status": JobStatus.ACCEPTED, "progress": 0, "created": now, "updated": now,
                   "message": "Accepted: waiting for a worker", **job}
         with self.engine.begin() as connection:
             connection.execute(jobs.insert().values(**_encode(values)))
 
-    def get(self, job_id: str) -> dict[str, Any]:
+    def get(self, job_id: str) -> Job:
         with self.engine.connect() as connection:
             row = connection.execute(select(jobs).where(jobs.c.identifier == job_id)).first()
         if row is None:
@@ -160,8 +164,8 @@ class JobStore:
 
     def exists(self, job_id: str) -> bool:
         with self.engine.connect() as connection:
-            return connection.scalar(
-                select(func.count()).select_from(jobs).where(jobs.c.identifier == job_id)) > 0
+            return bool(connection.scalar(
+                select(func.count()).select_from(jobs).where(jobs.c.identifier == job_id)))
 
     def update(self, job_id: str, **values: Any) -> bool:
         values["updated"] = now_iso()
@@ -177,7 +181,8 @@ class JobStore:
         crash may lose the latest one, which the next write or the reaper corrects).
         """
         values["updated"] = now_iso()
-        statement = (update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "running")
+        statement = (update(jobs).where(jobs.c.identifier == job_id,
+                                        jobs.c.status == JobStatus.RUNNING.value)
                      .values(**_encode(values)))
         fast = not durable and self.engine.dialect.name == "sqlite"
         with self.engine.connect() as connection:
@@ -198,12 +203,12 @@ class JobStore:
             result = connection.execute(jobs.delete().where(jobs.c.identifier == job_id))
         return result.rowcount == 1
 
-    def list(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
+    def find(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
              owner: str | None = None, stored: bool | None = None, limit: int = 10,
-             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+             offset: int = 0) -> tuple[list[Job], int]:
         query = select(jobs)
         count = select(func.count()).select_from(jobs)
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if status:
             conditions.append(jobs.c.status.in_(status))
         if process_id:
@@ -221,7 +226,7 @@ class JobStore:
             total = connection.scalar(count)
         return [_decode(row) for row in rows], int(total or 0)
 
-    def claim_next(self, worker: str) -> dict[str, Any] | None:
+    def claim_next(self, worker: str) -> Job | None:
         """Take the next accepted job for `worker`, or None. Never gives a job out twice.
 
         Owners are served round-robin: the job chosen is the oldest of the owner whose last
@@ -238,7 +243,8 @@ class JobStore:
             with self.engine.begin() as connection:
                 row = connection.execute(
                     select(jobs.c.identifier, owner_key.label("owner_key"))
-                    .where(jobs.c.status == "accepted", jobs.c.dismiss_requested.is_(False))
+                    .where(jobs.c.status == JobStatus.ACCEPTED.value,
+                           jobs.c.dismiss_requested.is_(False))
                     .order_by(func.coalesce(last_claimed, 0.0), jobs.c.created,
                               jobs.c.identifier)
                     .limit(1).with_for_update(skip_locked=True)).first()
@@ -247,8 +253,9 @@ class JobStore:
                 now = now_iso()
                 won = connection.execute(
                     update(jobs)
-                    .where(jobs.c.identifier == row.identifier, jobs.c.status == "accepted")
-                    .values(status="running", worker=worker, heartbeat=time.time(),
+                    .where(jobs.c.identifier == row.identifier,
+                           jobs.c.status == JobStatus.ACCEPTED.value)
+                    .values(status=JobStatus.RUNNING.value, worker=worker, heartbeat=time.time(),
                             started=now, updated=now, progress=5,
                             message="Running: claimed by a worker")).rowcount == 1
                 if won:
@@ -258,11 +265,7 @@ class JobStore:
         return None
 
     def _record_claim(self, connection: Connection, owner: str) -> None:
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = insert(dispatch).values(owner=owner, last_claimed=time.time())
         connection.execute(statement.on_conflict_do_update(
             index_elements=[dispatch.c.owner],
@@ -273,7 +276,7 @@ class JobStore:
         with self.engine.connect() as connection:
             return int(connection.scalar(
                 select(func.count()).select_from(jobs).where(
-                    jobs.c.status.in_(("accepted", "running")),
+                    jobs.c.status.in_([status.value for status in ACTIVE]),
                     _owner_is(owner))) or 0)
 
     def stored_bytes(self, owner: str | None) -> int:
@@ -287,17 +290,19 @@ class JobStore:
         now = now_iso()
         with self.engine.begin() as connection:
             return connection.execute(
-                update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "accepted")
-                .values(status="dismissed", message=message, finished=now, updated=now,
-                        progress=100, dismiss_requested=True)).rowcount == 1
+                update(jobs).where(jobs.c.identifier == job_id,
+                                   jobs.c.status == JobStatus.ACCEPTED.value)
+                .values(status=JobStatus.DISMISSED.value, message=message, finished=now,
+                        updated=now, progress=100, dismiss_requested=True)).rowcount == 1
 
     def request_dismiss(self, job_id: str) -> bool:
         with self.engine.begin() as connection:
             return connection.execute(
-                update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "running")
+                update(jobs).where(jobs.c.identifier == job_id,
+                                   jobs.c.status == JobStatus.RUNNING.value)
                 .values(dismiss_requested=True, updated=now_iso())).rowcount == 1
 
-    def stale_running(self, older_than: float) -> list[dict[str, Any]]:
+    def stale_running(self, older_than: float) -> list[Job]:
         """Running jobs whose heartbeat stopped: their worker or server died."""
         with self.engine.connect() as connection:
             rows = connection.execute(select(jobs).where(_stale(older_than))).all()
@@ -314,6 +319,6 @@ class JobStore:
     def is_orphan(self, job_id: str) -> bool:
         """True for a job this store knows to be over; unknown ids belong to someone else."""
         try:
-            return self.get(job_id)["status"] in FINAL_STATUSES
+            return self.get(job_id).is_final
         except JobNotFound:
             return False

@@ -46,19 +46,19 @@ def test_claim_update_list_dismiss(store_url: str) -> None:
         new_job(store, f"job-{number}")
         time.sleep(0.002)
     claimed = store.claim_next("w1")
-    assert claimed["identifier"] == "job-0" and claimed["status"] == "running"
+    assert claimed.identifier == "job-0" and claimed.status == "running"
     assert store.dismiss_if_accepted("job-1", "no")
     assert not store.dismiss_if_accepted("job-0", "running jobs are not dismissed this way")
     assert store.request_dismiss("job-0")
-    assert store.get("job-0")["dismiss_requested"] is True
-    assert store.claim_next("w1")["identifier"] == "job-2"
-    jobs, total = store.list(status=["running"], limit=10)
-    assert total == 2 and {j["identifier"] for j in jobs} == {"job-0", "job-2"}
-    page, total = store.list(limit=2, offset=2)
+    assert store.get("job-0").dismiss_requested is True
+    assert store.claim_next("w1").identifier == "job-2"
+    jobs, total = store.find(status=["running"], limit=10)
+    assert total == 2 and {j.identifier for j in jobs} == {"job-0", "job-2"}
+    page, total = store.find(limit=2, offset=2)
     assert total == 5 and len(page) == 2
     assert store.update_running("job-2", status="successful", outputs=[{"name": "a"}])
     assert not store.update_running("job-2", status="failed")
-    assert store.get("job-2")["outputs"] == [{"name": "a"}]
+    assert store.get("job-2").outputs == [{"name": "a"}]
 
 
 def test_stale_jobs_are_taken_over_once(store_url: str) -> None:
@@ -66,10 +66,10 @@ def test_stale_jobs_are_taken_over_once(store_url: str) -> None:
     new_job(store, "j")
     store.claim_next("dead-worker")
     store.update("j", heartbeat=time.time() - 100)
-    assert [j["identifier"] for j in store.stale_running(30)] == ["j"]
+    assert [j.identifier for j in store.stale_running(30)] == ["j"]
     assert store.take_over_if_stale("j", "w2", 30)
     assert not store.take_over_if_stale("j", "w3", 30)
-    assert store.get("j")["worker"] == "w2"
+    assert store.get("j").worker == "w2"
 
 
 def test_concurrent_claims_never_hand_out_a_job_twice(store_url: str) -> None:
@@ -82,7 +82,7 @@ def test_concurrent_claims_never_hand_out_a_job_twice(store_url: str) -> None:
     def worker(name: str) -> None:
         while (job := store.claim_next(name)) is not None:
             with lock:
-                claimed.append(job["identifier"])
+                claimed.append(job.identifier)
 
     threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(6)]
     for thread in threads:

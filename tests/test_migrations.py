@@ -213,7 +213,7 @@ def test_an_old_runner_database_is_adopted_and_upgraded_in_place(
     assert "ccp_schema_version" not in tables_in(url)
     assert differences_from_the_code(url) == []
     # The tables were kept, not made anew: the old rows are there.
-    assert store.get("old-job")["status"] == "successful"
+    assert store.get("old-job").status == "successful"
     methods = MethodStore(store.engine)
     if version >= 2:
         assert methods.version("old-method", "1") == ({"id": "old-method"}, None, None)
@@ -221,7 +221,7 @@ def test_an_old_runner_database_is_adopted_and_upgraded_in_place(
     assert methods.put("new-method", "1", {"id": "new-method"}, None, context="ctx")
     assert methods.current()["new-method"] == ({"id": "new-method"}, None, "ctx")
     store.add({"identifier": "new-job", "process_id": "p", "owner": "someone"})
-    assert store.claim_next("worker")["identifier"] == "new-job"
+    assert store.claim_next("worker").identifier == "new-job"
 
 
 def test_a_database_of_a_newer_runner_is_refused_and_left_alone(new_database) -> None:
