@@ -17,4 +17,5 @@ bash scripts/start-services.sh all
 source /tmp/ccp-services.env
 
 "$CCP_VENV/bin/ruff" check ccp tests bench
+"$CCP_VENV/bin/mypy"
 exec "$CCP_VENV/bin/pytest" -p no:cacheprovider "$@"

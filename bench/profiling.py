@@ -2,8 +2,8 @@
 where the time goes, with pyinstrument.
 
 The path is the one a worker takes: `CCPManager.submit` (validation + INSERT), the job store's
-`claim_next`, building the `Execution` as the manager does, `lifecycle.run` with the
-manager's own `StoreReporter`, and the final `update_running`.
+`claim_next`, then the manager's own `Executor.run` (the Execution built from the job,
+`lifecycle.run`, the final `update_running`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ccp import lifecycle
-from ccp.manager import CCPManager, StoreReporter
-from ccp.model import Infrastructure, Method
+from ccp.manager import CCPManager
 
 
 def make_manager(data_dir: Path, methods: Path, infrastructures: Path) -> CCPManager:
@@ -31,21 +30,10 @@ def run_one(manager: CCPManager, process_id: str) -> str:
     """Submit, claim and run one job on this thread; returns its final status."""
     job_id = manager.submit(process_id, {"inputs": {}})
     job = manager.store.claim_next(manager.worker_id)
-    if job is None or job["identifier"] != job_id:
+    if job is None or job.identifier != job_id:
         raise RuntimeError(f"could not claim job {job_id}")
-    infrastructure = Infrastructure.from_dict(job["infrastructure"])
-    execution = lifecycle.Execution(
-        job_id=job_id, method=Method.from_dict(job["method"]), infrastructure=infrastructure,
-        request=job["request"], inputs=job["inputs"],
-        workdir=manager.data_dir / "work" / job_id, base_url=manager.base_url,
-        user=job["claims"] or {}, derived_from=job.get("derived_from"))
-    runtime = manager.runtime(infrastructure)
-    reporter = StoreReporter(manager.store, job_id, threading.Event())
-    outcome = lifecycle.run(execution, runtime, manager.storage, reporter)
-    manager.store.update_running(job_id, status=outcome.status, message=outcome.message,
-                                 progress=100, finished=outcome.finished,
-                                 stored=outcome.stored, outputs=outcome.outputs)
-    return outcome.status
+    manager.executor.run(job, threading.Event())
+    return manager.get_job(job_id).status.value
 
 
 def time_runs(action: Callable[[], str], count: int) -> list[float]:
@@ -199,7 +187,7 @@ class Timers:
 
 def lifecycle_targets(runtime_class: type) -> list[tuple[Any, str, str]]:
     """What one execution calls, in the order of the data path; indentation = nesting."""
-    from ccp import archive, jobstore, manager, provenance, templating
+    from ccp import archive, executor, jobstore, manager, provenance, templating
     from ccp.storage import local
 
     return [
@@ -207,9 +195,9 @@ def lifecycle_targets(runtime_class: type) -> list[tuple[Any, str, str]]:
         (jobstore.JobStore, "add", "  JobStore.add"),
         (jobstore.JobStore, "claim_next", "JobStore.claim_next"),
         (lifecycle, "run", "lifecycle.run"),
-        (templating, "render", "  templating.render"),
-        (manager.StoreReporter, "progress", "  StoreReporter.progress"),
-        (manager.StoreReporter, "instance_started", "  StoreReporter.instance_started"),
+        (templating, "render_all", "  templating.render_all"),
+        (executor.StoreReporter, "progress", "  StoreReporter.progress"),
+        (executor.StoreReporter, "instance_started", "  StoreReporter.instance_started"),
         (runtime_class, "launch", f"  {runtime_class.__name__}.launch"),
         (runtime_class, "run", f"  {runtime_class.__name__}.run (the script)"),
         (runtime_class, "fetch", f"  {runtime_class.__name__}.fetch"),

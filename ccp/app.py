@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from pygeoapi.api import API
 from pygeoapi.util import yaml_load
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from ccp import api as api_routes
 from ccp import errors, web, workbench
+from ccp.api import BLUEPRINTS
 from ccp.auth import Authenticator
 from ccp.manager import CCPManager
 
@@ -84,9 +84,10 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
     def authenticate() -> None:
         if not auth.enabled or auth.is_public(request.path):
             return
-        request.ccp_requester = auth.requester(request.headers.get("Authorization"))
+        g.ccp_requester = auth.requester(request.headers.get("Authorization"))
 
-    app.register_blueprint(api_routes.blueprint)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.register_blueprint(workbench.blueprint)
     app.register_blueprint(web.blueprint)
     _register_error_handlers(app)

@@ -1,12 +1,16 @@
 """The Execution archive: what ran, with what, for whom, and what came out.
 
-Layout (the same in the store, in the downloadable zip and in an imported zip):
+This module owns every name in it and every place it lives; nothing else builds a key or a
+path of an archive. Layout (the same in the store, in the downloadable zip and in an
+imported zip):
     metadata/request.json  method.json  infrastructure.json  instance.json  status.json
     metadata/provenance.json  provenance.ttl
     auth/jwt.json
     outputs/output.zip        everything the method wrote to /ccp_data
     logs/execution.log        every line with time, phase, replica and stream
     logs/<phase>.stdout.log   logs/<phase>.stderr.log
+While an execution runs, the archive grows in its work dir (`<data dir>/work/<job id>/
+archive`); when it ends, it is stored at `executions/<job id>/` in the Storage.
 """
 
 from __future__ import annotations
@@ -16,16 +20,31 @@ import json
 import os
 import shutil
 import zipfile
-import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO, cast
 
-from ccp import safejson
 from ccp.storage.base import Storage
 
+REQUEST = "metadata/request.json"
+METHOD = "metadata/method.json"
+INFRASTRUCTURE = "metadata/infrastructure.json"
+INSTANCE = "metadata/instance.json"
+STATUS = "metadata/status.json"
+PROVENANCE_JSON = "metadata/provenance.json"
+PROVENANCE_TTL = "metadata/provenance.ttl"
+CLAIMS = "auth/jwt.json"
 OUTPUT_ZIP = "outputs/output.zip"
+LOGS = "logs"
+EXECUTION_LOG = "logs/execution.log"
 CHUNK = 1024 * 1024
+
+
+def phase_log(phase: str, stream: str, replica: int = 1) -> str:
+    """`logs/<phase>.<stream>.log` (`.replica-N` before the stream for replicas 2..N)."""
+    suffix = "" if replica == 1 else f".replica-{replica}"
+    return f"{LOGS}/{phase.lower()}{suffix}.{stream}.log"
 
 
 def prefix_of(job_id: str) -> str:
@@ -35,6 +54,16 @@ def prefix_of(job_id: str) -> str:
 def export_prefix_of(job_id: str) -> str:
     """Where a whole-archive zip is kept when downloads redirect to the store."""
     return f"exports/{job_id}"
+
+
+def work_dir(data_dir: Path, job_id: str) -> Path:
+    """Where one execution keeps its files while it runs."""
+    return data_dir / "work" / job_id
+
+
+def staging_dir(data_dir: Path, job_id: str) -> Path:
+    """Where the archive grows while the execution runs, and waits if the store is down."""
+    return work_dir(data_dir, job_id) / "archive"
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -88,7 +117,8 @@ def stream_zip(storage: Storage, job_id: str) -> Iterator[bytes]:
     """The whole archive as one zip, streamed from the store without holding it in memory."""
     prefix = prefix_of(job_id)
     sink = _ChunkSink()
-    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+    with zipfile.ZipFile(cast(IO[bytes], sink), "w", zipfile.ZIP_DEFLATED,
+                         allowZip64=True) as archive:
         for name in storage.list(prefix):
             compression = zipfile.ZIP_STORED if name.endswith(".zip") else zipfile.ZIP_DEFLATED
             info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
@@ -124,92 +154,78 @@ def directory_size(path: Path) -> int:
     return sum(os.path.getsize(p) for p in path.rglob("*") if p.is_file())
 
 
-# --- import: archives are untrusted ------------------------------------------------------------
+@dataclass(frozen=True)
+class Download:
+    """A stored file to send: its size, how to read it, and a direct URL where the store
+    gives one."""
 
-ALLOWED_TOP = ("metadata", "auth", "outputs", "logs")
-REQUIRED = ("metadata/request.json", "metadata/method.json", "metadata/infrastructure.json",
-            "metadata/status.json")
-MAX_ENTRIES = 10000
-
-
-class ArchiveRejected(ValueError):
-    """The uploaded archive is not an acceptable CCP Execution archive."""
+    size: int
+    open: Callable[[], BinaryIO]
+    presigned_url: Callable[[], str | None]
 
 
-def check_entry_name(name: str) -> str:
-    """Reject every path that could land outside the extraction folder."""
-    if not name or "\\" in name or "\0" in name:
-        raise ArchiveRejected(f"entry {name!r}: invalid characters in the path")
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise ArchiveRejected(f"entry {name!r}: absolute paths are not allowed")
-    parts = name.rstrip("/").split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise ArchiveRejected(f"entry {name!r}: '..', '.' and empty path parts are not allowed")
-    if parts[0] not in ALLOWED_TOP:
-        raise ArchiveRejected(f"entry {name!r}: only {', '.join(ALLOWED_TOP)}/ are allowed")
-    return name
+class Archives:
+    """The stored archives, and the ones still growing in work dirs: what the API and the
+    manager ask for, by job id and part name."""
+
+    def __init__(self, storage: Storage, data_dir: Path) -> None:
+        self.storage = storage
+        self.data_dir = data_dir
+
+    def key(self, job_id: str, part: str) -> str:
+        return f"{prefix_of(job_id)}/{part}"
+
+    def store(self, job_id: str, directory: Path) -> None:
+        self.storage.put_tree(prefix_of(job_id), directory)
+
+    def exists(self, job_id: str, part: str) -> bool:
+        return self.storage.exists(self.key(job_id, part))
+
+    def read_bytes(self, job_id: str, part: str) -> bytes:
+        return self.storage.read_bytes(self.key(job_id, part))
+
+    def read_text(self, job_id: str, part: str) -> str:
+        """A stored part as text; empty when the archive has no such part."""
+        key = self.key(job_id, part)
+        if not self.storage.exists(key):
+            return ""
+        return self.storage.read_bytes(key).decode("utf-8", "replace")
+
+    def log_text(self, job_id: str, final: bool) -> str:
+        """The execution log: the stored one once final, else the one growing on disk."""
+        if final and self.exists(job_id, EXECUTION_LOG):
+            return self.read_text(job_id, EXECUTION_LOG)
+        live = staging_dir(self.data_dir, job_id) / EXECUTION_LOG
+        return live.read_text(encoding="utf-8", errors="replace") if live.exists() else ""
+
+    def stream_zip(self, job_id: str) -> Iterator[bytes]:
+        return stream_zip(self.storage, job_id)
+
+    def download(self, job_id: str, part: str) -> Download:
+        """One stored part to send; FileNotFoundError if the archive has no such part."""
+        return self._download(self.key(job_id, part))
+
+    def whole_zip_download(self, job_id: str) -> Download:
+        """The whole archive as one stored zip (made once), for redirected downloads."""
+        return self._download(materialize_zip(self.storage, job_id, self.data_dir / "tmp"))
+
+    def _download(self, key: str) -> Download:
+        size = self.storage.size(key)
+        return Download(size, lambda: self.storage.open(key),
+                        lambda: self.storage.presigned_url(key))
+
+    def delete(self, job_id: str) -> None:
+        self.storage.delete_prefix(prefix_of(job_id))
+        self.storage.delete_prefix(export_prefix_of(job_id))
+
+    def pending_status(self, job_id: str) -> dict[str, Any] | None:
+        """The status record of an archive kept on disk for a retry, if there is one."""
+        path = staging_dir(self.data_dir, job_id) / STATUS
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def store_pending(self, job_id: str) -> None:
+        """Store an archive kept on disk, then remove its work dir."""
+        self.store(job_id, staging_dir(self.data_dir, job_id))
+        shutil.rmtree(work_dir(self.data_dir, job_id), ignore_errors=True)
 
 
-def extract_import(zip_path: Path, destination: Path, max_bytes: int,
-                   json_limits: safejson.JSONLimits = safejson.DEFAULT_LIMITS) -> dict[str, Any]:
-    """Validate and extract an Execution archive; return its parsed metadata files."""
-    try:
-        _extract(zip_path, destination, max_bytes)
-    except ArchiveRejected:
-        raise
-    # A zip can be broken in many ways that only show while reading it (bad CRC, truncated
-    # or unknown compression): each is the upload's fault.
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
-            zlib.error, ValueError, IsADirectoryError, NotADirectoryError,
-            FileExistsError) as err:
-        raise ArchiveRejected(f"the zip file is damaged: {err}") from err
-    parsed = {}
-    for name in REQUIRED:
-        try:
-            parsed[name.split("/")[1][:-5]] = safejson.loads((destination / name).read_bytes(),
-                                                             json_limits)
-        except safejson.JSONRejected as err:
-            raise ArchiveRejected(f"{name} is refused: {err}") from err
-    status = parsed["status"]
-    if not isinstance(status, dict) or status.get("status") not in (
-            "successful", "failed", "dismissed"):
-        raise ArchiveRejected("metadata/status.json must hold a final 'status' "
-                              "(successful, failed or dismissed)")
-    if not isinstance(parsed["request"], dict):
-        raise ArchiveRejected("metadata/request.json must be a JSON object")
-    return parsed
-
-
-def _extract(zip_path: Path, destination: Path, max_bytes: int) -> None:
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except zipfile.BadZipFile as err:
-        raise ArchiveRejected("the upload is not a zip file") from err
-    with archive:
-        entries = archive.infolist()
-        if len(entries) > MAX_ENTRIES:
-            raise ArchiveRejected(f"too many entries ({len(entries)} > {MAX_ENTRIES})")
-        total = 0
-        for entry in entries:
-            check_entry_name(entry.filename)
-            if (entry.external_attr >> 16) & 0o170000 == 0o120000:
-                raise ArchiveRejected(f"entry {entry.filename!r}: symbolic links are not allowed")
-            total += entry.file_size
-            if total > max_bytes:
-                raise ArchiveRejected(f"the archive expands to more than {max_bytes} bytes")
-        names = {entry.filename for entry in entries}
-        missing = [name for name in REQUIRED if name not in names]
-        if missing:
-            raise ArchiveRejected(f"missing {', '.join(missing)}")
-        written = 0
-        for entry in entries:
-            if entry.is_dir():
-                continue
-            target = destination / entry.filename
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(entry) as source, target.open("wb") as sink:
-                while chunk := source.read(CHUNK):
-                    written += len(chunk)
-                    if written > max_bytes:  # sizes in the zip header can lie
-                        raise ArchiveRejected(f"the archive expands to more than {max_bytes} bytes")
-                    sink.write(chunk)

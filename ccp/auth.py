@@ -104,7 +104,8 @@ class Authenticator:
                     return key.key
             raise jwt.InvalidTokenError(f"no key with kid {kid!r} in the JWKS file")
         if self._jwks_client is None:
-            self._jwks_client = jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=300)
+            self._jwks_client = jwt.PyJWKClient(str(self.jwks_url), cache_keys=True,
+                                                lifespan=300)
         return self._jwks_client.get_signing_key_from_jwt(token).key
 
     def claims(self, authorization: str | None) -> dict[str, Any]:
@@ -112,7 +113,8 @@ class Authenticator:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise errors.Unauthorized("a bearer token is required: Authorization: Bearer <JWT>")
         token = authorization.split(None, 1)[1].strip()
-        options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}
+        options: jwt.types.Options = {"require": ["exp", "sub"],
+                                      "verify_aud": self.audience is not None}
         try:
             claims = jwt.decode(token, self._key(token), algorithms=[self.algorithm],
                                 issuer=self.issuer, audience=self.audience,

@@ -75,11 +75,11 @@ def run_method(args: argparse.Namespace) -> int:
         except json.JSONDecodeError:
             inputs[key] = value
     job_id = manager.submit(args.method, {"inputs": inputs})
-    while (job := manager.get_job(job_id))["status"] in ("accepted", "running"):
+    while not (job := manager.get_job(job_id)).is_final:
         time.sleep(0.2)
     manager.stop()
-    print(json.dumps({"jobID": job_id, "status": job["status"], "message": job["message"]}))
-    return 0 if job["status"] == "successful" else 1
+    print(json.dumps({"jobID": job_id, "status": job.status.value, "message": job.message}))
+    return 0 if job.status == "successful" else 1
 
 
 def _manager(config_path: str | None):
@@ -91,7 +91,7 @@ def _manager(config_path: str | None):
 
 
 def retry_storage(args: argparse.Namespace) -> int:
-    stored = _manager(args.config).retry_storage()
+    stored = _manager(args.config).recovery.retry_storage()
     for job_id in stored:
         print(f"stored the archive of {job_id}")
     print(f"{len(stored)} archive(s) stored")
@@ -99,7 +99,6 @@ def retry_storage(args: argparse.Namespace) -> int:
 
 
 def export_job(args: argparse.Namespace) -> int:
-    from ccp import archive
 
     manager = _manager(args.config)
     try:
@@ -107,12 +106,12 @@ def export_job(args: argparse.Namespace) -> int:
     except Exception:
         print(f"there is no job {args.job!r}", file=sys.stderr)
         return 1
-    if not job.get("stored"):
-        print(f"job {args.job} has no stored archive ({job['status']}: {job['message']})",
+    if not job.stored:
+        print(f"job {args.job} has no stored archive ({job.status}: {job.message})",
               file=sys.stderr)
         return 1
     with open(args.file, "wb") as target:
-        for chunk in archive.stream_zip(manager.storage, args.job):
+        for chunk in manager.archives.stream_zip(args.job):
             target.write(chunk)
     print(f"exported {args.job} to {args.file}")
     return 0

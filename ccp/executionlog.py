@@ -9,15 +9,16 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from ccp import archive
 from ccp.runtimes.base import now_iso
 
 
 class ExecutionLog:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+    def __init__(self, archive_dir: Path) -> None:
+        self.archive_dir = archive_dir
+        (archive_dir / archive.LOGS).mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self.path = directory / "execution.log"
+        self.path = archive_dir / archive.EXECUTION_LOG
         self.path.touch()
 
     def line(self, phase: str, replica: int | None, stream: str, text: str) -> None:
@@ -26,8 +27,7 @@ class ExecutionLog:
             with self.path.open("a", encoding="utf-8") as log:
                 log.write(f"{now_iso()} {where} [{stream}] {text}\n")
             if replica is not None and stream in ("stdout", "stderr"):
-                suffix = "" if replica == 1 else f".replica-{replica}"
-                part = self.directory / f"{phase.lower()}{suffix}.{stream}.log"
+                part = self.archive_dir / archive.phase_log(phase, stream, replica)
                 with part.open("a", encoding="utf-8") as log:
                     log.write(text + "\n")
 
@@ -35,5 +35,5 @@ class ExecutionLog:
         self.line(phase, None, "ccp", text)
 
     def text_of(self, phase: str, stream: str) -> str:
-        part = self.directory / f"{phase.lower()}.{stream}.log"
+        part = self.archive_dir / archive.phase_log(phase, stream)
         return part.read_text(encoding="utf-8") if part.exists() else ""

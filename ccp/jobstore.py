@@ -2,14 +2,14 @@
 
 The table is the durable queue: a job is `accepted` until one worker claims it with a
 conditional UPDATE (only one can win, on both databases), and a running job proves it is alive
-by its heartbeat. The schema is versioned: MIGRATIONS run in order, once each.
+by its heartbeat. The tables below are what the code reads and writes; the schema itself is
+made and changed by the Alembic revisions in ccp/migrations, applied when a JobStore starts.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -25,26 +25,22 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
-    inspect,
     select,
-    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
+from ccp.jobs import ACTIVE, Job, JobStatus
+from ccp.migrations import upgrade
 from ccp.runtimes.base import now_iso
 
-FINAL_STATUSES = ("successful", "failed", "dismissed")
 JSON_COLUMNS = ("request", "inputs", "claims", "instance", "outputs", "method",
                 "infrastructure")
 
 metadata = MetaData()
-
-schema_version = Table(
-    "ccp_schema_version", metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied", String(40), nullable=False),
-)
 
 jobs = Table(
     "ccp_jobs", metadata,
@@ -100,34 +96,6 @@ method_versions = Table(
 )
 
 
-def _v1_create_jobs(connection: Connection) -> None:
-    jobs.create(connection, checkfirst=True)
-
-
-def _v2_create_method_versions(connection: Connection) -> None:
-    method_versions.create(connection, checkfirst=True)
-
-
-def _v3_method_context(connection: Connection) -> None:
-    columns = {c["name"] for c in inspect(connection).get_columns("ccp_method_versions")}
-    if "context" not in columns:
-        connection.execute(text("ALTER TABLE ccp_method_versions ADD COLUMN context VARCHAR(256)"))
-
-
-def _v4_quotas_identity_dispatch(connection: Connection) -> None:
-    columns = {c["name"] for c in inspect(connection).get_columns("ccp_jobs")}
-    for name, kind in (("method_digest", "VARCHAR(80)"), ("method_source", "VARCHAR(16)"),
-                       ("archive_bytes", "BIGINT")):
-        if name not in columns:
-            connection.execute(text(f"ALTER TABLE ccp_jobs ADD COLUMN {name} {kind}"))
-    dispatch.create(connection, checkfirst=True)
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1_create_jobs, _v2_create_method_versions, _v3_method_context,
-    _v4_quotas_identity_dispatch]
-
-
 class JobNotFound(KeyError):
     pass
 
@@ -147,23 +115,10 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def migrate(engine: Engine) -> int:
-    """Apply pending migrations; return the schema version now in place."""
-    with engine.begin() as connection:
-        schema_version.create(connection, checkfirst=True)
-        current = connection.scalar(select(func.max(schema_version.c.version))) or 0
-        for version, migration in enumerate(MIGRATIONS, start=1):
-            if version > current:
-                migration(connection)
-                connection.execute(schema_version.insert().values(
-                    version=version, applied=now_iso()))
-    return len(MIGRATIONS)
-
-
 def _stale(older_than: float) -> Any:
     """Running, with no heartbeat for `older_than` seconds: its worker or server died."""
     limit = time.time() - older_than
-    return (jobs.c.status == "running") & (
+    return (jobs.c.status == JobStatus.RUNNING.value) & (
         (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
 
 
@@ -171,16 +126,17 @@ def _owner_is(owner: str | None) -> Any:
     return jobs.c.owner.is_(None) if owner is None else jobs.c.owner == owner
 
 
-def _decode(row: Any) -> dict[str, Any]:
-    job = dict(row._mapping)
+def _decode(row: Any) -> Job:
+    values = dict(row._mapping)
     for key in JSON_COLUMNS:
-        if job.get(key) is not None:
-            job[key] = json.loads(job[key])
-    return job
+        if values.get(key) is not None:
+            values[key] = json.loads(values[key])
+    return Job.from_mapping(values)
 
 
 def _encode(values: dict[str, Any]) -> dict[str, Any]:
-    encoded = dict(values)
+    encoded = {key: value.value if isinstance(value, JobStatus) else value
+               for key, value in values.items()}
     for key in JSON_COLUMNS:
         if key in encoded and encoded[key] is not None:
             encoded[key] = json.dumps(encoded[key], default=str)
@@ -190,16 +146,16 @@ def _encode(values: dict[str, Any]) -> dict[str, Any]:
 class JobStore:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
-        migrate(self.engine)
+        upgrade(self.engine)
 
     def add(self, job: dict[str, Any]) -> None:
         now = now_iso()
-        values = {"status": "accepted", "progress": 0, "created": now, "updated": now,
+        values = {"status": JobStatus.ACCEPTED, "progress": 0, "created": now, "updated": now,
                   "message": "Accepted: waiting for a worker", **job}
         with self.engine.begin() as connection:
             connection.execute(jobs.insert().values(**_encode(values)))
 
-    def get(self, job_id: str) -> dict[str, Any]:
+    def get(self, job_id: str) -> Job:
         with self.engine.connect() as connection:
             row = connection.execute(select(jobs).where(jobs.c.identifier == job_id)).first()
         if row is None:
@@ -208,8 +164,8 @@ class JobStore:
 
     def exists(self, job_id: str) -> bool:
         with self.engine.connect() as connection:
-            return connection.scalar(
-                select(func.count()).select_from(jobs).where(jobs.c.identifier == job_id)) > 0
+            return bool(connection.scalar(
+                select(func.count()).select_from(jobs).where(jobs.c.identifier == job_id)))
 
     def update(self, job_id: str, **values: Any) -> bool:
         values["updated"] = now_iso()
@@ -225,7 +181,8 @@ class JobStore:
         crash may lose the latest one, which the next write or the reaper corrects).
         """
         values["updated"] = now_iso()
-        statement = (update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "running")
+        statement = (update(jobs).where(jobs.c.identifier == job_id,
+                                        jobs.c.status == JobStatus.RUNNING.value)
                      .values(**_encode(values)))
         fast = not durable and self.engine.dialect.name == "sqlite"
         with self.engine.connect() as connection:
@@ -246,12 +203,12 @@ class JobStore:
             result = connection.execute(jobs.delete().where(jobs.c.identifier == job_id))
         return result.rowcount == 1
 
-    def list(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
+    def find(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
              owner: str | None = None, stored: bool | None = None, limit: int = 10,
-             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+             offset: int = 0) -> tuple[list[Job], int]:
         query = select(jobs)
         count = select(func.count()).select_from(jobs)
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if status:
             conditions.append(jobs.c.status.in_(status))
         if process_id:
@@ -269,7 +226,7 @@ class JobStore:
             total = connection.scalar(count)
         return [_decode(row) for row in rows], int(total or 0)
 
-    def claim_next(self, worker: str) -> dict[str, Any] | None:
+    def claim_next(self, worker: str) -> Job | None:
         """Take the next accepted job for `worker`, or None. Never gives a job out twice.
 
         Owners are served round-robin: the job chosen is the oldest of the owner whose last
@@ -286,7 +243,8 @@ class JobStore:
             with self.engine.begin() as connection:
                 row = connection.execute(
                     select(jobs.c.identifier, owner_key.label("owner_key"))
-                    .where(jobs.c.status == "accepted", jobs.c.dismiss_requested.is_(False))
+                    .where(jobs.c.status == JobStatus.ACCEPTED.value,
+                           jobs.c.dismiss_requested.is_(False))
                     .order_by(func.coalesce(last_claimed, 0.0), jobs.c.created,
                               jobs.c.identifier)
                     .limit(1).with_for_update(skip_locked=True)).first()
@@ -295,8 +253,9 @@ class JobStore:
                 now = now_iso()
                 won = connection.execute(
                     update(jobs)
-                    .where(jobs.c.identifier == row.identifier, jobs.c.status == "accepted")
-                    .values(status="running", worker=worker, heartbeat=time.time(),
+                    .where(jobs.c.identifier == row.identifier,
+                           jobs.c.status == JobStatus.ACCEPTED.value)
+                    .values(status=JobStatus.RUNNING.value, worker=worker, heartbeat=time.time(),
                             started=now, updated=now, progress=5,
                             message="Running: claimed by a worker")).rowcount == 1
                 if won:
@@ -306,11 +265,7 @@ class JobStore:
         return None
 
     def _record_claim(self, connection: Connection, owner: str) -> None:
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = insert(dispatch).values(owner=owner, last_claimed=time.time())
         connection.execute(statement.on_conflict_do_update(
             index_elements=[dispatch.c.owner],
@@ -321,7 +276,7 @@ class JobStore:
         with self.engine.connect() as connection:
             return int(connection.scalar(
                 select(func.count()).select_from(jobs).where(
-                    jobs.c.status.in_(("accepted", "running")),
+                    jobs.c.status.in_([status.value for status in ACTIVE]),
                     _owner_is(owner))) or 0)
 
     def stored_bytes(self, owner: str | None) -> int:
@@ -335,17 +290,19 @@ class JobStore:
         now = now_iso()
         with self.engine.begin() as connection:
             return connection.execute(
-                update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "accepted")
-                .values(status="dismissed", message=message, finished=now, updated=now,
-                        progress=100, dismiss_requested=True)).rowcount == 1
+                update(jobs).where(jobs.c.identifier == job_id,
+                                   jobs.c.status == JobStatus.ACCEPTED.value)
+                .values(status=JobStatus.DISMISSED.value, message=message, finished=now,
+                        updated=now, progress=100, dismiss_requested=True)).rowcount == 1
 
     def request_dismiss(self, job_id: str) -> bool:
         with self.engine.begin() as connection:
             return connection.execute(
-                update(jobs).where(jobs.c.identifier == job_id, jobs.c.status == "running")
+                update(jobs).where(jobs.c.identifier == job_id,
+                                   jobs.c.status == JobStatus.RUNNING.value)
                 .values(dismiss_requested=True, updated=now_iso())).rowcount == 1
 
-    def stale_running(self, older_than: float) -> list[dict[str, Any]]:
+    def stale_running(self, older_than: float) -> list[Job]:
         """Running jobs whose heartbeat stopped: their worker or server died."""
         with self.engine.connect() as connection:
             rows = connection.execute(select(jobs).where(_stale(older_than))).all()
@@ -362,6 +319,6 @@ class JobStore:
     def is_orphan(self, job_id: str) -> bool:
         """True for a job this store knows to be over; unknown ids belong to someone else."""
         try:
-            return self.get(job_id)["status"] in FINAL_STATUSES
+            return self.get(job_id).is_final
         except JobNotFound:
             return False

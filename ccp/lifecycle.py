@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ccp import archive, provenance, templating
+from ccp.archive import Archives
 from ccp.executionlog import ExecutionLog
 from ccp.model import Infrastructure, Method
 from ccp.runtimes.base import (
@@ -26,7 +27,6 @@ from ccp.runtimes.base import (
     RuntimeTimeout,
     now_iso,
 )
-from ccp.storage.base import Storage
 
 LOGGER = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ class Execution:
     infrastructure: Infrastructure
     request: dict[str, Any]
     inputs: dict[str, Any]
-    workdir: Path
+    workdir: Path  # the execution's own files; removed once its archive is stored
+    archive_dir: Path  # where the archive grows (inside workdir)
     base_url: str
     user: dict[str, Any] = field(default_factory=dict)
     derived_from: str | None = None
@@ -77,11 +78,12 @@ class PhaseFailed(RuntimeError):
     pass
 
 
-def run(execution: Execution, runtime: Runtime, storage: Storage, reporter: Reporter) -> Outcome:
+def run(execution: Execution, runtime: Runtime, archives: Archives,
+        reporter: Reporter) -> Outcome:
     started = now_iso()
     workdir = execution.workdir
-    archive_dir = workdir / "archive"
-    log = ExecutionLog(archive_dir / "logs")
+    archive_dir = execution.archive_dir
+    log = ExecutionLog(archive_dir)
     inputs = execution.inputs
     deadline = time.monotonic() + float(inputs["ccpmaxtime"])
     instance: Instance | None = None
@@ -155,33 +157,33 @@ def run(execution: Execution, runtime: Runtime, storage: Storage, reporter: Repo
     finished = now_iso()
 
     reporter.progress("Archive", PROGRESS["Archive"], "Archive: storing the execution record")
-    return _archive(execution, storage, description,
+    return _archive(execution, archives, description,
                     Outcome(status, message, started, finished, outputs))
 
 
-def record_lost(execution: Execution, runtime: Runtime, storage: Storage, message: str,
+def record_lost(execution: Execution, runtime: Runtime, archives: Archives, message: str,
                 started: str | None) -> Outcome:
     """Write the archive of an execution whose server died under it."""
-    ExecutionLog(execution.workdir / "archive" / "logs").event("Destroy", message)
+    ExecutionLog(execution.archive_dir).event("Destroy", message)
     finished = now_iso()
     started = started or finished
     description = {"runtime": runtime.type, "lost": True, "destroyed": finished}
-    return _archive(execution, storage, description,
+    return _archive(execution, archives, description,
                     Outcome("failed", message, started, finished))
 
 
-def _archive(execution: Execution, storage: Storage, instance: dict[str, Any],
+def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
              outcome: Outcome) -> Outcome:
     """Write metadata and PROV, then store the archive; if the store fails, keep it on disk
     for a retry and say so."""
-    archive_dir = execution.workdir / "archive"
+    archive_dir = execution.archive_dir
     _write_metadata(execution, instance, outcome.status, outcome.message, outcome.started,
                     outcome.finished, archive_dir)
     _write_provenance(execution, outcome.status, outcome.started, outcome.finished,
                       outcome.outputs, archive_dir)
     outcome.archive_bytes = archive.directory_size(archive_dir)
     try:
-        storage.put_tree(archive.prefix_of(execution.job_id), archive_dir)
+        archives.store(execution.job_id, archive_dir)
     except Exception as err:
         LOGGER.exception("storing the archive of %s failed", execution.job_id)
         return Outcome("failed", f"The archive could not be stored ({err}); it is kept on the "
@@ -227,12 +229,11 @@ def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> 
 
 def _write_metadata(execution: Execution, instance: dict[str, Any], status: str, message: str,
                     started: str, finished: str, archive_dir: Path) -> None:
-    metadata = archive_dir / "metadata"
-    archive.write_json(metadata / "request.json", execution.request)
-    archive.write_json(metadata / "method.json", execution.method.to_dict())
-    archive.write_json(metadata / "infrastructure.json", execution.infrastructure.to_dict())
-    archive.write_json(metadata / "instance.json", instance)
-    archive.write_json(metadata / "status.json", {
+    archive.write_json(archive_dir / archive.REQUEST, execution.request)
+    archive.write_json(archive_dir / archive.METHOD, execution.method.to_dict())
+    archive.write_json(archive_dir / archive.INFRASTRUCTURE, execution.infrastructure.to_dict())
+    archive.write_json(archive_dir / archive.INSTANCE, instance)
+    archive.write_json(archive_dir / archive.STATUS, {
         "jobID": execution.job_id,
         "processID": execution.method.id,
         "processVersion": execution.method.version,
@@ -245,7 +246,7 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         "derivedFrom": execution.derived_from,
         "method": {"digest": execution.method.digest, "source": execution.method_source},
     })
-    archive.write_json(archive_dir / "auth" / "jwt.json", execution.user)
+    archive.write_json(archive_dir / archive.CLAIMS, execution.user)
 
 
 def _write_provenance(execution: Execution, status: str, started: str, finished: str,
@@ -267,10 +268,9 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
         method_source=execution.method_source,
     )
     doc = provenance.build(facts)
-    metadata = archive_dir / "metadata"
-    metadata.mkdir(parents=True, exist_ok=True)
-    (metadata / "provenance.json").write_text(provenance.serialize(doc, "json"))
-    (metadata / "provenance.ttl").write_text(provenance.serialize(doc, "ttl"))
+    (archive_dir / archive.PROVENANCE_JSON).parent.mkdir(parents=True, exist_ok=True)
+    (archive_dir / archive.PROVENANCE_JSON).write_text(provenance.serialize(doc, "json"))
+    (archive_dir / archive.PROVENANCE_TTL).write_text(provenance.serialize(doc, "ttl"))
 
 
 class Watchdog(threading.Thread):

@@ -310,8 +310,8 @@ def _check_outputs(data: dict) -> list[str]:
 def _read_scripts(data: dict) -> tuple[dict[str, str], list[str]]:
     problems: list[str] = []
     scripts: dict[str, str] = {}
-    inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
-    input_names = {*inputs, *CONTROL_INPUTS}
+    inputs = data.get("inputs")
+    input_names = {*(inputs if isinstance(inputs, dict) else {}), *CONTROL_INPUTS}
     additional = data.get("additionalParameters")
     if not isinstance(additional, dict) or not isinstance(additional.get("parameters"), list):
         return scripts, ["'additionalParameters.parameters' is required (the lifecycle scripts)"]

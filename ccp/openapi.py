@@ -304,7 +304,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                   **_errors(404)}},
         },
     }
-    spec = {
+    spec: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": title, "version": "1.0.0",
                  "description": "CCP: Methods as OGC API - Processes, run as Executions"},

@@ -106,14 +106,17 @@ def check(script: str, names: Iterable[str]) -> list[str]:
     if unknown:
         problems.append(f"unknown name(s) {', '.join(unknown)}: a template may use the "
                         "Method's inputs only")
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        attribute = node.attr if isinstance(node, nodes.Getattr) else (
-            node.arg.value if isinstance(node.arg, nodes.Const) else None)
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        attribute: object = None
+        if isinstance(access, nodes.Getattr):
+            attribute = access.attr
+        elif isinstance(access, nodes.Getitem) and isinstance(access.arg, nodes.Const):
+            attribute = access.arg.value
         if isinstance(attribute, str) and attribute.startswith("_"):
-            problems.append(f"line {node.lineno}: '{attribute}' is a private attribute, which "
+            problems.append(f"line {access.lineno}: '{attribute}' is a private attribute, which "
                             "the sandbox refuses")
-    for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
-        problems.append(f"line {node.lineno}: a script cannot load other templates")
+    for load in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        problems.append(f"line {load.lineno}: a script cannot load other templates")
     return problems
 
 
@@ -123,7 +126,8 @@ def _undeclared(tree: nodes.Template) -> set[str]:
     Not `jinja2.meta.find_undeclared_variables`: that compiles the template, and compiling
     folds constants (`{{ 'A' * 10**9 }}`, `{{ 'A'|center(10**9) }}`) in this process.
     """
-    loaded, stored = set(), set(IMPLICIT_NAMES)
+    loaded: set[str] = set()
+    stored: set[str] = set(IMPLICIT_NAMES)
     for name in tree.find_all(nodes.Name):
         (loaded if name.ctx == "load" else stored).add(name.name)
     return loaded - stored

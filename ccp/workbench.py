@@ -10,17 +10,17 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ccp import codegen, errors
-from ccp.api import (
+from ccp.api.common import (
     base_url,
     find_job,
     json_response,
     manager,
-    process_summary,
     read_json_body,
     requester,
-    status_info,
     visible_method,
 )
+from ccp.api.jobs import status_info
+from ccp.api.processes import process_summary
 from ccp.model import DescriptorError, Method
 from ccp.registry import ReadOnlyMethod, RegistryConflict
 
@@ -198,8 +198,8 @@ def _stub(process_id: str, inputs: dict[str, Any], lang: str, title: str) -> Res
 @blueprint.get("/jobs/<jobid:job_id>/code/<lang>")
 def job_code(job_id: str, lang: str) -> Response:
     job = find_job(job_id)
-    inputs = (job.get("request") or {}).get("inputs") or {}
-    return _stub(job["process_id"], inputs, lang, job["method"].get("title", ""))
+    inputs = job.request.get("inputs") or {}
+    return _stub(job.process_id, inputs, lang, job.method.get("title", ""))
 
 
 @blueprint.get("/processes/<processid:process_id>/code/<lang>")

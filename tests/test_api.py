@@ -150,7 +150,7 @@ def test_ccpmaxtime_fails_an_execution_that_runs_too_long(client) -> None:
 def test_deleting_a_finished_job_removes_it_and_its_archive(client, app) -> None:
     job_id = submit(client, "hello-world")
     wait_final(client, job_id)
-    storage = app.extensions["ccp"].manager.storage
+    storage = app.extensions["ccp"].manager.archives.storage
     assert storage.list(f"executions/{job_id}")
     assert client.delete(f"/jobs/{job_id}").status_code == 200
     assert client.get(f"/jobs/{job_id}").status_code == 404
@@ -269,7 +269,7 @@ def test_unreachable_infrastructure_makes_its_methods_not_executable(
         "id": "docker", "name": "Nowhere", "type": "docker",
         "settings": {"engine": "unix:///nonexistent/docker.sock", "timeout": 2}}))
     app = app_factory(methods=methods_dir, infrastructures=infrastructures)
-    app.extensions["ccp"].manager.check_infrastructures()
+    app.extensions["ccp"].manager.recovery.check_infrastructures()
     client = app.test_client()
     hello_docker = client.get("/processes/hello-docker").get_json()
     assert hello_docker["executable"] is False

@@ -170,8 +170,8 @@ def test_engine_going_away_mid_job_fails_it_clearly_and_the_server_keeps_serving
     deadline = time.monotonic() + 60
     while fresh.containers.list(all=True, filters={"label": f"{LABEL}={job_id}"}):
         manager = app.extensions["ccp"].manager
-        manager.check_infrastructures()
-        manager.recover()
+        manager.recovery.check_infrastructures()
+        manager.recovery.recover()
         assert time.monotonic() < deadline, "the orphan container was never removed"
         time.sleep(1)
     # the engine is back: executions run again

@@ -97,10 +97,10 @@ def test_storage_down_fails_the_job_keeps_the_archive_and_retry_stores_it(
     kept = manager.data_dir / "work" / job_id / "archive"
     assert (kept / "outputs" / "output.zip").exists()
     with pytest.raises(StorageError):
-        manager.storage.list("executions")
+        manager.archives.storage.list("executions")
 
-    manager.storage = S3Storage.from_config(good)  # the store is back
-    assert manager.retry_storage() == [job_id]
+    manager.archives.storage = S3Storage.from_config(good)  # the store is back
+    assert manager.recovery.retry_storage() == [job_id]
     job = client.get(f"/jobs/{job_id}").get_json()
     assert job["status"] == "successful" and "stored on retry" in job["message"]
     outputs = zipfile.ZipFile(io.BytesIO(client.get(f"/jobs/{job_id}/outputs/output.zip").data))

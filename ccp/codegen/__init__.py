@@ -234,7 +234,7 @@ def python_steps(python_stub: str) -> list[tuple[str, str]]:
 
 def _notebook(base_url: str, process_id: str, inputs: dict[str, Any] | None,
               title: str) -> str:
-    python_stub, _, _ = render_stub("python", base_url, process_id, inputs, title)
+    python_stub, _, _ = render_stub("python", base_url, process_id, inputs or {}, title)
     name = markdown_text(title or process_id)
     intro = (
         f"# Run {name} on CCP\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import urllib3
 from minio import Minio
@@ -101,11 +101,11 @@ class S3Storage(Storage):
             if err.code in MISSING:
                 raise FileNotFoundError(key) from err
             raise StorageError(str(err)) from err
-        return _Released(response)
+        return cast(BinaryIO, _Released(response))
 
     def size(self, key: str) -> int:
         try:
-            return int(self.client.stat_object(self.bucket, self._key(key)).size)
+            return int(self.client.stat_object(self.bucket, self._key(key)).size or 0)
         except S3Error as err:
             if err.code in MISSING:
                 raise FileNotFoundError(key) from err

@@ -1,0 +1,12 @@
+"""The HTTP edge for OGC API - Processes (Part 1) and CCP's own routes, one module per kind
+of resource. Each route asks the manager and maps nothing itself: domain errors are raised by
+name and rendered once, in ccp.app."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from ccp.api import downloads, infrastructures, jobs, landing, processes
+
+BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, processes.blueprint, jobs.blueprint,
+                                     downloads.blueprint, infrastructures.blueprint)

@@ -1,0 +1,43 @@
+"""The Infrastructures Methods run on, with whether this server can reach them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response
+
+from ccp import errors
+from ccp.api.common import base_url, json_response, manager
+
+blueprint = Blueprint("infrastructures", __name__)
+
+
+def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
+    infrastructure = manager().registry.infrastructures.get(infrastructure_id)
+    if infrastructure is None:
+        raise errors.NotFound(f"there is no infrastructure '{infrastructure_id}'",
+                              title="No such infrastructure")
+    document = infrastructure.to_dict()
+    checked = manager().reachability
+    document["reachable"] = None if infrastructure.id not in checked else (
+        checked[infrastructure.id] is None)
+    if checked.get(infrastructure.id):
+        document["problem"] = checked[infrastructure.id]
+    document["links"] = [{"rel": "self", "type": "application/json",
+                          "href": f"{base_url()}/infrastructures/{infrastructure.id}"}]
+    return document
+
+
+@blueprint.get("/infrastructures")
+def list_infrastructures() -> Response:
+    ids = sorted(manager().registry.infrastructures)
+    return json_response({
+        "infrastructures": [infrastructure_document(i) for i in ids],
+        "links": [{"rel": "self", "type": "application/json",
+                   "href": f"{base_url()}/infrastructures"}],
+    })
+
+
+@blueprint.get("/infrastructures/<infrastructure_id>")
+def get_infrastructure(infrastructure_id: str) -> Response:
+    return json_response(infrastructure_document(infrastructure_id))

@@ -1,0 +1,148 @@
+"""Executions as OGC jobs: the list, status, dismiss/delete and results."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, request
+
+from ccp import archive, errors
+from ccp.api.common import (
+    REL,
+    base_url,
+    find_job,
+    int_param,
+    json_response,
+    list_param,
+    manager,
+    requester,
+)
+from ccp.jobs import STATUS_VALUES, Job, JobStatus
+from ccp.model import ID_PATTERN
+
+blueprint = Blueprint("jobs", __name__)
+
+
+def status_info(job: Job) -> dict[str, Any]:
+    url = f"{base_url()}/jobs/{job.identifier}"
+    info: dict[str, Any] = {
+        "type": "process",
+        "processID": job.process_id,
+        "processVersion": job.process_version,
+        "jobID": job.identifier,
+        "status": job.status.value,
+        "message": job.message,
+        "progress": job.progress,
+        "created": job.created,
+        "started": job.started,
+        "finished": job.finished,
+        "updated": job.updated,
+        "infrastructure": job.infrastructure_id,
+        "image": job.inputs.get("ccpimage"),
+        "links": [
+            {"rel": "self", "type": "application/json", "href": url},
+            {"rel": "up", "type": "application/json", "href": f"{base_url()}/jobs"},
+            {"rel": "logs", "type": "text/plain", "href": f"{url}/logs"},
+        ],
+    }
+    if job.derived_from:
+        info["derivedFrom"] = job.derived_from
+    if job.method_digest:
+        # Which Method ran, by content; `archive`: an imported Execution's own Method, which
+        # is not this server's process of that id and version.
+        info["method"] = {"digest": job.method_digest, "source": job.method_source or "file"}
+    if job.is_final and job.stored:
+        info["links"] += [
+            {"rel": "archive", "type": "application/zip", "href": f"{url}/archive",
+             "title": "The whole Execution archive"},
+            {"rel": "provenance", "type": "application/json", "href": f"{url}/provenance",
+             "title": "PROV-JSON record (?f=ttl, xml, provn)"},
+        ]
+    if job.status == JobStatus.SUCCESSFUL:
+        info["links"].append({"rel": f"{REL}results", "type": "application/json",
+                              "href": f"{url}/results"})
+    return info
+
+
+@blueprint.get("/jobs")
+def list_jobs() -> Response:
+    limit = int_param("limit", 10, 1, 1000)
+    offset = int_param("offset", 0, 0)
+    statuses = list_param("status", STATUS_VALUES)
+    process_ids = list_param("processID")
+    for process_id in process_ids or []:
+        if not ID_PATTERN.match(process_id):
+            raise errors.InvalidParameter(f"'processID' {process_id[:40]!r} is not a process id")
+    jobs, total = manager().store.find(status=statuses, process_id=process_ids, limit=limit,
+                                       offset=offset, owner=requester().owner_filter)
+    query = {k: v for k, v in request.args.items(multi=True) if k not in ("offset", "limit")}
+    links = [{"rel": "self", "type": "application/json", "href": _jobs_url(query, offset, limit)}]
+    if offset + limit < total:
+        links.append({"rel": "next", "type": "application/json",
+                      "href": _jobs_url(query, offset + limit, limit)})
+    if offset > 0:
+        links.append({"rel": "prev", "type": "application/json",
+                      "href": _jobs_url(query, max(0, offset - limit), limit)})
+    return json_response({"jobs": [status_info(job) for job in jobs], "numberMatched": total,
+                          "numberReturned": len(jobs), "links": links})
+
+
+def _jobs_url(query: dict[str, str], offset: int, limit: int) -> str:
+    return f"{base_url()}/jobs?" + urlencode({**query, "limit": limit, "offset": offset})
+
+
+@blueprint.get("/jobs/<jobid:job_id>")
+def get_job(job_id: str) -> Response:
+    return json_response(status_info(find_job(job_id)))
+
+
+@blueprint.delete("/jobs/<jobid:job_id>")
+def delete_job(job_id: str) -> Response:
+    job = find_job(job_id)
+    ccp_manager = manager()
+    if job.is_final:
+        ccp_manager.delete(job_id)
+        info = status_info(job)
+        info["message"] = "Deleted with its archive"
+        return json_response(info)
+    return json_response(status_info(ccp_manager.dismiss(job_id)))
+
+
+@blueprint.get("/jobs/<jobid:job_id>/results")
+def results(job_id: str) -> Response:
+    job = find_job(job_id)
+    if not job.is_final:
+        raise errors.ResultNotReady(f"job '{job_id}' is {job.status}")
+    if job.status != JobStatus.SUCCESSFUL:
+        # The job's state, not the request, is at fault: 409 Conflict.
+        raise errors.Conflict(f"job '{job_id}' is {job.status}: {job.message}",
+                              title="Job failed" if job.status == JobStatus.FAILED
+                              else "Job dismissed")
+    url = f"{base_url()}/jobs/{job_id}"
+    link = (f'<{url}/archive>; rel="archive"; type="application/zip", '
+            f'<{url}/outputs/output.zip>; rel="outputs"; type="application/zip", '
+            f'<{url}/provenance>; rel="provenance"; type="application/json"')
+    document = results_document(job)
+    document["links"] = [
+        {"rel": "archive", "type": "application/zip", "href": f"{url}/archive"},
+        {"rel": "outputs", "type": "application/zip", "href": f"{url}/outputs/output.zip"},
+        {"rel": "provenance", "type": "application/json", "href": f"{url}/provenance"},
+    ]
+    return json_response(document, headers={"Link": link})
+
+
+def results_document(job: Job) -> dict[str, Any]:
+    """The OGC results document of a successful job, from its stored archive."""
+    archives = manager().archives
+    job_url = f"{base_url()}/jobs/{job.identifier}"
+    document: dict[str, Any] = {}
+    for output_id, spec in job.method.get("outputs", {}).items():
+        media_type = spec.get("schema", {}).get("contentMediaType", "")
+        if output_id in ("stdout", "stderr"):
+            text = archives.read_text(job.identifier, archive.phase_log("execute", output_id))
+            document[output_id] = {"value": text, "mediaType": "text/plain"}
+        else:
+            document[output_id] = {"href": f"{job_url}/outputs/output.zip",
+                                   "type": media_type or "application/zip"}
+    return document

@@ -1,0 +1,79 @@
+"""Methods as OGC processes: the list, one description, and execution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response
+
+from ccp.api.common import (
+    REL,
+    base_url,
+    int_param,
+    json_response,
+    manager,
+    read_json_body,
+    requester,
+    visible_method,
+    visible_methods,
+)
+from ccp.api.jobs import status_info
+from ccp.model import Method
+
+blueprint = Blueprint("processes", __name__)
+
+
+def process_summary(method: Method, full: bool = False) -> dict[str, Any]:
+    registry = manager().registry
+    description = method.to_dict()
+    if not full:
+        for key in ("inputs", "outputs", "additionalParameters"):
+            description.pop(key, None)
+    url = f"{base_url()}/processes/{method.id}"
+    problem = manager().reachability.get(method.infrastructure_id)
+    description["executable"] = registry.is_executable(method) and problem is None
+    if not registry.is_executable(method):
+        description["notExecutableBecause"] = (
+            f"infrastructure '{method.infrastructure_id}' is not configured on this server")
+    elif problem:
+        description["notExecutableBecause"] = problem
+    description["readOnly"] = registry.is_read_only(method.id)
+    description["links"] = [
+        *[link for link in method.raw.get("links", []) if link.get("rel") != "self"],
+        {"rel": "self", "type": "application/json", "href": url, "title": method.title},
+        {"rel": f"{REL}execute", "type": "application/json", "href": f"{url}/execution",
+         "title": f"Execute {method.title}"},
+        {"rel": f"{REL}job-list", "type": "application/json",
+         "href": f"{base_url()}/jobs?processID={method.id}", "title": "Executions of it"},
+    ]
+    return description
+
+
+@blueprint.get("/processes")
+def list_processes() -> Response:
+    limit = int_param("limit", 1000, 1, 10000)
+    methods = visible_methods()  # one read of the deployed Methods for the whole list
+    ids = sorted(methods)[:limit]
+    return json_response({
+        "processes": [process_summary(methods[method_id]) for method_id in ids],
+        "links": [{"rel": "self", "type": "application/json",
+                   "href": f"{base_url()}/processes"}],
+    })
+
+
+@blueprint.get("/processes/<processid:process_id>")
+def describe_process(process_id: str) -> Response:
+    return json_response(process_summary(visible_method(process_id), full=True))
+
+
+@blueprint.post("/processes/<processid:process_id>/execution")
+def execute(process_id: str) -> Response:
+    ccp_manager = manager()
+    method = visible_method(process_id)
+    body = read_json_body()
+    job_id = ccp_manager.submit(process_id, body, requester(), method=method)
+    location = f"{base_url()}/jobs/{job_id}"
+    return json_response(status_info(ccp_manager.get_job(job_id)), 201, {
+        "Location": location,
+        "Preference-Applied": "respond-async",
+    })

@@ -1,0 +1,125 @@
+"""From a claimed job to a finished one: build the Execution, run its lifecycle on the right
+runtime, record the outcome in the job store."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from ccp import archive, lifecycle, templating
+from ccp.archive import Archives
+from ccp.auth import runtime_token
+from ccp.jobs import Job, JobStatus
+from ccp.jobstore import JobNotFound, JobStore
+from ccp.model import Infrastructure, Method
+from ccp.runtimepool import RuntimePool
+from ccp.runtimes.base import Instance
+
+LOGGER = logging.getLogger(__name__)
+
+
+class Executor:
+    def __init__(self, store: JobStore, archives: Archives, runtimes: RuntimePool,
+                 base_url: str, template_limits: templating.Limits,
+                 runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET") -> None:
+        self.store = store
+        self.archives = archives
+        self.runtimes = runtimes
+        self.base_url = base_url
+        self.template_limits = template_limits
+        self.runtime_token_secret_env = runtime_token_secret_env
+
+    def run(self, job: Job, stopping: threading.Event) -> None:
+        """Run one claimed job to its end; the store gets its final status."""
+        reporter = StoreReporter(self.store, job.identifier, stopping)
+        try:
+            execution = self.execution_of(job)
+            runtime = self.runtimes.get(execution.infrastructure)
+            outcome = lifecycle.run(execution, runtime, self.archives, reporter)
+        except Exception as err:
+            LOGGER.exception("job %s could not run", job.identifier)
+            self.store.update_running(job.identifier, status=JobStatus.FAILED, progress=100,
+                                      message=f"Launch failed: {err}",
+                                      finished=lifecycle.now_iso())
+            return
+        self.store.update_running(
+            job.identifier, status=outcome.status, message=outcome.message, progress=100,
+            finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs,
+            archive_bytes=outcome.archive_bytes)
+
+    def fail_lost(self, job: Job) -> None:
+        """A job whose server died under it: destroy its runtime, archive what is known."""
+        message = ("Failed: the server stopped while this execution was running; "
+                   "its runtime was destroyed")
+        LOGGER.warning("job %s was left running by a dead server: failing it", job.identifier)
+        stored, archive_bytes = False, None
+        try:
+            execution = self.execution_of(job)
+            runtime = self.runtimes.get(execution.infrastructure)
+            if job.instance:
+                runtime.destroy(Instance.from_dict(job.instance))
+            outcome = lifecycle.record_lost(execution, runtime, self.archives, message,
+                                            job.started)
+            stored, archive_bytes = outcome.stored, outcome.archive_bytes
+        except Exception:
+            LOGGER.exception("cleaning up job %s failed", job.identifier)
+        self.store.update_running(job.identifier, status=JobStatus.FAILED, message=message,
+                                  progress=100, finished=lifecycle.now_iso(), stored=stored,
+                                  archive_bytes=archive_bytes)
+
+    def execution_of(self, job: Job) -> lifecycle.Execution:
+        infrastructure = Infrastructure.from_dict(job.infrastructure)
+        return lifecycle.Execution(
+            job_id=job.identifier,
+            method=Method.from_dict(job.method),
+            infrastructure=infrastructure,
+            request=job.request,
+            inputs=job.inputs,
+            workdir=archive.work_dir(self.archives.data_dir, job.identifier),
+            archive_dir=archive.staging_dir(self.archives.data_dir, job.identifier),
+            base_url=self.base_url,
+            user=job.claims,
+            derived_from=job.derived_from,
+            runtime_env=self._runtime_env(job, infrastructure),
+            method_source=job.method_source or "file",
+            template_limits=self.template_limits,
+        )
+
+    def _runtime_env(self, job: Job, infrastructure: Infrastructure) -> dict[str, str]:
+        """A short-lived callback token, only where the Infrastructure asks for one."""
+        secret = os.environ.get(self.runtime_token_secret_env, "")
+        if not infrastructure.settings.runtime_token or not secret:
+            return {}
+        token = runtime_token(secret, job.identifier, job.owner,
+                              float(job.inputs.get("ccpmaxtime", 3600)))
+        return {"CCP_TOKEN": token, "CCP_URL": self.base_url}
+
+
+class StoreReporter:
+    """The lifecycle's view of one job row."""
+
+    def __init__(self, store: JobStore, job_id: str, stopping: threading.Event) -> None:
+        self.store = store
+        self.job_id = job_id
+        self._stopping = stopping
+
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def progress(self, phase: str, percent: int, message: str) -> None:
+        self.store.update_running(self.job_id, durable=False, progress=percent, message=message)
+
+    def instance_started(self, instance: dict[str, Any]) -> None:
+        self.store.update_running(self.job_id, instance=instance)
+
+    def heartbeat(self) -> None:
+        self.store.update_running(self.job_id, durable=False, heartbeat=time.time())
+
+    def dismiss_requested(self) -> bool:
+        try:
+            return self.store.get(self.job_id).dismiss_requested
+        except JobNotFound:
+            return True
