@@ -26,6 +26,7 @@ from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
 from ccp import archive, errors, lifecycle, safejson, templating
 from ccp.auth import ANONYMOUS, Requester, runtime_token
 from ccp.jobstore import FINAL_STATUSES, JobNotFound, JobStore
+from ccp.logs import concise
 from ccp.methodstore import MethodStore
 from ccp.model import DescriptorError, Infrastructure, InputError, Method, resolve_inputs
 from ccp.policy import RETRY_AFTER_SECONDS, Policy
@@ -484,15 +485,15 @@ class CCPManager(BaseManager):
         for infrastructure in list(self.registry.infrastructures.values()):
             try:
                 self.runtime(infrastructure).check()
-                problem = None
+                problem, summary = None, ""
             except Exception as err:
-                problem = str(err) or type(err).__name__
+                problem, summary = str(err) or type(err).__name__, concise(err)
             if problem != self.reachability.get(infrastructure.id, "unchecked"):
-                if problem:  # said once when it happens, not at every check
-                    LOGGER.warning("infrastructure %s is unreachable: %s", infrastructure.id,
-                                   problem)
+                if problem:  # said once when it happens, in one line, not at every check
+                    LOGGER.warning("infrastructure %s unreachable: %s", infrastructure.id,
+                                   summary)
                 elif infrastructure.id in self.reachability:
-                    LOGGER.warning("infrastructure %s is reachable again", infrastructure.id)
+                    LOGGER.warning("infrastructure %s reachable again", infrastructure.id)
             self.reachability[infrastructure.id] = problem
 
     def _reap(self) -> None:
