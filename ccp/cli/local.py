@@ -7,11 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ccp.model import DescriptorError
-
 
 def validate_method(args: argparse.Namespace) -> int:
-    from ccp.model import unsafe_scripts
+    from ccp.model import DescriptorError, unsafe_scripts
     from ccp.registry import load_method_file
 
     failed = 0
