@@ -379,3 +379,19 @@ def test_cli_serve_log_lines_are_concise(tmp_path: Path, server_process) -> None
     assert len(records) == 2 and all(LOG_RECORD.match(line) for line in records), log
     assert "{/" not in log and ".py:" not in log and "Traceback" not in log
     assert "CCP stopping (SIGTERM)" in log
+
+
+def test_cli_in_process_archive_location_on_s3(tmp_path: Path, s3_storage_config) -> None:
+    config = s3_storage_config(prefix="cli")
+    env = cli_env(tmp_path / "data", CCP_STORAGE="s3", CCP_S3_ENDPOINT=config["endpoint"],
+                  CCP_S3_BUCKET=config["bucket"], CCP_S3_PREFIX="cli")
+    result = ccp("run", "hello-world", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    job_id = document["jobID"]
+    assert document["archive"] == f"s3://{config['bucket']}/cli/executions/{job_id}"
+    assert document["results"]["output"]["href"] == (
+        f"s3://{config['bucket']}/cli/executions/{job_id}/outputs/output.zip")
+    saved = ccp("jobs", "download", job_id, "--outputs", "-o", str(tmp_path / "o.zip"), env=env)
+    assert saved.returncode == 0, saved.stderr
+    assert zipfile.ZipFile(tmp_path / "o.zip").read("hello.txt") == b"Hello, World!\n"

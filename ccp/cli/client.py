@@ -11,13 +11,17 @@ archive really is (a path, or an s3:// URL) instead of the server's URLs.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+LOGGER = logging.getLogger("ccp.cli")
 FINAL_STATUSES = ("successful", "failed", "dismissed")
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 CHUNK = 1024 * 1024
 
 
@@ -67,6 +71,9 @@ class HTTPTransport:
         self.session.headers["User-Agent"] = "ccp-cli"
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
+            address = urlsplit(self.where)
+            if address.scheme == "http" and address.hostname not in LOOPBACK:
+                LOGGER.warning("the token goes to %s unencrypted: use https", self.where)
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: Any = None) -> Reply:
@@ -113,13 +120,15 @@ class InProcessTransport:
         """Where a job's archive (or one file of it) is stored: a path, or an s3:// URL."""
         from ccp import archive
         from ccp.storage.local import LocalStorage
+        from ccp.storage.s3 import S3Storage
 
         key = archive.prefix_of(job_id) + (f"/{part}" if part else "")
         storage = self.manager.storage
         if isinstance(storage, LocalStorage):
             return str(storage.root.resolve() / key)
-        bucket, prefix = getattr(storage, "bucket", "?"), getattr(storage, "prefix", "")
-        return f"s3://{bucket}/" + (f"{prefix}/{key}" if prefix else key)
+        if isinstance(storage, S3Storage):
+            return f"s3://{storage.bucket}/" + "/".join(filter(None, (storage.prefix, key)))
+        return f"{type(storage).__name__}:{key}"
 
     def close(self) -> None:
         self.manager.stop()

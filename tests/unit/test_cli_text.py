@@ -39,3 +39,15 @@ def test_cli_concise_error_names_the_root_cause_in_one_line() -> None:
     assert concise(ValueError("first line\nsecond line")) == "first line"
     assert concise(ValueError("x" * 500), limit=50) == "x" * 49 + "…"
     assert concise(KeyError()) == "KeyError"
+
+
+def test_cli_warns_before_sending_a_token_in_clear(caplog: pytest.LogCaptureFixture) -> None:
+    from ccp.cli.client import HTTPTransport
+
+    HTTPTransport("https://ccp.example.org", "t").close()
+    HTTPTransport("http://127.0.0.1:5000", "t").close()
+    HTTPTransport("http://ccp.example.org", None).close()
+    assert not caplog.records  # no request is sent by any of these
+    HTTPTransport("http://ccp.example.org/", "t").close()
+    assert [r.getMessage() for r in caplog.records] == [
+        "the token goes to http://ccp.example.org unencrypted: use https"]
