@@ -7,6 +7,7 @@ On a terminal this is a `rich` progress bar with the log scrolling above it; any
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -51,6 +52,7 @@ class Terminal:
         is_tty = stream.isatty() and os.environ.get("TERM", "") not in ("dumb", "unknown")
         return cls(stream, is_tty)
 
+    @functools.cached_property
     def console(self) -> Any:
         from rich.console import Console
 
@@ -60,12 +62,12 @@ class Terminal:
         if self.live and style:
             from rich.text import Text
 
-            self.console().print(Text(text, style=style))
+            self.console.print(Text(text, style=style))
         else:
             print(text, file=self.stream, flush=True)
 
     def view(self) -> View:
-        return LiveView(self.console()) if self.live else PlainView(self.stream)
+        return LiveView(self.console) if self.live else PlainView(self.stream)
 
 
 class PlainView:

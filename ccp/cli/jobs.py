@@ -33,7 +33,7 @@ def list_jobs(args: argparse.Namespace) -> int:
                       caption=f"{len(jobs)} of {total} job(s)")
         for row in rows:
             table.add_row(*row, style=STATUS_STYLES.get(row[2], ""))
-        terminal.console().print(table)
+        terminal.console.print(table)
     else:
         widths = [max([len(title)] + [len(row[i]) for row in rows])
                   for i, (title, _key) in enumerate(COLUMNS)]
