@@ -104,6 +104,28 @@ class Profile:
         return json.loads(found[-1])
 
 
+    def configure(self, servers: list[dict[str, str]]) -> None:
+        """Save `servers` in the profile and enable the plugin there, as the Plugin Manager
+        would: what QGIS desktop and qgis_process read at start-up."""
+        self.run("""
+settings = QgsSettings()
+settings.setValue("PythonPlugins/ccp_qgis", True)
+settings.sync()
+emit(settings.fileName())
+""", servers=servers)
+
+
+def qgis_process() -> list[str]:
+    """The `qgis_process` command. Debian 12's wrapper script passes --noversioncheck (from
+    /etc/default/qgis) to qgis_process 3.22, which rejects it (qgis/QGIS#57683): there, the
+    binary the wrapper runs."""
+    defaults = Path("/etc/default/qgis")
+    binary = Path("/usr/bin/qgis_process.bin")
+    if binary.exists() and defaults.exists() and "--noversioncheck" in defaults.read_text():
+        return [str(binary)]
+    return ["qgis_process"]
+
+
 @pytest.fixture(scope="session")
 def plugin_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_plugin(tmp_path_factory.mktemp("dist") / "ccp_qgis.zip")
