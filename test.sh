@@ -16,5 +16,5 @@ bash scripts/start-services.sh all
 # shellcheck disable=SC1091
 source /tmp/ccp-services.env
 
-"$CCP_VENV/bin/ruff" check ccp tests bench
+"$CCP_VENV/bin/ruff" check ccp tests bench qgis
 exec "$CCP_VENV/bin/pytest" -p no:cacheprovider "$@"

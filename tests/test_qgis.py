@@ -255,8 +255,15 @@ result = processing.run("ccp:qgis-kinds", {{
     "places": places, "blob": {str(tmp_path / "blob.bin")!r},
     "table": {str(tmp_path / "table.csv")!r}, "dem": dem,
     "options": '{{"depth": 2}}', "either": "42", "ccpmaxtime": 30}})
-emit({{"job": result["JOB_ID"], "dem": base64.b64encode(open(dem, "rb").read()).decode()}})
+from ccp_qgis import mapping
+alg = registry.algorithmById("ccp:qgis-kinds")
+spec = alg.description["inputs"]["blob"]
+by_reference = mapping.value(alg, "blob", spec, {{"blob": "https://data.example.org/b.bin"}},
+                             QgsProcessingContext())
+emit({{"job": result["JOB_ID"], "dem": base64.b64encode(open(dem, "rb").read()).decode(),
+       "by_reference": by_reference}})
 """, servers=[server_entry(kinds_server.url)])
+    assert found["by_reference"] == {"href": "https://data.example.org/b.bin"}
     inputs = request_of(kinds_server.url, found["job"])["inputs"]
     area = inputs.pop("area")
     zone = inputs.pop("zone")
