@@ -96,7 +96,7 @@ class Client:
             return response.read()
 
     def _absolute(self, path: str) -> str:
-        return path if "://" in path else f"{self.url}{path}"
+        return path if path.startswith(("http://", "https://")) else f"{self.url}{path}"
 
     def _open(self, method: str, path: str, body: Any = None) -> Any:
         url = self._absolute(path)

@@ -4,10 +4,12 @@ run in this venv: the zip a user installs, and the client against a live server.
 from __future__ import annotations
 
 import ast
+import http.server
 import importlib
 import io
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -146,3 +148,42 @@ def test_qgis_http_client_against_a_live_server(server_process, plugin_modules,
     assert client.infrastructure("local")["type"] == "local"
     with pytest.raises(plugin_modules.client.CCPError, match="cannot reach the CCP server"):
         plugin_modules.client.Client("http://127.0.0.1:9").processes()
+
+
+def test_qgis_http_client_keeps_the_token_off_other_hosts(plugin_modules,
+                                                          tmp_path: Path) -> None:
+    """A download redirected to another host (a presigned storage URL) goes without the
+    Authorization header; one redirected on the same server keeps it."""
+    seen: dict[str, str | None] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen[self.path] = self.headers.get("Authorization")
+            if self.path.startswith("/redirect"):
+                self.send_response(302)
+                self.send_header("Location", self.path.split("?to=", 1)[1])
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"data")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    ccp, storage = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+    try:
+        client = plugin_modules.client.Client(ccp, {"Authorization": "Bearer secret"})
+        client.download(f"/redirect?to={storage}/presigned", tmp_path / "a")
+        client.download(f"/redirect?to={ccp}/same-server", tmp_path / "b")
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert (tmp_path / "a").read_bytes() == b"data"
+    assert seen[f"/redirect?to={storage}/presigned"] == "Bearer secret"
+    assert seen["/presigned"] is None
+    assert seen["/same-server"] == "Bearer secret"
