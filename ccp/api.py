@@ -16,10 +16,11 @@ from pygeoapi.api import APIRequest
 from pygeoapi.api import landing_page as pygeoapi_landing_page
 from pygeoapi.process.base import JobNotFoundError
 
-from ccp import archive, errors, provenance
+from ccp import archive, errors, provenance, safejson
+from ccp.auth import ANONYMOUS, Requester
 from ccp.jobstore import FINAL_STATUSES
 from ccp.manager import CCPManager
-from ccp.model import Method
+from ccp.model import ID_PATTERN, Method
 from ccp.openapi import document as openapi_document
 
 blueprint = Blueprint("ccp", __name__)
@@ -101,29 +102,31 @@ def _int_param(name: str, default: int, minimum: int, maximum: int | None = None
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as err:
-        raise errors.bad_request(f"'{name}' must be an integer, got {raw!r}") from err
+    if not raw.strip().lstrip("+-").isdigit() or len(raw) > 12:
+        raise errors.InvalidParameter(f"'{name}' must be an integer, got {raw[:40]!r}")
+    value = int(raw)
     if value < minimum or value > MAX_INT:
-        raise errors.bad_request(f"'{name}' must be between {minimum} and {MAX_INT}, got {value}")
+        raise errors.InvalidParameter(
+            f"'{name}' must be between {minimum} and {MAX_INT}, got {value}")
     return min(value, maximum) if maximum else value
+
+
+def requester() -> Requester:
+    """Who sent this request (set by the authentication hook in ccp.app)."""
+    return getattr(request, "ccp_requester", ANONYMOUS)
 
 
 def visible_methods() -> dict[str, Method]:
     """The Methods this request may see (all of them with auth off or for an admin)."""
     registry = manager().registry
-    user = current_user()
-    if not user or getattr(request, "ccp_admin", False):
-        return registry.methods
-    contexts = current_app.extensions["ccp"].auth.contexts(user)
-    return registry.visible_to(user.get("sub"), contexts)
+    who = requester()
+    return registry.methods if who.sees_everything else registry.visible_to(who)
 
 
 def visible_method(method_id: str) -> Method:
     method = visible_methods().get(method_id)
     if method is None:
-        raise errors.no_such_process(method_id)
+        raise errors.NoSuchProcess(method_id)
     return method
 
 
@@ -165,42 +168,37 @@ def list_processes() -> Response:
     })
 
 
-@blueprint.get("/processes/<process_id>")
+@blueprint.get("/processes/<processid:process_id>")
 def describe_process(process_id: str) -> Response:
     return json_response(process_summary(visible_method(process_id), full=True))
 
 
 def read_json_body() -> Any:
+    """The request body as JSON within CCP's bounds (depth, numbers, no NUL): 4xx otherwise."""
     if request.content_length is not None and request.max_content_length is not None \
             and request.content_length > request.max_content_length:
-        raise errors.APIError(413, "Payload too large",
-                              f"the request body is larger than {request.max_content_length} "
-                              "bytes")
+        raise errors.PayloadTooLarge(
+            f"the request body is larger than {request.max_content_length} bytes")
     raw = request.get_data(cache=True)
     if not raw:
-        raise errors.bad_request("the request body is empty: send a JSON execution request",
-                                 "Missing parameter value")
+        raise errors.MissingParameter("the request body is empty: send a JSON document")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise errors.bad_request(f"the request body is not valid JSON: {err}") from err
+        return safejson.loads(raw, manager().json_limits)
+    except safejson.JSONRejected as err:
+        raise errors.InvalidParameter(f"the request body was refused: {err}") from err
 
 
-@blueprint.post("/processes/<process_id>/execution")
+@blueprint.post("/processes/<processid:process_id>/execution")
 def execute(process_id: str) -> Response:
     ccp_manager = manager()
     method = visible_method(process_id)
     body = read_json_body()
-    job_id = ccp_manager.submit(process_id, body, user=current_user(), method=method)
+    job_id = ccp_manager.submit(process_id, body, requester(), method=method)
     location = f"{base_url()}/jobs/{job_id}"
     return json_response(status_info(ccp_manager.get_job(job_id)), 201, {
         "Location": location,
         "Preference-Applied": "respond-async",
     })
-
-
-def current_user() -> dict[str, Any]:
-    return getattr(request, "ccp_user", None) or {}
 
 
 # --- jobs --------------------------------------------------------------------------------------
@@ -229,6 +227,11 @@ def status_info(job: dict[str, Any]) -> dict[str, Any]:
     }
     if job.get("derived_from"):
         info["derivedFrom"] = job["derived_from"]
+    if job.get("method_digest"):
+        # Which Method ran, by content; `archive`: an imported Execution's own Method, which
+        # is not this server's process of that id and version.
+        info["method"] = {"digest": job["method_digest"],
+                          "source": job.get("method_source") or "file"}
     if job["status"] in FINAL_STATUSES and job.get("stored"):
         info["links"] += [
             {"rel": "archive", "type": "application/zip", "href": f"{url}/archive",
@@ -247,8 +250,8 @@ def _list_param(name: str, allowed: tuple[str, ...] | None = None) -> list[str] 
     if allowed:
         for value in values:
             if value not in allowed:
-                raise errors.bad_request(f"'{name}' must be one of {', '.join(allowed)}, "
-                                         f"got {value!r}")
+                raise errors.InvalidParameter(f"'{name}' must be one of {', '.join(allowed)}, "
+                                              f"got {value[:40]!r}")
     return values or None
 
 
@@ -258,8 +261,11 @@ def list_jobs() -> Response:
     offset = _int_param("offset", 0, 0)
     statuses = _list_param("status", JOB_STATUSES)
     process_ids = _list_param("processID")
+    for process_id in process_ids or []:
+        if not ID_PATTERN.match(process_id):
+            raise errors.InvalidParameter(f"'processID' {process_id[:40]!r} is not a process id")
     jobs, total = manager().store.list(status=statuses, process_id=process_ids, limit=limit,
-                                       offset=offset, owner=owner_filter())
+                                       offset=offset, owner=requester().owner_filter)
     query = {k: v for k, v in request.args.items(multi=True) if k not in ("offset", "limit")}
     links = [{"rel": "self", "type": "application/json", "href": _jobs_url(query, offset, limit)}]
     if offset + limit < total:
@@ -278,19 +284,14 @@ def _jobs_url(query: dict[str, str], offset: int, limit: int) -> str:
     return f"{base_url()}/jobs?" + urlencode({**query, "limit": limit, "offset": offset})
 
 
-def owner_filter() -> str | None:
-    """The owner whose jobs this request may see; None means all (no auth, or an admin)."""
-    return getattr(request, "ccp_owner", None)
-
-
 def find_job(job_id: str) -> dict[str, Any]:
+    """A job this request may see; others' jobs answer 404, exactly as absent ones."""
     try:
         job = manager().get_job(job_id)
     except JobNotFoundError as err:
-        raise errors.no_such_job(job_id) from err
-    owner = owner_filter()
-    if owner is not None and job.get("owner") != owner:
-        raise errors.no_such_job(job_id)
+        raise errors.NoSuchJob(job_id) from err
+    if not requester().may_see_owner(job.get("owner")):
+        raise errors.NoSuchJob(job_id)
     return job
 
 
@@ -314,11 +315,10 @@ def delete_job(job_id: str) -> Response:
 def finished_job(job_id: str) -> dict[str, Any]:
     job = find_job(job_id)
     if job["status"] not in FINAL_STATUSES:
-        raise errors.APIError(404, "Result not ready",
-                              f"job '{job_id}' is {job['status']}: its archive is not ready yet")
+        raise errors.ResultNotReady(
+            f"job '{job_id}' is {job['status']}: its archive is not ready yet")
     if not job.get("stored"):
-        raise errors.APIError(404, "Result not ready",
-                              f"job '{job_id}' has no stored archive: {job['message']}")
+        raise errors.ResultNotReady(f"job '{job_id}' has no stored archive: {job['message']}")
     return job
 
 
@@ -326,11 +326,11 @@ def finished_job(job_id: str) -> dict[str, Any]:
 def results(job_id: str) -> Response:
     job = find_job(job_id)
     if job["status"] in ("accepted", "running"):
-        raise errors.APIError(404, "Result not ready", f"job '{job_id}' is {job['status']}")
+        raise errors.ResultNotReady(f"job '{job_id}' is {job['status']}")
     if job["status"] != "successful":
         # The job's state, not the request, is at fault: 409 Conflict.
-        raise errors.APIError(409, "Job failed" if job["status"] == "failed" else "Job dismissed",
-                              f"job '{job_id}' is {job['status']}: {job['message']}")
+        raise errors.Conflict(f"job '{job_id}' is {job['status']}: {job['message']}",
+                              title="Job failed" if job["status"] == "failed" else "Job dismissed")
     url = f"{base_url()}/jobs/{job_id}"
     link = (f'<{url}/archive>; rel="archive"; type="application/zip", '
             f'<{url}/outputs/output.zip>; rel="outputs"; type="application/zip", '
@@ -349,7 +349,7 @@ def _stream(key: str, mimetype: str, filename: str) -> Response:
     try:
         size = storage.size(key)
     except FileNotFoundError as err:
-        raise errors.APIError(404, "Not found", f"{filename} is not in the archive") from err
+        raise errors.NotFound(f"{filename} is not in the archive") from err
     if manager().redirect_downloads and (url := storage.presigned_url(key)):
         return redirect(url, 302)
 
@@ -389,10 +389,14 @@ def get_provenance(job_id: str) -> Response:
     finished_job(job_id)
     fmt = request.args.get("f", "json")
     if fmt not in provenance.FORMATS:
-        raise errors.bad_request(f"'f' must be one of {', '.join(provenance.FORMATS)}")
+        raise errors.InvalidParameter(f"'f' must be one of {', '.join(provenance.FORMATS)}")
     key = f"{archive.prefix_of(job_id)}/metadata/provenance.json"
     prov_json = manager().storage.read_bytes(key).decode()
-    return Response(provenance.convert(prov_json, fmt), mimetype=provenance.FORMATS[fmt][1])
+    try:
+        converted = provenance.convert(prov_json, fmt)
+    except provenance.ConversionFailed as err:
+        raise errors.NotAcceptable(str(err)) from err
+    return Response(converted, mimetype=provenance.FORMATS[fmt][1])
 
 
 @blueprint.get("/jobs/<jobid:job_id>/logs")
@@ -415,8 +419,8 @@ def get_logs(job_id: str) -> Response:
 def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
     infrastructure = manager().registry.infrastructures.get(infrastructure_id)
     if infrastructure is None:
-        raise errors.APIError(404, "No such infrastructure",
-                              f"there is no infrastructure '{infrastructure_id}'")
+        raise errors.NotFound(f"there is no infrastructure '{infrastructure_id}'",
+                              title="No such infrastructure")
     document = infrastructure.to_dict()
     checked = manager().reachability
     document["reachable"] = None if infrastructure.id not in checked else (

@@ -6,6 +6,7 @@ starts the workers.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from pygeoapi.util import yaml_load
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from ccp import errors
+from ccp import api as api_routes
+from ccp import errors, web, workbench
 from ccp.auth import Authenticator
 from ccp.manager import CCPManager
 
@@ -28,9 +30,16 @@ DEFAULT_MAX_BODY = 1024 * 1024
 
 
 class JobIdConverter(BaseConverter):
-    """A job id segment; `import` is a route of its own (POST /jobs/import), not a job."""
+    """A job id segment (a UUID, or an imported archive's id); `import` is a route of its own
+    (POST /jobs/import), not a job. Anything else is a 404 before any lookup."""
 
-    regex = r"(?!import$)[^/]+"
+    regex = r"(?!import$)[A-Za-z0-9-]{1,64}"
+
+
+class ProcessIdConverter(BaseConverter):
+    """A process id segment: model.ID_PATTERN; anything else is a 404 before any lookup."""
+
+    regex = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
 
 @dataclass
@@ -57,8 +66,8 @@ def load_config(path: Path | str | None = None) -> dict[str, Any]:
 def create_app(config: dict[str, Any] | None = None, start_workers: bool = True) -> Flask:
     config = config if config is not None else load_config()
     # pygeoapi serves the landing page; CCP builds its own OpenAPI document (ccp.openapi).
-    api = API(config, {})
-    manager = api.manager
+    pygeoapi_api = API(config, {})
+    manager = pygeoapi_api.manager
     if not isinstance(manager, CCPManager):
         raise RuntimeError("server.manager.name must be ccp.manager.CCPManager")
 
@@ -67,22 +76,17 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
                                                                  DEFAULT_MAX_BODY))
     app.url_map.strict_slashes = False
     app.url_map.converters["jobid"] = JobIdConverter
+    app.url_map.converters["processid"] = ProcessIdConverter
     auth = Authenticator.from_config(config["server"].get("auth"))
-    app.extensions["ccp"] = CCPContext(api, manager, config, auth)
+    app.extensions["ccp"] = CCPContext(pygeoapi_api, manager, config, auth)
 
     @app.before_request
     def authenticate() -> None:
         if not auth.enabled or auth.is_public(request.path):
             return
-        claims = auth.claims(request.headers.get("Authorization"))
-        request.ccp_user = claims
-        request.ccp_admin = auth.is_admin(claims)
-        request.ccp_owner = None if request.ccp_admin else claims["sub"]
+        request.ccp_requester = auth.requester(request.headers.get("Authorization"))
 
-
-    from ccp import api, web, workbench
-
-    app.register_blueprint(api.blueprint)
+    app.register_blueprint(api_routes.blueprint)
     app.register_blueprint(workbench.blueprint)
     app.register_blueprint(web.blueprint)
     _register_error_handlers(app)
@@ -92,21 +96,24 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
 
 
 def _register_error_handlers(app: Flask) -> None:
-    def as_json(error: errors.APIError) -> Response:
-        response = Response(
-            __import__("json").dumps(error.to_dict(), indent=2), error.status,
-            mimetype="application/json")
+    """Every error becomes an OGC exception document here, and nowhere else."""
+
+    def as_json(error: errors.CCPError) -> Response:
+        response = Response(json.dumps(error.to_dict(), indent=2), error.status,
+                            mimetype="application/json")
+        for key, value in error.headers.items():
+            response.headers[key] = value
         return response
 
-    @app.errorhandler(errors.APIError)
-    def api_error(error: errors.APIError) -> Response:
+    @app.errorhandler(errors.CCPError)
+    def domain_error(error: errors.CCPError) -> Response:
         return as_json(error)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         titles = {413: "Payload too large"}
         response = as_json(errors.APIError(
-            error.code or 500, titles.get(error.code, error.name),
+            error.code or 500, titles.get(error.code or 500, error.name),
             error.description or error.name))
         for key, value in error.get_headers():
             if key.lower() != "content-type":  # keeps Allow on 405, for one
@@ -116,5 +123,4 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         LOGGER.exception("unexpected error")
-        return as_json(errors.APIError(500, "Internal server error",
-                                       "the server failed to handle this request; see its log"))
+        return as_json(errors.CCPError("the server failed to handle this request; see its log"))

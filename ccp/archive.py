@@ -16,10 +16,12 @@ import json
 import os
 import shutil
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ccp import safejson
 from ccp.storage.base import Storage
 
 OUTPUT_ZIP = "outputs/output.zip"
@@ -148,8 +150,37 @@ def check_entry_name(name: str) -> str:
     return name
 
 
-def extract_import(zip_path: Path, destination: Path, max_bytes: int) -> dict[str, Any]:
+def extract_import(zip_path: Path, destination: Path, max_bytes: int,
+                   json_limits: safejson.JSONLimits = safejson.DEFAULT_LIMITS) -> dict[str, Any]:
     """Validate and extract an Execution archive; return its parsed metadata files."""
+    try:
+        _extract(zip_path, destination, max_bytes)
+    except ArchiveRejected:
+        raise
+    # A zip can be broken in many ways that only show while reading it (bad CRC, truncated
+    # or unknown compression): each is the upload's fault.
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
+            zlib.error, ValueError, IsADirectoryError, NotADirectoryError,
+            FileExistsError) as err:
+        raise ArchiveRejected(f"the zip file is damaged: {err}") from err
+    parsed = {}
+    for name in REQUIRED:
+        try:
+            parsed[name.split("/")[1][:-5]] = safejson.loads((destination / name).read_bytes(),
+                                                             json_limits)
+        except safejson.JSONRejected as err:
+            raise ArchiveRejected(f"{name} is refused: {err}") from err
+    status = parsed["status"]
+    if not isinstance(status, dict) or status.get("status") not in (
+            "successful", "failed", "dismissed"):
+        raise ArchiveRejected("metadata/status.json must hold a final 'status' "
+                              "(successful, failed or dismissed)")
+    if not isinstance(parsed["request"], dict):
+        raise ArchiveRejected("metadata/request.json must be a JSON object")
+    return parsed
+
+
+def _extract(zip_path: Path, destination: Path, max_bytes: int) -> None:
     try:
         archive = zipfile.ZipFile(zip_path)
     except zipfile.BadZipFile as err:
@@ -182,17 +213,3 @@ def extract_import(zip_path: Path, destination: Path, max_bytes: int) -> dict[st
                     if written > max_bytes:  # sizes in the zip header can lie
                         raise ArchiveRejected(f"the archive expands to more than {max_bytes} bytes")
                     sink.write(chunk)
-    parsed = {}
-    for name in REQUIRED:
-        try:
-            parsed[name.split("/")[1][:-5]] = json.loads((destination / name).read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ArchiveRejected(f"{name} is not valid JSON: {err}") from err
-    status = parsed["status"]
-    if not isinstance(status, dict) or status.get("status") not in (
-            "successful", "failed", "dismissed"):
-        raise ArchiveRejected("metadata/status.json must hold a final 'status' "
-                           "(successful, failed or dismissed)")
-    if not isinstance(parsed["request"], dict):
-        raise ArchiveRejected("metadata/request.json must be a JSON object")
-    return parsed

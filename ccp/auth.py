@@ -18,6 +18,7 @@ import jwt
 
 from ccp import errors
 
+ANONYMOUS_ROLE, USER_ROLE, ADMIN_ROLE = "anonymous", "user", "admin"
 PUBLIC_PATHS = ("/", "/conformance", "/openapi")
 # The /ui/ pages are shells without data: their scripts call the API with the user's token.
 PUBLIC_PREFIXES = ("/static/", "/ui/")
@@ -25,6 +26,32 @@ PUBLIC_PREFIXES = ("/static/", "/ui/")
 
 def _truthy(value: Any) -> bool:
     return str(value).lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who is asking: the subject of a valid token, or the one trusted user when auth is off."""
+
+    subject: str | None
+    role: str
+    contexts: frozenset[str] = frozenset()
+    claims: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def sees_everything(self) -> bool:
+        """Admins, and the single trusted user of a server without auth, see all jobs."""
+        return self.role != USER_ROLE
+
+    @property
+    def owner_filter(self) -> str | None:
+        """The owner whose jobs this requester may see; None means all of them."""
+        return None if self.sees_everything else self.subject
+
+    def may_see_owner(self, owner: str | None) -> bool:
+        return self.sees_everything or owner == self.subject
+
+
+ANONYMOUS = Requester(None, ANONYMOUS_ROLE)
 
 
 @dataclass
@@ -86,8 +113,7 @@ class Authenticator:
     def claims(self, authorization: str | None) -> dict[str, Any]:
         """Validated claims of the bearer token in an Authorization header."""
         if not authorization or not authorization.lower().startswith("bearer "):
-            raise errors.APIError(401, "Unauthorized",
-                                  "a bearer token is required: Authorization: Bearer <JWT>")
+            raise errors.Unauthorized("a bearer token is required: Authorization: Bearer <JWT>")
         token = authorization.split(None, 1)[1].strip()
         options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}
         try:
@@ -95,10 +121,18 @@ class Authenticator:
                                 issuer=self.issuer, audience=self.audience,
                                 leeway=self.leeway, options=options)
         except jwt.ExpiredSignatureError as err:
-            raise errors.APIError(401, "Unauthorized", "the token has expired") from err
+            raise errors.Unauthorized("the token has expired") from err
         except (jwt.InvalidTokenError, jwt.PyJWKClientError, ValueError) as err:
-            raise errors.APIError(401, "Unauthorized", f"invalid token: {err}") from err
+            raise errors.Unauthorized(f"invalid token: {err}") from err
         return claims
+
+    def requester(self, authorization: str | None) -> Requester:
+        """The Requester behind an Authorization header (ANONYMOUS when auth is off)."""
+        if not self.enabled:
+            return ANONYMOUS
+        claims = self.claims(authorization)
+        return Requester(str(claims["sub"]), ADMIN_ROLE if self.is_admin(claims) else USER_ROLE,
+                         frozenset(self.contexts(claims)), claims)
 
     def is_admin(self, claims: dict[str, Any]) -> bool:
         value = claims.get(self.admin_claim)

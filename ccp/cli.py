@@ -40,12 +40,16 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def validate_method(args: argparse.Namespace) -> int:
+    from ccp.model import unsafe_scripts
     from ccp.registry import load_method_file
 
     failed = 0
     for name in args.files:
         try:
             method = load_method_file(Path(name))
+            problems = unsafe_scripts(method)
+            if problems:
+                raise DescriptorError(problems)
         except DescriptorError as err:
             failed += 1
             for problem in err.problems:
@@ -120,7 +124,7 @@ def import_job(args: argparse.Namespace) -> int:
     manager = _manager(args.config)
     try:
         job_id = manager.import_archive(Path(args.file))
-    except errors.APIError as err:
+    except errors.CCPError as err:
         print(f"{args.file}: {err.detail}", file=sys.stderr)
         return 1
     print(f"imported {args.file} as job {job_id}")

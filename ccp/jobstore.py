@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -71,6 +72,17 @@ jobs = Table(
     Column("derived_from", String(64)),
     Column("method", Text, nullable=False, default="{}"),
     Column("infrastructure", Text, nullable=False, default="{}"),
+    # sha256:<hex> of the Method that ran; where it came from: file, deployed or archive
+    Column("method_digest", String(80)),
+    Column("method_source", String(16)),
+    Column("archive_bytes", BigInteger),
+)
+
+# When each owner last had a job claimed: workers serve owners round-robin from it.
+dispatch = Table(
+    "ccp_dispatch", metadata,
+    Column("owner", String(256), primary_key=True),
+    Column("last_claimed", Float, nullable=False),
 )
 
 
@@ -102,8 +114,18 @@ def _v3_method_context(connection: Connection) -> None:
         connection.execute(text("ALTER TABLE ccp_method_versions ADD COLUMN context VARCHAR(256)"))
 
 
+def _v4_quotas_identity_dispatch(connection: Connection) -> None:
+    columns = {c["name"] for c in inspect(connection).get_columns("ccp_jobs")}
+    for name, kind in (("method_digest", "VARCHAR(80)"), ("method_source", "VARCHAR(16)"),
+                       ("archive_bytes", "BIGINT")):
+        if name not in columns:
+            connection.execute(text(f"ALTER TABLE ccp_jobs ADD COLUMN {name} {kind}"))
+    dispatch.create(connection, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1_create_jobs, _v2_create_method_versions, _v3_method_context]
+    _v1_create_jobs, _v2_create_method_versions, _v3_method_context,
+    _v4_quotas_identity_dispatch]
 
 
 class JobNotFound(KeyError):
@@ -143,6 +165,10 @@ def _stale(older_than: float) -> Any:
     limit = time.time() - older_than
     return (jobs.c.status == "running") & (
         (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
+
+
+def _owner_is(owner: str | None) -> Any:
+    return jobs.c.owner.is_(None) if owner is None else jobs.c.owner == owner
 
 
 def _decode(row: Any) -> dict[str, Any]:
@@ -244,31 +270,66 @@ class JobStore:
         return [_decode(row) for row in rows], int(total or 0)
 
     def claim_next(self, worker: str) -> dict[str, Any] | None:
-        """Take the oldest accepted job for `worker`, or None. Never gives a job out twice.
+        """Take the next accepted job for `worker`, or None. Never gives a job out twice.
 
-        On PostgreSQL, `FOR UPDATE SKIP LOCKED` lets several servers claim side by side
-        without waiting on each other; on SQLite the clause is dropped and the database's
-        single writer serialises claims. Either way the UPDATE re-checks `accepted`.
+        Owners are served round-robin: the job chosen is the oldest of the owner whose last
+        claim is the longest ago, so one user's thousand queued jobs delay another user's
+        single job by at most one slot per worker. On PostgreSQL, `FOR UPDATE SKIP LOCKED`
+        lets several servers claim side by side; on SQLite the clause is dropped and the
+        database's single writer serialises claims. Either way the UPDATE re-checks
+        `accepted`.
         """
+        owner_key = func.coalesce(jobs.c.owner, "")
+        last_claimed = (select(dispatch.c.last_claimed)
+                        .where(dispatch.c.owner == owner_key).scalar_subquery())
         for _attempt in range(8):
             with self.engine.begin() as connection:
-                job_id = connection.execute(
-                    select(jobs.c.identifier)
+                row = connection.execute(
+                    select(jobs.c.identifier, owner_key.label("owner_key"))
                     .where(jobs.c.status == "accepted", jobs.c.dismiss_requested.is_(False))
-                    .order_by(jobs.c.created).limit(1)
-                    .with_for_update(skip_locked=True)).scalar()
-                if job_id is None:
+                    .order_by(func.coalesce(last_claimed, 0.0), jobs.c.created,
+                              jobs.c.identifier)
+                    .limit(1).with_for_update(skip_locked=True)).first()
+                if row is None:
                     return None
                 now = now_iso()
                 won = connection.execute(
                     update(jobs)
-                    .where(jobs.c.identifier == job_id, jobs.c.status == "accepted")
+                    .where(jobs.c.identifier == row.identifier, jobs.c.status == "accepted")
                     .values(status="running", worker=worker, heartbeat=time.time(),
                             started=now, updated=now, progress=5,
                             message="Running: claimed by a worker")).rowcount == 1
+                if won:
+                    self._record_claim(connection, row.owner_key)
             if won:
-                return self.get(job_id)
+                return self.get(row.identifier)
         return None
+
+    def _record_claim(self, connection: Connection, owner: str) -> None:
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(dispatch).values(owner=owner, last_claimed=time.time())
+        connection.execute(statement.on_conflict_do_update(
+            index_elements=[dispatch.c.owner],
+            set_={"last_claimed": statement.excluded.last_claimed}))
+
+    def active_count(self, owner: str | None) -> int:
+        """Accepted and running jobs of one owner (None: the anonymous user)."""
+        with self.engine.connect() as connection:
+            return int(connection.scalar(
+                select(func.count()).select_from(jobs).where(
+                    jobs.c.status.in_(("accepted", "running")),
+                    _owner_is(owner))) or 0)
+
+    def stored_bytes(self, owner: str | None) -> int:
+        """Bytes of every stored archive of one owner."""
+        with self.engine.connect() as connection:
+            return int(connection.scalar(
+                select(func.coalesce(func.sum(jobs.c.archive_bytes), 0)).where(
+                    jobs.c.stored.is_(True), _owner_is(owner))) or 0)
 
     def dismiss_if_accepted(self, job_id: str, message: str) -> bool:
         now = now_iso()

@@ -58,6 +58,8 @@ class Execution:
     user: dict[str, Any] = field(default_factory=dict)
     derived_from: str | None = None
     runtime_env: dict[str, str] = field(default_factory=dict)
+    method_source: str = "file"  # file, deployed or archive
+    template_limits: templating.Limits = field(default_factory=templating.Limits)
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Outcome:
     finished: str
     outputs: list[dict[str, Any]] = field(default_factory=list)
     stored: bool = True
+    archive_bytes: int | None = None
 
 
 class PhaseFailed(RuntimeError):
@@ -96,8 +99,8 @@ def run(execution: Execution, runtime: Runtime, storage: Storage, reporter: Repo
 
     watchdog.start()
     try:
-        scripts = {name: templating.render(script, inputs)
-                   for name, script in execution.method.scripts.items()}
+        scripts = templating.render_all(execution.method.scripts, inputs,
+                                        execution.template_limits)
         watchdog.cancel_script = scripts.get("cancel")
         enter("Launch", f"starting {inputs['ccpimage']} on {execution.infrastructure.id}")
         instance = runtime.launch(
@@ -176,13 +179,15 @@ def _archive(execution: Execution, storage: Storage, instance: dict[str, Any],
                     outcome.finished, archive_dir)
     _write_provenance(execution, outcome.status, outcome.started, outcome.finished,
                       outcome.outputs, archive_dir)
+    outcome.archive_bytes = archive.directory_size(archive_dir)
     try:
         storage.put_tree(archive.prefix_of(execution.job_id), archive_dir)
     except Exception as err:
         LOGGER.exception("storing the archive of %s failed", execution.job_id)
         return Outcome("failed", f"The archive could not be stored ({err}); it is kept on the "
                        f"server for a retry ({outcome.status}: {outcome.message})",
-                       outcome.started, outcome.finished, outcome.outputs, stored=False)
+                       outcome.started, outcome.finished, outcome.outputs, stored=False,
+                       archive_bytes=outcome.archive_bytes)
     shutil.rmtree(execution.workdir, ignore_errors=True)
     return outcome
 
@@ -238,6 +243,7 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         "finished": finished,
         "inputs": execution.inputs,
         "derivedFrom": execution.derived_from,
+        "method": {"digest": execution.method.digest, "source": execution.method_source},
     })
     archive.write_json(archive_dir / "auth" / "jwt.json", execution.user)
 
@@ -257,6 +263,8 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
         user=execution.user,
         outputs=[provenance.OutputFile(o["name"], o["size"], o["sha256"]) for o in outputs],
         derived_from=execution.derived_from,
+        method_digest=execution.method.digest,
+        method_source=execution.method_source,
     )
     doc = provenance.build(facts)
     metadata = archive_dir / "metadata"

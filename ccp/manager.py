@@ -23,11 +23,12 @@ from pygeoapi.process.base import JobNotFoundError, JobResultNotFoundError, Unkn
 from pygeoapi.process.manager.base import BaseManager
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
 
-from ccp import archive, errors, lifecycle
-from ccp.auth import runtime_token
+from ccp import archive, errors, lifecycle, safejson, templating
+from ccp.auth import ANONYMOUS, Requester, runtime_token
 from ccp.jobstore import FINAL_STATUSES, JobNotFound, JobStore
 from ccp.methodstore import MethodStore
 from ccp.model import DescriptorError, Infrastructure, InputError, Method, resolve_inputs
+from ccp.policy import RETRY_AFTER_SECONDS, Policy
 from ccp.processor import CCPProcessor
 from ccp.registry import Registry
 from ccp.runtimes import runtime_for
@@ -57,6 +58,7 @@ class CCPManager(BaseManager):
         self.data_dir = (base_dir / settings["data_dir"]).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.concurrency = int(settings["concurrency"])
+        self.max_import_bytes = int(settings.get("max_import_bytes") or 2 * 1024**3)
         self.heartbeat_timeout = float(settings["heartbeat_timeout"])
         self.base_url = str(settings["base_url"]).rstrip("/")
         self.registry = Registry.from_directories(
@@ -67,6 +69,12 @@ class CCPManager(BaseManager):
         self.storage = storage_from_config(settings["storage"], self.data_dir)
         self.redirect_downloads = str(settings["storage"].get("redirect", "false")).lower() in (
             "1", "true", "yes")
+        self.policy = Policy.from_config(settings.get("policy"))
+        self.template_limits = templating.Limits(
+            max_bytes=int(settings.get("max_script_bytes") or templating.Limits.max_bytes),
+            seconds=float(settings.get("render_seconds") or templating.Limits.seconds))
+        self.json_limits = safejson.JSONLimits(
+            max_depth=int(settings.get("max_json_depth") or safejson.JSONLimits.max_depth))
         self.worker_id = f"{uuid.uuid4().hex[:12]}"
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -96,32 +104,42 @@ class CCPManager(BaseManager):
 
     # --- submitting and dismissing ---------------------------------------------------------
 
-    def submit(self, process_id: str, request: Any, user: dict[str, Any] | None = None,
-               derived_from: str | None = None, method: Method | None = None) -> str:
-        """Validate an execution request and queue it; returns the new job id."""
+    def submit(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
+               derived_from: str | None = None, method: Method | None = None,
+               method_source: str | None = None) -> str:
+        """Validate an execution request and queue it; returns the new job id.
+
+        `method_source` says where the Method came from: `file` (the operator's methods
+        folder), `deployed` (through the API) or `archive` (an imported Execution).
+        """
         method = method or self.registry.method(process_id)
         if method is None:
-            raise errors.no_such_process(process_id)
+            raise errors.NoSuchProcess(process_id)
         if not isinstance(request, dict):
-            raise errors.bad_request("the execution request must be a JSON object")
+            raise errors.InvalidParameter("the execution request must be a JSON object")
         for key in ("inputs", "outputs"):
             if key in request and not isinstance(request[key], dict):
-                raise errors.bad_request(f"'{key}' must be an object keyed by {key[:-1]} id")
+                raise errors.InvalidParameter(f"'{key}' must be an object keyed by {key[:-1]} id")
         if request.get("response", "raw") not in ("raw", "document"):
-            raise errors.bad_request("'response' must be 'raw' or 'document'")
+            raise errors.InvalidParameter("'response' must be 'raw' or 'document'")
         infrastructure = self.registry.infrastructure_of(method)
         if infrastructure is None:
-            raise errors.APIError(
-                409, "Method not executable",
+            raise errors.Conflict(
                 f"method '{method.id}' needs infrastructure '{method.infrastructure_id}', "
-                "which this server does not know")
+                "which this server does not know", title="Method not executable")
+        # Not this server's Method byte for byte: it runs as the one recorded with an
+        # Execution (an archive's), under its own identity.
+        method_source = method_source or self.registry.source_of(method) or "archive"
+        if method_source != "file":
+            self.policy.check_may_run_user_method(requester, infrastructure)
         try:
             inputs = resolve_inputs(method, request.get("inputs"), infrastructure)
         except InputError as err:
-            title = {"MissingParameterValue": "Missing parameter value",
-                     "NoApplicableCode": "Unknown input"}.get(err.code, "Invalid parameter value")
-            raise errors.bad_request(str(err), title) from err
-        user = user or {}
+            if err.code == "MissingParameterValue":
+                raise errors.MissingParameter(str(err)) from err
+            title = "Unknown input" if err.code == "NoApplicableCode" else None
+            raise errors.InvalidParameter(str(err), title=title) from err
+        self.check_quota(requester)
         job_id = str(uuid.uuid4())
         self.store.add({
             "identifier": job_id,
@@ -130,14 +148,34 @@ class CCPManager(BaseManager):
             "infrastructure_id": infrastructure.id,
             "request": request,
             "inputs": inputs,
-            "owner": user.get("sub"),
-            "claims": user,
+            "owner": requester.subject,
+            "claims": requester.claims,
             "derived_from": derived_from,
             "method": method.to_dict(),
+            "method_digest": method.digest,
+            "method_source": method_source,
             "infrastructure": infrastructure.to_dict(),
         })
         self._wake.set()
         return job_id
+
+    def check_quota(self, requester: Requester, adding_bytes: int = 0) -> None:
+        """Refuse what would take one user past their role's limits."""
+        limits = self.policy.limits_of(requester)
+        if limits.active_executions and \
+                self.store.active_count(requester.subject) >= limits.active_executions:
+            raise errors.TooManyJobs(
+                f"you have {limits.active_executions} executions queued or running, the most "
+                "your role may have: wait for some to finish, or dismiss some",
+                retry_after=RETRY_AFTER_SECONDS)
+        if limits.stored_bytes:
+            stored = self.store.stored_bytes(requester.subject)
+            if stored + adding_bytes > limits.stored_bytes:
+                raise errors.StorageQuotaExceeded(
+                    f"your stored archives take {stored} bytes"
+                    + (f" and this one {adding_bytes} more" if adding_bytes else "")
+                    + f", over your role's quota of {limits.stored_bytes} bytes: delete "
+                    "finished jobs you no longer need (DELETE /jobs/{id})")
 
     def dismiss(self, job_id: str, wait: float = 20.0) -> dict[str, Any]:
         """Dismiss a job: a queued one at once, a running one by cancel script + Destroy."""
@@ -155,53 +193,69 @@ class CCPManager(BaseManager):
         return self.get_job(job_id)
 
     def reexecute(self, job_id: str, latest: bool = False,
-                  user: dict[str, Any] | None = None) -> str:
-        """Run a finished job's request again: same Method version, or the current one."""
+                  requester: Requester = ANONYMOUS) -> str:
+        """Run a finished job's request again: same Method version, or the current one.
+
+        An imported Execution whose Method differs from this server's Method of that id and
+        version re-runs as its own Method (source `archive`), never under the server's name.
+        """
         job = self.get_job(job_id)
         if job["status"] not in FINAL_STATUSES:
-            raise errors.APIError(409, "Job not finished",
-                                  f"job '{job_id}' is {job['status']}: re-execute it when done")
+            raise errors.Conflict(f"job '{job_id}' is {job['status']}: re-execute it when done",
+                                  title="Job not finished")
         if latest:
             method = self.registry.method(job["process_id"])
             if method is None:
-                raise errors.no_such_process(job["process_id"])
+                raise errors.NoSuchProcess(job["process_id"])
+            source = None
         else:
             method = Method.from_dict(job["method"])
-        return self.submit(method.id, job["request"], user=user, derived_from=job_id,
-                           method=method)
+            source = self.registry.source_of(method)
+        return self.submit(method.id, job["request"], requester, derived_from=job_id,
+                           method=method, method_source=source)
 
-    def import_archive(self, zip_path: Path, user: dict[str, Any] | None = None,
-                       max_bytes: int = 2 * 1024**3) -> str:
-        """Register an exported Execution archive as a finished job; returns its id."""
+    def import_archive(self, zip_path: Path, requester: Requester = ANONYMOUS) -> str:
+        """Register an exported Execution archive as a finished job; returns its id.
+
+        The archive is untrusted: its paths, sizes and JSON are checked, and its Method keeps
+        the archive as its source unless it is byte-identical to this server's Method of that
+        id and version. A job id already in use (by anyone) gets a fresh one, so an import
+        reveals nothing about other users' jobs.
+        """
+        limits = self.policy.limits_of(requester)
+        max_bytes = min(filter(None, (limits.import_bytes, self.max_import_bytes)))
         scratch = self.data_dir / "tmp" / f"import-{uuid.uuid4().hex}"
         try:
             try:
-                parsed = archive.extract_import(zip_path, scratch, max_bytes)
+                parsed = archive.extract_import(zip_path, scratch, max_bytes, self.json_limits)
                 method = Method.from_dict(parsed["method"], "metadata/method.json")
                 infrastructure = Infrastructure.from_dict(parsed["infrastructure"],
                                                           "metadata/infrastructure.json")
             except (archive.ArchiveRejected, DescriptorError) as err:
-                raise errors.bad_request(f"the archive was rejected: {err}",
-                                         "Invalid archive") from err
+                raise errors.InvalidArchive(f"the archive was rejected: {err}") from err
+            self.check_quota(requester, archive.directory_size(scratch))
             status = parsed["status"]
-            job_id = str(status.get("jobID") or "")
-            if not re.fullmatch(r"[A-Za-z0-9-]{8,64}", job_id):
+            job_id = original_id = str(status.get("jobID") or "")
+            if not re.fullmatch(r"[A-Za-z0-9-]{8,64}", job_id) or self.store.exists(job_id):
                 job_id = str(uuid.uuid4())
-            if self.store.exists(job_id):
-                raise errors.APIError(409, "Job exists",
-                                      f"job '{job_id}' is already on this server")
+            source = self.registry.source_of(method) or "archive"
             self.storage.put_tree(archive.prefix_of(job_id), scratch)
-            user = user or {}
             self.store.add({
                 "identifier": job_id, "process_id": method.id,
                 "process_version": method.version, "infrastructure_id": infrastructure.id,
                 "status": status["status"], "progress": 100,
-                "message": f"Imported: {status.get('message', '')}",
-                "started": status.get("started"), "finished": status.get("finished"),
-                "request": parsed["request"], "inputs": status.get("inputs") or {},
-                "owner": user.get("sub"), "claims": user, "stored": True,
-                "derived_from": status.get("derivedFrom"),
+                "message": ("Imported" if job_id == original_id else
+                            f"Imported as a new job (the archive's id {original_id[:64]!r} "
+                            "was not available)") + f": {str(status.get('message', ''))[:2000]}",
+                "started": _timestamp(status.get("started")),
+                "finished": _timestamp(status.get("finished")),
+                "request": parsed["request"],
+                "inputs": status["inputs"] if isinstance(status.get("inputs"), dict) else {},
+                "owner": requester.subject, "claims": requester.claims, "stored": True,
+                "derived_from": _imported_id(status.get("derivedFrom")),
                 "method": method.to_dict(), "infrastructure": infrastructure.to_dict(),
+                "method_digest": method.digest, "method_source": source,
+                "archive_bytes": archive.directory_size(scratch),
             })
             return job_id
         finally:
@@ -252,7 +306,7 @@ class CCPManager(BaseManager):
                         execution_mode: RequestedProcessExecutionMode | None = None,
                         requested_outputs: dict | None = None, subscriber: Any = None,
                         requested_response: Any = None) -> tuple:
-        job_id = self.submit(process_id, {"inputs": data_dict, "outputs": requested_outputs})
+        job_id = self.submit(process_id, {"inputs": data_dict, "outputs": requested_outputs or {}})
         headers = {"Preference-Applied": RequestedProcessExecutionMode.respond_async.value}
         return job_id, "application/json", None, JobStatus.accepted, headers
 
@@ -329,7 +383,8 @@ class CCPManager(BaseManager):
             return
         self.store.update_running(
             job_id, status=outcome.status, message=outcome.message, progress=100,
-            finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs)
+            finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs,
+            archive_bytes=outcome.archive_bytes)
 
     def _runtime_env(self, job: dict[str, Any], infrastructure: Infrastructure) -> dict[str, str]:
         """A short-lived callback token, only where the Infrastructure asks for one."""
@@ -354,6 +409,8 @@ class CCPManager(BaseManager):
             user=job["claims"] or {},
             derived_from=job.get("derived_from"),
             runtime_env=self._runtime_env(job, infrastructure),
+            method_source=job.get("method_source") or "file",
+            template_limits=self.template_limits,
         )
 
     def runtime(self, infrastructure: Infrastructure) -> Runtime:
@@ -385,7 +442,7 @@ class CCPManager(BaseManager):
         message = ("Failed: the server stopped while this execution was running; "
                    "its runtime was destroyed")
         LOGGER.warning("job %s was left running by a dead server: failing it", job_id)
-        stored = False
+        stored, outcome_bytes = False, None
         try:
             execution = self._execution_of(job)
             runtime = self.runtime(execution.infrastructure)
@@ -393,11 +450,12 @@ class CCPManager(BaseManager):
                 runtime.destroy(Instance.from_dict(job["instance"]))
             outcome = lifecycle.record_lost(execution, runtime, self.storage, message,
                                             job.get("started"))
-            stored = outcome.stored
+            stored, outcome_bytes = outcome.stored, outcome.archive_bytes
         except Exception:
             LOGGER.exception("cleaning up job %s failed", job_id)
         self.store.update_running(job_id, status="failed", message=message, progress=100,
-                                  finished=lifecycle.now_iso(), stored=stored)
+                                  finished=lifecycle.now_iso(), stored=stored,
+                                  archive_bytes=outcome_bytes)
 
     def retry_storage(self) -> list[str]:
         """Upload the archives a store could not take; return the job ids now stored.
@@ -445,6 +503,19 @@ class CCPManager(BaseManager):
                     task()
                 except Exception:
                     LOGGER.exception("%s failed", task.__name__)
+
+
+def _timestamp(value: Any) -> str | None:
+    """An archive's time stamp, if it looks like one (archives are untrusted)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)?",
+                                               value):
+        return value
+    return None
+
+
+def _imported_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9-]{8,64}", value) \
+        else None
 
 
 class StoreReporter:

@@ -26,20 +26,35 @@ class MethodStore:
         return {row.method_id: (json.loads(row.document), row.owner, row.context)
                 for row in rows}
 
-    def version(self, method_id: str, version: str) -> dict[str, Any] | None:
+    def version(self, method_id: str, version: str
+                ) -> tuple[dict[str, Any], str | None, str | None] | None:
+        """One version's document, owner and context."""
         with self.engine.connect() as connection:
-            document = connection.scalar(
-                select(method_versions.c.document).where(
+            row = connection.execute(
+                select(method_versions.c.document, method_versions.c.owner,
+                       method_versions.c.context).where(
                     method_versions.c.method_id == method_id,
-                    method_versions.c.version == version))
-        return json.loads(document) if document else None
+                    method_versions.c.version == version)).first()
+        return (json.loads(row.document), row.owner, row.context) if row else None
 
-    def versions(self, method_id: str) -> list[str]:
+    def versions(self, method_id: str) -> list[tuple[str, dict[str, Any], str | None, str | None]]:
+        """Every version of a Method, oldest first: version, document, owner, context."""
         with self.engine.connect() as connection:
-            return list(connection.scalars(
-                select(method_versions.c.version)
+            rows = connection.execute(
+                select(method_versions.c.version, method_versions.c.document,
+                       method_versions.c.owner, method_versions.c.context)
                 .where(method_versions.c.method_id == method_id)
-                .order_by(method_versions.c.created)))
+                .order_by(method_versions.c.created)).all()
+        return [(row.version, json.loads(row.document), row.owner, row.context) for row in rows]
+
+    def count_owned(self, owner: str | None) -> int:
+        """Versions of every Method `owner` deployed (what the method_versions quota counts)."""
+        from sqlalchemy import func
+
+        with self.engine.connect() as connection:
+            return int(connection.scalar(
+                select(func.count()).select_from(method_versions)
+                .where(method_versions.c.owner == owner)) or 0)
 
     def put(self, method_id: str, version: str, document: dict[str, Any],
             owner: str | None, context: str | None = None) -> bool:

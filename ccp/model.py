@@ -8,11 +8,13 @@ file sees all of them at once.
 from __future__ import annotations
 
 import copy
+import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccp import templating
+from ccp import safejson, templating
 
 PHASES = ("Launch", "Deploy", "Execute", "Fetch", "Undeploy", "Destroy")
 SCRIPT_PHASES = ("deploy", "execute", "undeploy", "cancel")
@@ -20,6 +22,14 @@ INFRASTRUCTURE_TYPES = ("local", "docker", "swarm", "lxd")
 CONTROL_INPUTS = ("ccpimage", "ccpmaxtime", "ccpreplicas")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RESERVED_OUTPUT_IDS = ("links",)
+# 1, 1.2, 1.2.3, 1.2.3.4, each optionally with -pre.release and/or +build: semver and kin.
+VERSION_PATTERN = re.compile(
+    r"^[0-9]{1,9}(\.[0-9]{1,9}){0,3}(-[0-9A-Za-z.-]{1,40})?(\+[0-9A-Za-z.-]{1,40})?$")
+ROLES = ("anonymous", "user", "admin")
+# Who may run Methods that users deployed or imported, by Infrastructure type, unless the
+# descriptor says otherwise in "access": {"deployedMethods": [...]}. `local` isolates too
+# little to run a plain user's own code.
+DEFAULT_DEPLOYED_METHOD_ROLES = {"local": ("anonymous", "admin")}
 
 CCPMAXTIME_INPUT = {
     "title": "Maximum execution time",
@@ -77,6 +87,7 @@ class Infrastructure:
     type: str
     settings: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    deployed_method_roles: tuple[str, ...] = ROLES
 
     @property
     def max_time(self) -> int:
@@ -130,6 +141,8 @@ class Infrastructure:
             parse_size(settings.get("memory"))
         except ValueError as err:
             problems.append(f"'settings.memory': {err}")
+        roles, access_problems = _read_access(data)
+        problems += access_problems
         if problems:
             raise DescriptorError(problems, source)
         return cls(
@@ -139,7 +152,20 @@ class Infrastructure:
             type=data["type"],
             settings=dict(settings),
             raw=copy.deepcopy(data),
+            deployed_method_roles=roles or DEFAULT_DEPLOYED_METHOD_ROLES.get(
+                data["type"], ROLES),
         )
+
+
+def _read_access(data: dict) -> tuple[tuple[str, ...], list[str]]:
+    """The roles whose deployed or imported Methods may run here (the deploy policy)."""
+    access = data.get("access")
+    if access is None:
+        return (), []
+    roles = access.get("deployedMethods") if isinstance(access, dict) else None
+    if not isinstance(roles, list) or not all(role in ROLES for role in roles):
+        return (), [f"'access.deployedMethods' must be a list of roles ({', '.join(ROLES)})"]
+    return tuple(roles), []
 
 
 @dataclass(frozen=True)
@@ -162,6 +188,29 @@ class Method:
     @property
     def default_image(self) -> str | None:
         return self.inputs["ccpimage"].get("schema", {}).get("default")
+
+    @property
+    def digest(self) -> str:
+        """`sha256:<hex>` of the canonical JSON of the Method: its identity by content."""
+        return method_digest(self.raw)
+
+    def sample_inputs(self) -> dict[str, Any]:
+        """A value for every input (its default, or a plain one of its type), to try the
+        templates with at deploy time."""
+        samples = {"string": "x", "integer": 1, "number": 1.0, "boolean": True, "array": [],
+                   "object": {}}
+        values = {}
+        for name, spec in self.inputs.items():
+            schema = spec.get("schema", {})
+            if "default" in schema:
+                values[name] = copy.deepcopy(schema["default"])
+            elif schema.get("enum"):
+                values[name] = schema["enum"][0]
+            else:
+                values[name] = samples.get(schema.get("type", "string"), "x")
+        values.setdefault("ccpmaxtime", 1)
+        values.setdefault("ccpreplicas", 1)
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         return copy.deepcopy(self.raw)
@@ -186,6 +235,14 @@ class Method:
         for key in ("title", "version"):
             if not isinstance(data.get(key), str) or not data.get(key):
                 problems.append(f"'{key}' is required and must be a non-empty string")
+        if isinstance(data.get("version"), str) and data["version"] and not \
+                VERSION_PATTERN.match(data["version"]):
+            problems.append(f"'version' {data['version'][:80]!r} is not a version: use numbers "
+                            "with dots, e.g. 1.0.0 or 2.1.0-beta.1")
+        try:
+            safejson.check(data)
+        except safejson.JSONRejected as err:
+            problems.append(str(err))
         if "description" in data and not isinstance(data["description"], str):
             problems.append("'description' must be a string")
         if "keywords" in data and not (
@@ -274,6 +331,8 @@ def _check_outputs(data: dict) -> list[str]:
 def _read_scripts(data: dict) -> tuple[dict[str, str], list[str]]:
     problems: list[str] = []
     scripts: dict[str, str] = {}
+    inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
+    input_names = {*inputs, *CONTROL_INPUTS}
     additional = data.get("additionalParameters")
     if not isinstance(additional, dict) or not isinstance(additional.get("parameters"), list):
         return scripts, ["'additionalParameters.parameters' is required (the lifecycle scripts)"]
@@ -295,9 +354,10 @@ def _read_scripts(data: dict) -> tuple[dict[str, str], list[str]]:
             problems.append(f"'{name}' value must be a list of strings (script lines)")
             continue
         script = "\n".join(value)
-        error = templating.syntax_error(script)
-        if error:
-            problems.append(f"'{name}' is not a valid template: {error}")
+        template_problems = templating.check(script, input_names)
+        if template_problems:
+            problems += [f"'{name}' is not a valid template: {problem}"
+                         for problem in template_problems]
             continue
         scripts[phase] = script
     if "execute" not in scripts and not any("execute" in p for p in problems):
@@ -345,6 +405,8 @@ def _check_scalar(name: str, schema: dict, value: Any) -> None:
         raise InputError(f"input '{name}' must be a plain value, got {type(value).__name__}")
     if "enum" in schema and value not in schema["enum"]:
         raise InputError(f"input '{name}' must be one of {schema['enum']}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"input '{name}' must be a finite number, got {value!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if "minimum" in schema and value < schema["minimum"]:
             raise InputError(f"input '{name}' must be >= {schema['minimum']}, got {value}")
@@ -382,12 +444,15 @@ def resolve_inputs(method: Method, given: Any, infrastructure: Infrastructure) -
             resolved[name] = copy.deepcopy(schema["default"])
         elif spec.get("minOccurs", 1) >= 1:
             raise InputError(f"missing required input '{name}'", "MissingParameterValue")
+        else:
+            resolved[name] = None  # an optional input left out: empty in the scripts
 
     maxtime = resolved.get("ccpmaxtime")
     if maxtime is None:
         resolved["ccpmaxtime"] = infrastructure.max_time
     else:
-        if isinstance(maxtime, bool) or not isinstance(maxtime, (int, float)) or maxtime <= 0:
+        if isinstance(maxtime, bool) or not isinstance(maxtime, (int, float)) or maxtime <= 0 \
+                or not math.isfinite(maxtime):
             raise InputError(f"'ccpmaxtime' must be a positive number of seconds, got {maxtime!r}")
         resolved["ccpmaxtime"] = min(maxtime, infrastructure.max_time)
     replicas = resolved.get("ccpreplicas") or 1
@@ -400,3 +465,22 @@ def resolve_inputs(method: Method, given: Any, infrastructure: Infrastructure) -
         )
     resolved["ccpreplicas"] = replicas
     return resolved
+
+
+def method_digest(document: dict[str, Any]) -> str:
+    canonical = safejson.dumps_canonical(document).encode("utf-8")
+    return f"sha256:{hashlib.sha256(canonical).hexdigest()}"
+
+
+def unsafe_scripts(method: Method, limits: templating.Limits = templating.DEFAULT_LIMITS
+                   ) -> list[str]:
+    """Render the scripts with the Method's own defaults (or plain sample values) in the
+    sandbox: what the sandbox refuses or what breaks a limit is a problem. Errors that a
+    made-up sample value may cause are not: only safety is judged here."""
+    try:
+        templating.render_all(method.scripts, method.sample_inputs(), limits)
+    except templating.RenderRefused as err:
+        return [f"the scripts cannot be rendered safely: {err}"]
+    except templating.RenderError:
+        pass
+    return []

@@ -22,7 +22,8 @@ def _binary(media_type: str, description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     titles = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-              409: "Conflict", 413: "Payload too large", 415: "Unsupported media type"}
+              406: "Not acceptable", 409: "Conflict", 413: "Payload too large",
+              415: "Unsupported media type", 429: "Too many executions (see Retry-After)"}
     return {str(code): _json(ERROR, titles[code]) for code in codes}
 
 
@@ -67,6 +68,13 @@ SCHEMAS: dict[str, Any] = {
             "updated": {"type": "string"},
             "infrastructure": {"type": "string"},
             "image": {"type": "string", "nullable": True},
+            "derivedFrom": {"type": "string"},
+            "method": {"type": "object", "description": "Which Method ran, by content: "
+                       "source `file`/`deployed` is this server's Method of processID and "
+                       "processVersion; `archive` is an imported Execution's own Method",
+                       "properties": {"digest": {"type": "string"},
+                                      "source": {"type": "string",
+                                                 "enum": ["file", "deployed", "archive"]}}},
             "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
         },
     },
@@ -145,7 +153,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                          JSON: {"schema": {"$ref": "#/components/schemas/Method"}},
                          "application/ogcapppkg+json": {"schema": any_object}}},
                      "responses": {"201": _json({"$ref": "#/components/schemas/ProcessSummary"},
-                                                "Deployed"), **_errors(400, 409, 413)}},
+                                                "Deployed"), **_errors(400, 403, 409, 413)}},
         },
         "/processes/{processId}": {
             "parameters": [PROCESS_ID],
@@ -171,7 +179,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                  "headers": {"Location": {"schema": {"type": "string"}}},
                                  "content": {JSON: {"schema": {
                                      "$ref": "#/components/schemas/StatusInfo"}}}},
-                         **_errors(400, 404, 409, 413)}},
+                         **_errors(400, 403, 404, 409, 413, 429)}},
         },
         "/processes/{processId}/versions": {
             "parameters": [PROCESS_ID],
@@ -218,7 +226,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                              "type": "object", "required": ["file"],
                              "properties": {"file": {"type": "string", "format": "binary"}}}}}},
                      "responses": {"201": _json({"$ref": "#/components/schemas/StatusInfo"},
-                                                "Imported"), **_errors(400, 409, 413)}},
+                                                "Imported"), **_errors(400, 403, 413, 429)}},
         },
         "/jobs/{jobId}": {
             "parameters": [JOB_ID],
@@ -256,7 +264,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                     "parameters": [{"name": "f", "in": "query", "schema": {
                         "type": "string", "enum": ["json", "ttl", "xml", "provn"]}}],
                     "responses": {"200": {"description": "PROV-JSON, Turtle, XML or PROV-N"},
-                                  **_errors(400, 404)}},
+                                  **_errors(400, 404, 406)}},
         },
         "/jobs/{jobId}/logs": {
             "parameters": [JOB_ID],
@@ -272,7 +280,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                      "parameters": [{"name": "method", "in": "query", "schema": {
                          "type": "string", "enum": ["same", "latest"]}}],
                      "responses": {"201": _json({"$ref": "#/components/schemas/StatusInfo"},
-                                                "Accepted"), **_errors(400, 404, 409)}},
+                                                "Accepted"), **_errors(400, 403, 404, 409, 429)}},
         },
         "/jobs/{jobId}/code/{lang}": {
             "parameters": [JOB_ID, LANG],

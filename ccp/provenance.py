@@ -6,6 +6,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from prov.model import ProvDocument
 
@@ -39,6 +40,13 @@ class ProvenanceFacts:
     user: dict[str, Any] = field(default_factory=dict)
     outputs: list[OutputFile] = field(default_factory=list)
     derived_from: str | None = None
+    method_digest: str = ""
+    method_source: str = "file"  # file, deployed or archive
+
+
+def _local(text: str, safe: str = "") -> str:
+    """A user-given string as the local part of a qualified name: nothing can break out."""
+    return quote(str(text), safe=safe)
 
 
 def build(facts: ProvenanceFacts) -> ProvDocument:
@@ -50,6 +58,7 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
     doc.add_namespace("infra", f"{base}infrastructures/")
     doc.add_namespace("image", "urn:ccp:image:")
     doc.add_namespace("user", "urn:ccp:user:")
+    doc.add_namespace("method", "urn:ccp:method:")
 
     job = f"job:{facts.job_id}"
     activity = doc.activity(
@@ -59,11 +68,21 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         {"prov:type": "ccp:Execution", "ccp:status": facts.status,
          "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}"},
     )
-    method = doc.entity(
-        f"process:{facts.method['id']}/versions/{facts.method.get('version', '')}",
-        {"prov:type": "ccp:Method", "prov:label": facts.method.get("title", facts.method["id"]),
-         "ccp:version": facts.method.get("version", "")},
-    )
+    method_id, version = str(facts.method["id"]), str(facts.method.get("version", ""))
+    attributes = {"prov:type": "ccp:Method", "prov:label": facts.method.get("title", method_id),
+                  "ccp:version": version, "ccp:source": facts.method_source}
+    if facts.method_digest:
+        attributes["ccp:digest"] = facts.method_digest
+    if facts.method_source in ("file", "deployed"):
+        method = doc.entity(f"process:{_local(method_id)}/versions/{_local(version)}",
+                            attributes)
+    else:
+        # Not this server's Method of that id and version: named by its content, with the
+        # id and version it claims.
+        attributes.update({"ccp:claimedId": method_id, "ccp:claimedVersion": version,
+                           "prov:label": f"Method from an imported archive (claims {method_id} "
+                           f"{version})"})
+        method = doc.entity(f"method:{_local(facts.method_digest or 'unknown')}", attributes)
     doc.used(activity, method)
 
     for name, value in sorted(facts.inputs.items()):
@@ -75,12 +94,12 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         )
         doc.used(activity, entity)
 
-    image = doc.entity(f"image:{facts.image}", {"prov:type": "ccp:RuntimeImage",
+    image = doc.entity(f"image:{_local(facts.image)}", {"prov:type": "ccp:RuntimeImage",
                                                 "prov:label": facts.image})
     doc.used(activity, image)
 
     infrastructure = doc.agent(
-        f"infra:{facts.infrastructure['id']}",
+        f"infra:{_local(facts.infrastructure['id'])}",
         {"prov:type": "prov:SoftwareAgent", "ccp:infrastructureType":
          facts.infrastructure.get("type", ""),
          "prov:label": facts.infrastructure.get("name", facts.infrastructure["id"])},
@@ -88,13 +107,14 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
     doc.wasAssociatedWith(activity, infrastructure)
 
     subject = facts.user.get("sub") or "anonymous"
-    user = doc.agent(f"user:{subject}", {"prov:type": "prov:Person", "prov:label": subject})
+    user = doc.agent(f"user:{_local(subject)}",
+                     {"prov:type": "prov:Person", "prov:label": subject})
     doc.wasAssociatedWith(activity, user, method)
     doc.actedOnBehalfOf(infrastructure, user)
 
     for output in facts.outputs:
         entity = doc.entity(
-            f"job:{facts.job_id}/outputs/{output.name}",
+            f"job:{facts.job_id}/outputs/{_local(output.name, safe='/')}",
             {"prov:type": "ccp:OutputFile", "prov:label": output.name,
              "ccp:size": output.size, "ccp:sha256": output.sha256},
         )
@@ -102,10 +122,11 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         doc.wasAttributedTo(entity, user)
 
     if facts.derived_from:
-        earlier = doc.activity(f"job:{facts.derived_from}", other_attributes={
+        earlier_id = _local(facts.derived_from)
+        earlier = doc.activity(f"job:{earlier_id}", other_attributes={
             "prov:type": "ccp:Execution"})
         doc.wasInformedBy(activity, earlier)
-        doc.wasDerivedFrom(f"job:{facts.job_id}/request", f"job:{facts.derived_from}/request")
+        doc.wasDerivedFrom(f"job:{facts.job_id}/request", f"job:{earlier_id}/request")
     return doc
 
 
@@ -122,7 +143,15 @@ def serialize(doc: ProvDocument, fmt: str) -> str:
     return stream.getvalue()
 
 
+class ConversionFailed(ValueError):
+    """A stored record cannot be written in the format asked for."""
+
+
 def convert(prov_json: str, fmt: str) -> str:
     if fmt == "json":
         return prov_json
-    return serialize(ProvDocument.deserialize(content=prov_json, format="json"), fmt)
+    try:
+        return serialize(ProvDocument.deserialize(content=prov_json, format="json"), fmt)
+    except Exception as err:  # the prov and rdflib serializers raise many kinds
+        raise ConversionFailed(f"this record cannot be given as {fmt}: {err}; "
+                               "ask for f=json") from err

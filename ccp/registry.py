@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ccp import templating
+from ccp.auth import Requester
 from ccp.methodstore import MethodStore
-from ccp.model import DescriptorError, Infrastructure, Method
+from ccp.model import DescriptorError, Infrastructure, Method, unsafe_scripts
 
 LOGGER = logging.getLogger(__name__)
 
@@ -26,6 +28,14 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}: " + "; ".join(self.problems)
+
+
+def may_see(requester: Requester, document: dict[str, Any], owner: str | None,
+            context: str | None) -> bool:
+    """A deployed Method is public when deployed without auth, else its owner's, or shared
+    with the owner's context."""
+    return (requester.sees_everything or owner is None or owner == requester.subject
+            or (document.get("visibility") == "shared" and context in requester.contexts))
 
 
 def read_json(path: Path) -> Any:
@@ -130,33 +140,50 @@ class Registry:
     def owner_of(self, method_id: str) -> str | None:
         return self.deployed().get(method_id, (None, None, None))[1]
 
-    def visible_to(self, subject: str | None, contexts: set[str]) -> dict[str, Method]:
-        """The Methods a user may see: file Methods are public; a deployed one is its
+    def visible_to(self, requester: Requester) -> dict[str, Method]:
+        """The Methods a requester may see: file Methods are public; a deployed one is its
         owner's, or shared with a context. One read of the deployed Methods."""
         visible = {
             method_id: method
             for method_id, (method, owner, context) in self.deployed().items()
-            if owner is None or owner == subject
-            or (method.raw.get("visibility") == "shared" and context in contexts)
+            if may_see(requester, method.raw, owner, context)
         }
         return {**visible, **self.file_methods}
 
     def is_read_only(self, method_id: str) -> bool:
         return method_id in self.file_methods
 
-    def method_version(self, method_id: str, version: str) -> Method | None:
-        current = self.method(method_id)
-        if current is not None and current.version == version:
-            return current
-        if self.store is None:
+    def method_version(self, method_id: str, version: str,
+                       requester: Requester | None = None) -> Method | None:
+        """One version of a Method; with a requester, only if they may see it."""
+        file_method = self.file_methods.get(method_id)
+        if file_method is not None:
+            return file_method if file_method.version == version else None
+        found = self.store.version(method_id, version) if self.store else None
+        if found is None:
             return None
-        document = self.store.version(method_id, version)
-        return self._parse(document) if document else None
+        document, owner, context = found
+        if requester is not None and not may_see(requester, document, owner, context):
+            return None
+        return self._parse(document)
 
-    def versions(self, method_id: str) -> list[str]:
+    def versions(self, method_id: str, requester: Requester) -> list[str]:
+        """The versions of a Method the requester may see, oldest first."""
         if method_id in self.file_methods:
             return [self.file_methods[method_id].version]
-        return self.store.versions(method_id) if self.store else []
+        if self.store is None:
+            return []
+        return [version for version, document, owner, context in self.store.versions(method_id)
+                if may_see(requester, document, owner, context)]
+
+    def source_of(self, method: Method) -> str | None:
+        """`file` or `deployed` when `method` is, byte for byte, this server's Method of its
+        id and version; None when the server has no such Method (it came from elsewhere)."""
+        file_method = self.file_methods.get(method.id)
+        if file_method is not None:
+            return "file" if file_method.digest == method.digest else None
+        known = self.method_version(method.id, method.version)
+        return "deployed" if known is not None and known.digest == method.digest else None
 
     def infrastructure_of(self, method: Method) -> Infrastructure | None:
         return self.infrastructures.get(method.infrastructure_id)
@@ -164,22 +191,30 @@ class Registry:
     def is_executable(self, method: Method) -> bool:
         return method.infrastructure_id in self.infrastructures
 
-    def check_deployable(self, method: Method) -> None:
+    def check_deployable(self, method: Method,
+                         limits: templating.Limits = templating.DEFAULT_LIMITS) -> None:
+        """Refuse a Method that cannot run here: unknown Infrastructure, or scripts that the
+        sandbox refuses or that break the template limits with the Method's own defaults."""
         if method.infrastructure_id not in self.infrastructures:
             raise DescriptorError([f"unknown infrastructure '{method.infrastructure_id}' "
                                    f"(known: {', '.join(sorted(self.infrastructures))})"])
+        problems = unsafe_scripts(method, limits)
+        if problems:
+            raise DescriptorError(problems)
 
     def deploy(self, method: Method, owner: str | None, context: str | None = None) -> None:
-        self.check_deployable(method)
-        if self.method(method.id) is not None:
-            raise RegistryConflict(f"a process with id '{method.id}' exists: replace it with "
-                                   f"PUT /processes/{method.id}, or choose another id")
+        history = self.store.versions(method.id) if self.store else []
+        if self.method(method.id) is not None or any(
+                entry[2] != owner for entry in history):
+            # The same answer whoever holds the id (an undeployed Method keeps it for its
+            # owner): it says nothing of their Method.
+            raise RegistryConflict(f"the process id '{method.id}' is taken: choose another id "
+                                   f"(to change a Method of yours, PUT /processes/{method.id})")
         self._put(method, owner, context)
 
     def replace(self, method: Method, owner: str | None, context: str | None = None) -> None:
         if self.is_read_only(method.id):
             raise ReadOnlyMethod(f"'{method.id}' comes from the methods folder and is read-only")
-        self.check_deployable(method)
         self._put(method, owner, context)
 
     def _put(self, method: Method, owner: str | None, context: str | None) -> None:

@@ -7,17 +7,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from ccp import codegen, errors
 from ccp.api import (
     base_url,
-    current_user,
     find_job,
     json_response,
     manager,
     process_summary,
     read_json_body,
+    requester,
     status_info,
     visible_method,
 )
@@ -28,7 +28,6 @@ blueprint = Blueprint("workbench", __name__)
 
 SERVER_ADDED_LINKS = ("self", "http://www.opengis.net/def/rel/ogc/1.0/execute",
                       "http://www.opengis.net/def/rel/ogc/1.0/job-list")
-DEFAULT_MAX_IMPORT_BYTES = 2 * 1024**3
 
 
 def method_from_body() -> Method:
@@ -47,15 +46,29 @@ def method_from_body() -> Method:
                 isinstance(link, dict) and link.get("rel") in SERVER_ADDED_LINKS)]
     try:
         method = Method.from_dict(body)
-        manager().registry.check_deployable(method)
     except DescriptorError as err:
-        raise invalid_method(err) from err
+        raise errors.InvalidMethod(err.problems) from err
+    check_may_deploy(method)
+    try:
+        ccp_manager = manager()
+        ccp_manager.registry.check_deployable(method, ccp_manager.template_limits)
+    except DescriptorError as err:
+        raise errors.InvalidMethod(err.problems) from err
     return method
 
 
-def invalid_method(err: DescriptorError) -> errors.APIError:
-    return errors.APIError(400, "Invalid method", "; ".join(err.problems),
-                           f"{errors.OGC_EXCEPTIONS}invalid-method", problems=err.problems)
+def check_may_deploy(method: Method) -> None:
+    """The deploy policy and the deployer's quota of Method versions."""
+    ccp_manager, who = manager(), requester()
+    ccp_manager.policy.check_may_deploy(who)
+    infrastructure = ccp_manager.registry.infrastructures.get(method.infrastructure_id)
+    if infrastructure is not None:
+        ccp_manager.policy.check_may_run_user_method(who, infrastructure)
+    quota = ccp_manager.policy.limits_of(who).method_versions
+    if quota and ccp_manager.registry.store is not None and \
+            ccp_manager.registry.store.count_owned(who.subject) >= quota:
+        raise errors.Forbidden(f"you have deployed {quota} Method versions, the most your role "
+                               "may keep", title="Method quota exceeded")
 
 
 def may_change(method_id: str) -> None:
@@ -63,20 +76,17 @@ def may_change(method_id: str) -> None:
     registry = manager().registry
     visible_method(method_id)
     if registry.is_read_only(method_id):
-        raise errors.APIError(403, "Read-only method",
-                              f"'{method_id}' is read-only: it is loaded from the methods folder")
-    user = current_user()
+        raise errors.ReadOnlyMethod(
+            f"'{method_id}' is read-only: it is loaded from the methods folder")
+    who = requester()
     owner = registry.owner_of(method_id)
-    if user and owner and owner != user.get("sub") and not getattr(request, "ccp_admin", False):
-        raise errors.APIError(403, "Forbidden", f"'{method_id}' belongs to another user")
+    if owner and not who.sees_everything and owner != who.subject:
+        raise errors.Forbidden(f"'{method_id}' belongs to another user")
 
 
 def user_context() -> str | None:
     """The context a shared Method is shared with: the deployer's first context claim."""
-    user = current_user()
-    if not user:
-        return None
-    contexts = sorted(current_app.extensions["ccp"].auth.contexts(user))
+    contexts = sorted(requester().contexts)
     return contexts[0] if contexts else None
 
 
@@ -84,60 +94,62 @@ def user_context() -> str | None:
 def deploy() -> Response:
     method = method_from_body()
     try:
-        manager().registry.deploy(method, current_user().get("sub"), user_context())
+        manager().registry.deploy(method, requester().subject, user_context())
     except RegistryConflict as err:
-        raise errors.APIError(409, "Duplicate process", str(err),
-                              f"{errors.OGC_EXCEPTIONS}duplicated-process") from err
+        raise errors.DuplicateProcess(str(err)) from err
     location = f"{base_url()}/processes/{method.id}"
     return json_response(process_summary(method), 201, {"Location": location})
 
 
-@blueprint.put("/processes/<process_id>")
+@blueprint.put("/processes/<processid:process_id>")
 def replace(process_id: str) -> Response:
     may_change(process_id)
     method = method_from_body()
     if method.id != process_id:
-        raise errors.bad_request(f"the Method's id '{method.id}' differs from '{process_id}'")
+        raise errors.InvalidParameter(
+            f"the Method's id '{method.id}' differs from '{process_id}'")
     try:
         registry = manager().registry
         registry.replace(method, registry.owner_of(process_id), user_context())
     except RegistryConflict as err:
-        raise errors.APIError(409, "Version exists", str(err)) from err
+        raise errors.Conflict(str(err), title="Version exists") from err
     except ReadOnlyMethod as err:
-        raise errors.APIError(403, "Read-only method", str(err)) from err
+        raise errors.ReadOnlyMethod(str(err)) from err
     return Response(status=204)
 
 
-@blueprint.delete("/processes/<process_id>")
+@blueprint.delete("/processes/<processid:process_id>")
 def undeploy(process_id: str) -> Response:
     may_change(process_id)
     manager().registry.undeploy(process_id)
     return Response(status=204)
 
 
-@blueprint.get("/processes/<process_id>/versions")
+@blueprint.get("/processes/<processid:process_id>/versions")
 def versions(process_id: str) -> Response:
-    registry = manager().registry
-    found = registry.versions(process_id)
+    found = manager().registry.versions(process_id, requester())
     if not found:
-        raise errors.no_such_process(process_id)
+        raise errors.NoSuchProcess(process_id)
     url = f"{base_url()}/processes/{process_id}/versions"
     return json_response({"id": process_id, "versions": [
         {"version": v, "href": f"{url}/{v}"} for v in found]})
 
 
-@blueprint.get("/processes/<process_id>/versions/<version>")
+@blueprint.get("/processes/<processid:process_id>/versions/<version>")
 def version(process_id: str, version: str) -> Response:
-    method = manager().registry.method_version(process_id, version)
+    method = manager().registry.method_version(process_id, version, requester())
     if method is None:
-        raise errors.APIError(404, "No such version",
-                              f"process '{process_id}' has no version '{version}'")
+        raise errors.NotFound(f"process '{process_id}' has no version '{version}'",
+                              title="No such version")
     return json_response(method.to_dict())
 
 
 @blueprint.post("/jobs/import")
 def import_job() -> Response:
-    limit = int(manager().settings.get("max_import_bytes", DEFAULT_MAX_IMPORT_BYTES))
+    ccp_manager, who = manager(), requester()
+    limit = min(filter(None, (ccp_manager.policy.limits_of(who).import_bytes,
+                              ccp_manager.max_import_bytes)))
+    ccp_manager.check_quota(who)
     request.max_content_length = limit + 1024 * 1024  # archives are bigger than API bodies
     upload = request.files.get("file")
     with tempfile.TemporaryDirectory(dir=manager().data_dir) as scratch:
@@ -149,12 +161,11 @@ def import_job() -> Response:
                 while chunk := request.stream.read(1024 * 1024):
                     sink.write(chunk)
         if path.stat().st_size == 0:
-            raise errors.bad_request("send the archive zip as the body or as form field 'file'",
-                                     "Missing parameter value")
+            raise errors.MissingParameter(
+                "send the archive zip as the body or as form field 'file'")
         if path.stat().st_size > limit:
-            raise errors.APIError(413, "Payload too large", f"archives are limited to {limit} "
-                                  "bytes")
-        job_id = manager().import_archive(path, current_user(), limit)
+            raise errors.PayloadTooLarge(f"archives are limited to {limit} bytes")
+        job_id = ccp_manager.import_archive(path, who)
     return json_response(status_info(find_job(job_id)), 201,
                          {"Location": f"{base_url()}/jobs/{job_id}"})
 
@@ -164,21 +175,21 @@ def reexecute(job_id: str) -> Response:
     find_job(job_id)
     choice = request.args.get("method", "same")
     if choice not in ("same", "latest"):
-        raise errors.bad_request("'method' must be 'same' (the version used) or 'latest'")
-    new_id = manager().reexecute(job_id, latest=choice == "latest", user=current_user())
+        raise errors.InvalidParameter("'method' must be 'same' (the version used) or 'latest'")
+    new_id = manager().reexecute(job_id, latest=choice == "latest", requester=requester())
     return json_response(status_info(find_job(new_id)), 201,
                          {"Location": f"{base_url()}/jobs/{new_id}"})
 
 
 def _stub(process_id: str, inputs: dict[str, Any], lang: str, title: str) -> Response:
     if lang not in codegen.LANGUAGES:
-        raise errors.APIError(404, "No such language",
-                              f"stubs exist for {', '.join(codegen.LANGUAGES)}, not {lang!r}")
+        raise errors.NotFound(f"stubs exist for {', '.join(codegen.LANGUAGES)}, not {lang!r}",
+                              title="No such language")
     try:
         content, mimetype, filename = codegen.render_stub(lang, base_url(), process_id, inputs,
                                                           title)
     except ValueError as err:
-        raise errors.bad_request(f"no stub can be made for these inputs: {err}") from err
+        raise errors.InvalidParameter(f"no stub can be made for these inputs: {err}") from err
     response = Response(content, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -191,7 +202,7 @@ def job_code(job_id: str, lang: str) -> Response:
     return _stub(job["process_id"], inputs, lang, job["method"].get("title", ""))
 
 
-@blueprint.get("/processes/<process_id>/code/<lang>")
+@blueprint.get("/processes/<processid:process_id>/code/<lang>")
 def process_code(process_id: str, lang: str) -> Response:
     method = visible_method(process_id)
     fixed = {name for name, spec in method.inputs.items()

@@ -96,8 +96,9 @@ def test_private_and_shared_methods(secured) -> None:
     ann = token("ann", context="lab-a")
     ann_peer = token("cleo", context="lab-a")
     bob = token("bob", context="lab-b")
-    private = new_method("ann-private")
-    shared = {**new_method("ann-shared"), "visibility": "shared"}
+    # on docker: a plain user's Methods may not run on `local` (the deploy policy)
+    private = new_method("ann-private", infrastructure="docker")
+    shared = {**new_method("ann-shared", infrastructure="docker"), "visibility": "shared"}
     assert secured.post("/processes", json=private, headers=ann).status_code == 201
     assert secured.post("/processes", json=shared, headers=ann).status_code == 201
 

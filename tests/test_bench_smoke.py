@@ -1,4 +1,4 @@
-"""The benchmarks keep working: `python -m bench.run --smoke` runs all four and summarises.
+"""The benchmarks keep working: `python -m bench.run --smoke` runs every one and summarises.
 
 Not a timed test: the figures are printed, never asserted. It needs what the benchmarks need
 (the Docker engine of $DOCKER_HOST with the test image) and fails, never skips, without it.
@@ -12,7 +12,7 @@ import sys
 import pytest
 from conftest import REPO
 
-BENCHMARKS = ("docker_overhead", "local_overhead", "throughput", "scale")
+BENCHMARKS = ("docker_overhead", "local_overhead", "throughput", "scale", "fairness")
 
 
 @pytest.mark.docker

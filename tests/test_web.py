@@ -460,8 +460,10 @@ def test_import_archive_from_the_executions_page(page: Page, server: Any, tmp_pa
     page.set_input_files("#import-file", str(archive))
     expect(page.locator("#flash")).to_contain_text(f"as Execution {job_id}")
     expect(page.locator(f"tr.job-row[data-job='{job_id}']")).to_contain_text("successful")
-    page.set_input_files("#import-file", str(archive))  # the same one again: a conflict
-    expect(page.locator("#import-result")).to_contain_text(job_id)
+    page.set_input_files("#import-file", str(archive))  # the same one again: a job of its own
+    expect(page.locator("#flash")).not_to_contain_text(f"as Execution {job_id}")
+    expect(page.locator("#flash")).to_contain_text("Imported")
+    expect(page.locator("tr.job-row")).to_have_count(2)
 
 
 def test_token_is_sent_with_every_request(page: Page, tmp_path: Path,

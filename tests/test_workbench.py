@@ -14,9 +14,11 @@ from test_api import assert_ogc_exception
 HELLO = json.loads((REPO / "methods" / "hello-world.json").read_text())
 
 
-def new_method(method_id: str = "greeter", version: str = "1.0.0", greeting: str = "Hi") -> dict:
+def new_method(method_id: str = "greeter", version: str = "1.0.0", greeting: str = "Hi",
+               infrastructure: str = "local") -> dict:
     method = copy.deepcopy(HELLO)
     method.update(id=method_id, version=version, title=f"Greeter {version}")
+    method["links"] = [{"rel": "compatibleWith", "href": f"infrastructures/{infrastructure}"}]
     method["additionalParameters"]["parameters"] = [{"name": "execute-script", "value": [
         f"printf '{greeting}, %s!\\n' {{{{ name }}}} > /ccp_data/greeting.txt"]}]
     return method
@@ -132,8 +134,11 @@ def test_export_import_round_trip(app_factory, tmp_path) -> None:
         "Hello, traveller!")
     assert target.get(f"/jobs/{job_id}/provenance?f=provn").status_code == 200
     assert output_text(target, job_id, "hello.txt") == b"Hello, traveller!\n"
-    assert_ogc_exception(target.post("/jobs/import", data=exported,
-                                      content_type="application/zip"), 409, job_id)
+    # Importing it again gives a new job: a taken id is never reported (it may be another
+    # user's), and nothing already stored is overwritten.
+    again = target.post("/jobs/import", data=exported, content_type="application/zip")
+    assert again.status_code == 201 and again.get_json()["jobID"] != job_id
+    assert target.get(f"/jobs/{job_id}").get_json()["status"] == "successful"
 
     rerun = target.post(f"/jobs/{job_id}/reexecute").get_json()["jobID"]
     assert wait_final(target, rerun)["status"] == "successful"
@@ -143,7 +148,9 @@ def test_export_import_round_trip(app_factory, tmp_path) -> None:
     assert "wasDerivedFrom" in provn
     multipart = target.post("/jobs/import", data={"file": (io.BytesIO(exported), "a.zip")},
                             content_type="multipart/form-data")
-    assert multipart.status_code == 409  # the same job again, now as a form upload
+    # the same job again, now as a form upload: a new job of its own
+    assert multipart.status_code == 201 and multipart.get_json()["jobID"] not in (
+        job_id, again.get_json()["jobID"])
 
 
 def evil_zip(entries: dict[str, bytes]) -> bytes:
