@@ -55,6 +55,7 @@ class CCPAlgorithm(QgsProcessingAlgorithm):
         super().__init__()
         self.server = server
         self.description = description
+        self.kinds: dict[str, str] = {}  # input id -> mapping kind, set by initAlgorithm
 
     def createInstance(self) -> CCPAlgorithm:  # noqa: N802 (QGIS names)
         return CCPAlgorithm(self.server, self.description)
@@ -102,7 +103,8 @@ class CCPAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802
         for input_id, spec in (self.description.get("inputs") or {}).items():
-            param = mapping.parameter(input_id, spec if isinstance(spec, dict) else {})
+            kind, param = mapping.parameter(input_id, spec if isinstance(spec, dict) else {})
+            self.kinds[input_id] = kind
             if param is not None:
                 self.addParameter(param)
         self.addParameter(QgsProcessingParameterFolderDestination(
@@ -119,7 +121,8 @@ class CCPAlgorithm(QgsProcessingAlgorithm):
         process_id = self.description["id"]
         inputs = {}
         for input_id, spec in (self.description.get("inputs") or {}).items():
-            given = mapping.value(self, input_id, spec, parameters, context)
+            given = mapping.value(self, self.kinds[input_id], input_id, spec, parameters,
+                                  context)
             if given is not mapping.MISSING:
                 inputs[input_id] = given
         folder = Path(self.parameterAsFileOutput(parameters, OUTPUT_FOLDER, context)

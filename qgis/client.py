@@ -51,7 +51,7 @@ class Client:
     def execute(self, process_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
         """Submit an execution; returns the job's status info (with `jobID`)."""
         return self.request_json("POST", f"/processes/{_quote(process_id)}/execution",
-                                 {"inputs": inputs})
+                                 {"inputs": inputs}, {"Prefer": "respond-async"})
 
     def infrastructure(self, infrastructure_id: str) -> dict[str, Any]:
         return self.get_json(f"/infrastructures/{_quote(infrastructure_id)}")
@@ -84,23 +84,26 @@ class Client:
     def get_json(self, path: str) -> Any:
         return self.request_json("GET", path)
 
-    def request_json(self, method: str, path: str, body: Any = None) -> Any:
-        raw = self.request(method, path, body)
+    def request_json(self, method: str, path: str, body: Any = None,
+                     headers: dict[str, str] | None = None) -> Any:
+        raw = self.request(method, path, body, headers)
         try:
             return json.loads(raw)
         except ValueError as err:
             raise CCPError(f"{method} {self._absolute(path)}: the answer is not JSON") from err
 
-    def request(self, method: str, path: str, body: Any = None) -> bytes:
-        with self._open(method, path, body) as response:
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> bytes:
+        with self._open(method, path, body, headers) as response:
             return response.read()
 
     def _absolute(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.url}{path}"
 
-    def _open(self, method: str, path: str, body: Any = None) -> Any:
+    def _open(self, method: str, path: str, body: Any = None,
+              extra: dict[str, str] | None = None) -> Any:
         url = self._absolute(path)
-        headers = {"Accept": "application/json", **self.headers}
+        headers = {"Accept": "application/json", **self.headers, **(extra or {})}
         data = None
         if body is not None:
             data = json.dumps(body).encode()

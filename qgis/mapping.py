@@ -141,16 +141,21 @@ def classify(input_id: str, spec: dict[str, Any]) -> str:
 
 # --- parameters ------------------------------------------------------------------------------
 
-def parameter(input_id: str, spec: dict[str, Any]) -> QgsProcessingParameterDefinition | None:
-    """The QGIS parameter for one input (None for a hidden one)."""
+def parameter(input_id: str,
+              spec: dict[str, Any]) -> tuple[str, QgsProcessingParameterDefinition | None]:
+    """The kind of one input and its QGIS parameter (None for a hidden one)."""
     kind = classify(input_id, spec)
     if kind == HIDDEN:
-        return None
+        return kind, None
     schema = _schema(spec)
     title = str(spec.get("title") or input_id)
     optional = spec.get("minOccurs", 1) == 0 or "default" in schema
     default = schema.get("default")
-    param = BUILDERS[kind](input_id, title, schema, spec, default, optional)
+    try:
+        param = BUILDERS[kind](input_id, title, schema, spec, default, optional)
+    except (TypeError, ValueError, KeyError, IndexError):  # e.g. a non-numeric minimum
+        kind = JSON
+        param = _json(input_id, title, schema, spec, default, optional)
     help_text = str(spec.get("description") or "")
     if kind == JSON:
         note = ("CCP cannot map this input's schema to a QGIS parameter: type its value as JSON. "
@@ -159,7 +164,7 @@ def parameter(input_id: str, spec: dict[str, Any]) -> QgsProcessingParameterDefi
     param.setHelp(help_text)
     if input_id in ADVANCED_INPUTS:
         param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-    return param
+    return kind, param
 
 
 def _number_range(schema: dict[str, Any], integer: bool) -> tuple[float, float]:
@@ -292,10 +297,9 @@ class Missing:
 MISSING = Missing()
 
 
-def value(algorithm: Any, input_id: str, spec: dict[str, Any], parameters: dict[str, Any],
-          context: Any) -> Any:
-    """The JSON value of one input from the algorithm's parameters, or MISSING."""
-    kind = classify(input_id, spec)
+def value(algorithm: Any, kind: str, input_id: str, spec: dict[str, Any],
+          parameters: dict[str, Any], context: Any) -> Any:
+    """The JSON value of one input of this kind from the algorithm's parameters, or MISSING."""
     if kind == HIDDEN:
         return MISSING
     given = parameters.get(input_id)

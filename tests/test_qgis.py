@@ -153,6 +153,8 @@ KINDS_METHOD = {
         "either": {"title": "Either", "schema": {"oneOf": [{"type": "string"},
                                                             {"type": "integer"}]},
                    "minOccurs": 0},
+        "odd": {"title": "Odd", "schema": {"type": "integer", "minimum": "zero"},
+                "minOccurs": 0},
         "ccpimage": {"title": "Runtime image", "schema": {"type": "string",
                                                            "default": "ccp/busybox:1",
                                                            "readOnly": True}},
@@ -198,7 +200,7 @@ emit(described)
         "ratio": "number", "flag": "boolean", "sizes": "matrix", "tags": "matrix",
         "bands": "enum", "area": "extent", "zone": "source", "site": "source",
         "places": "source", "blob": "file", "table": "file", "dem": "raster",
-        "options": "string", "either": "string", "ccpmaxtime": "number",
+        "options": "string", "either": "string", "odd": "string", "ccpmaxtime": "number",
         "ccpreplicas": "number", "OUTPUT_FOLDER": "folderDestination"}
     assert "ccpimage" not in found  # read-only: hidden, the server uses its default
     assert found["label"]["help"] == "A plain string" and found["label"]["default"] == "x"
@@ -220,6 +222,7 @@ emit(described)
     assert "type its value as JSON" in found["options"]["help"]
     assert "Free-form settings" in found["options"]["help"]
     assert found["either"]["description"] == "Either (JSON)"
+    assert found["odd"]["description"] == "Odd (JSON)"  # a schema QGIS cannot take
     for control in ("ccpmaxtime", "ccpreplicas"):
         assert found[control]["advanced"] and found[control]["optional"], control
     assert found["ccpreplicas"]["integer"] and found["ccpreplicas"]["min"] == 1
@@ -258,8 +261,8 @@ result = processing.run("ccp:qgis-kinds", {{
 from ccp_qgis import mapping
 alg = registry.algorithmById("ccp:qgis-kinds")
 spec = alg.description["inputs"]["blob"]
-by_reference = mapping.value(alg, "blob", spec, {{"blob": "https://data.example.org/b.bin"}},
-                             QgsProcessingContext())
+by_reference = mapping.value(alg, alg.kinds["blob"], "blob", spec,
+                             {{"blob": "https://data.example.org/b.bin"}}, QgsProcessingContext())
 emit({{"job": result["JOB_ID"], "dem": base64.b64encode(open(dem, "rb").read()).decode(),
        "by_reference": by_reference}})
 """, servers=[server_entry(kinds_server.url)])
