@@ -2,14 +2,14 @@
 
 The table is the durable queue: a job is `accepted` until one worker claims it with a
 conditional UPDATE (only one can win, on both databases), and a running job proves it is alive
-by its heartbeat. The schema is versioned: MIGRATIONS run in order, once each.
+by its heartbeat. The tables below are what the code reads and writes; the schema itself is
+made and changed by the Alembic revisions in ccp/migrations, applied when a JobStore starts.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -25,13 +25,12 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
-    inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
 
+from ccp.migrations import upgrade
 from ccp.runtimes.base import now_iso
 
 FINAL_STATUSES = ("successful", "failed", "dismissed")
@@ -39,12 +38,6 @@ JSON_COLUMNS = ("request", "inputs", "claims", "instance", "outputs", "method",
                 "infrastructure")
 
 metadata = MetaData()
-
-schema_version = Table(
-    "ccp_schema_version", metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied", String(40), nullable=False),
-)
 
 jobs = Table(
     "ccp_jobs", metadata,
@@ -100,34 +93,6 @@ method_versions = Table(
 )
 
 
-def _v1_create_jobs(connection: Connection) -> None:
-    jobs.create(connection, checkfirst=True)
-
-
-def _v2_create_method_versions(connection: Connection) -> None:
-    method_versions.create(connection, checkfirst=True)
-
-
-def _v3_method_context(connection: Connection) -> None:
-    columns = {c["name"] for c in inspect(connection).get_columns("ccp_method_versions")}
-    if "context" not in columns:
-        connection.execute(text("ALTER TABLE ccp_method_versions ADD COLUMN context VARCHAR(256)"))
-
-
-def _v4_quotas_identity_dispatch(connection: Connection) -> None:
-    columns = {c["name"] for c in inspect(connection).get_columns("ccp_jobs")}
-    for name, kind in (("method_digest", "VARCHAR(80)"), ("method_source", "VARCHAR(16)"),
-                       ("archive_bytes", "BIGINT")):
-        if name not in columns:
-            connection.execute(text(f"ALTER TABLE ccp_jobs ADD COLUMN {name} {kind}"))
-    dispatch.create(connection, checkfirst=True)
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [
-    _v1_create_jobs, _v2_create_method_versions, _v3_method_context,
-    _v4_quotas_identity_dispatch]
-
-
 class JobNotFound(KeyError):
     pass
 
@@ -145,19 +110,6 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-
-
-def migrate(engine: Engine) -> int:
-    """Apply pending migrations; return the schema version now in place."""
-    with engine.begin() as connection:
-        schema_version.create(connection, checkfirst=True)
-        current = connection.scalar(select(func.max(schema_version.c.version))) or 0
-        for version, migration in enumerate(MIGRATIONS, start=1):
-            if version > current:
-                migration(connection)
-                connection.execute(schema_version.insert().values(
-                    version=version, applied=now_iso()))
-    return len(MIGRATIONS)
 
 
 def _stale(older_than: float) -> Any:
@@ -190,7 +142,7 @@ def _encode(values: dict[str, Any]) -> dict[str, Any]:
 class JobStore:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
-        migrate(self.engine)
+        upgrade(self.engine)
 
     def add(self, job: dict[str, Any]) -> None:
         now = now_iso()

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 GLOBALS = ("range", "dict", "namespace")
+IMPLICIT_NAMES = ("loop", "caller", "varargs", "kwargs")
 # Filters whose output is at most a small multiple of their input: safe in process.
 CHEAP_FILTERS = frozenset((
     "default", "d", "lower", "upper", "trim", "length", "count", "string", "int", "float",
@@ -101,7 +102,7 @@ def check(script: str, names: Iterable[str]) -> list[str]:
     except TemplateSyntaxError as err:
         return [f"line {err.lineno}: {err.message}"]
     problems = []
-    unknown = sorted(meta.find_undeclared_variables(tree) - set(names) - set(GLOBALS))
+    unknown = sorted(_undeclared(tree) - set(names) - set(GLOBALS))
     if unknown:
         problems.append(f"unknown name(s) {', '.join(unknown)}: a template may use the "
                         "Method's inputs only")
@@ -114,6 +115,18 @@ def check(script: str, names: Iterable[str]) -> list[str]:
     for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         problems.append(f"line {node.lineno}: a script cannot load other templates")
     return problems
+
+
+def _undeclared(tree: nodes.Template) -> set[str]:
+    """Names a template reads but never sets, from its syntax tree alone.
+
+    Not `jinja2.meta.find_undeclared_variables`: that compiles the template, and compiling
+    folds constants (`{{ 'A' * 10**9 }}`, `{{ 'A'|center(10**9) }}`) in this process.
+    """
+    loaded, stored = set(), set(IMPLICIT_NAMES)
+    for name in tree.find_all(nodes.Name):
+        (loaded if name.ctx == "load" else stored).add(name.name)
+    return loaded - stored
 
 
 def is_cheap(script: str) -> bool:

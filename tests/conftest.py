@@ -17,7 +17,11 @@ from typing import Any
 import pytest
 import requests
 from qgistools import plugin_zip, qgis_profile  # noqa: F401  (fixtures for the QGIS tests)
-from services import s3_clean, s3_storage_config  # noqa: F401  (fixtures for every test)
+from services import (  # noqa: F401  (fixtures for every test)
+    fresh_postgres_url,
+    s3_clean,
+    s3_storage_config,
+)
 
 from ccp.app import create_app, load_config
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 
 def require_env(name: str, service: str) -> str:
@@ -81,3 +83,28 @@ def s3_storage_config(monkeypatch: pytest.MonkeyPatch, s3_clean: None
 
 def postgres_url() -> str:
     return require_env("CCP_TEST_PG_URL", "postgres")
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """The URL of a new, empty database on the test server, with a name of its own (the server
+    is shared), dropped afterwards even if servers are still connected to it."""
+    url = make_url(postgres_url())
+    name = f"ccp_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A new database for one test; ask for it before `server_process`, so that the servers
+    stop before it is dropped."""
+    with fresh_postgres_database() as url:
+        yield url

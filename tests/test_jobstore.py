@@ -5,31 +5,26 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from conftest import write_ledger_method
-from services import postgres_url
+from services import fresh_postgres_database
 from sqlalchemy import create_engine, text
 
-from ccp.jobstore import MIGRATIONS, JobStore, migrate
-
-
-def reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP TABLE IF EXISTS ccp_jobs, ccp_schema_version CASCADE"))
-    engine.dispose()
+from ccp import migrations
+from ccp.jobstore import JobStore
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request, tmp_path: Path) -> str:
+def store_url(request, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'jobs.db'}"
-    url = postgres_url()
-    reset_postgres(url)
-    return url
+        yield f"sqlite:///{tmp_path / 'jobs.db'}"
+        return
+    with fresh_postgres_database() as url:
+        yield url
 
 
 def new_job(store: JobStore, job_id: str, **values) -> None:
@@ -39,10 +34,10 @@ def new_job(store: JobStore, job_id: str, **values) -> None:
 
 def test_migrations_are_versioned_and_idempotent(store_url: str) -> None:
     store = JobStore(store_url)
-    assert migrate(store.engine) == len(MIGRATIONS)
+    assert migrations.upgrade(store.engine) == migrations.head()
     with store.engine.connect() as connection:
-        versions = connection.execute(text("SELECT version FROM ccp_schema_version")).all()
-    assert [v[0] for v in versions] == list(range(1, len(MIGRATIONS) + 1))
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    assert [v[0] for v in versions] == [migrations.head()]
 
 
 def test_claim_update_list_dismiss(store_url: str) -> None:
@@ -99,9 +94,8 @@ def test_concurrent_claims_never_hand_out_a_job_twice(store_url: str) -> None:
 
 @pytest.mark.postgres
 def test_two_servers_sharing_postgresql_run_each_job_exactly_once(
-        server_process, tmp_path: Path) -> None:
-    url = postgres_url()
-    reset_postgres(url)
+        fresh_postgres_url: str, server_process, tmp_path: Path) -> None:
+    url = fresh_postgres_url
     ledger = tmp_path / "ledger.txt"
     methods = tmp_path / "methods"
     write_ledger_method(methods, "count-run", "sleep 0.2")

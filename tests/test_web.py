@@ -463,7 +463,10 @@ def test_import_archive_from_the_executions_page(page: Page, server: Any, tmp_pa
     page.set_input_files("#import-file", str(archive))  # the same one again: a job of its own
     expect(page.locator("#flash")).not_to_contain_text(f"as Execution {job_id}")
     expect(page.locator("#flash")).to_contain_text("Imported")
-    expect(page.locator("tr.job-row")).to_have_count(2)
+    new_id = re.search(r"as Execution ([0-9a-f-]{36})", page.locator("#flash").inner_text())
+    assert new_id is not None and new_id.group(1) != job_id
+    expect(page.locator(f"tr.job-row[data-job='{new_id.group(1)}']")).to_contain_text(
+        "successful")
 
 
 def test_token_is_sent_with_every_request(page: Page, tmp_path: Path,
