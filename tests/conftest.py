@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from qgistools import plugin_zip, qgis_profile  # noqa: F401  (fixtures for the QGIS tests)
 from services import (  # noqa: F401  (fixtures for every test)
     fresh_postgres_url,
     s3_clean,
