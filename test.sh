@@ -16,6 +16,6 @@ bash scripts/start-services.sh all
 # shellcheck disable=SC1091
 source /tmp/ccp-services.env
 
-"$CCP_VENV/bin/ruff" check ccp tests bench
+"$CCP_VENV/bin/ruff" check ccp tests bench qgis
 "$CCP_VENV/bin/mypy"
 exec "$CCP_VENV/bin/pytest" -p no:cacheprovider "$@"

@@ -214,6 +214,10 @@ class Archives:
         return Download(size, lambda: self.storage.open(key),
                         lambda: self.storage.presigned_url(key))
 
+    def location(self, job_id: str, part: str = "") -> str:
+        """Where a stored archive (or one part of it) is, for people: a path or a URL."""
+        return self.storage.location(f"{prefix_of(job_id)}/{part}" if part else prefix_of(job_id))
+
     def delete(self, job_id: str) -> None:
         self.storage.delete_prefix(prefix_of(job_id))
         self.storage.delete_prefix(export_prefix_of(job_id))

@@ -12,6 +12,7 @@ from ccp.archive import Archives
 from ccp.executor import Executor
 from ccp.jobs import FINAL_VALUES
 from ccp.jobstore import JobStore
+from ccp.logs import concise
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
 
@@ -86,15 +87,15 @@ class Recovery:
         for infrastructure in list(self.registry.infrastructures.values()):
             try:
                 self.runtimes.get(infrastructure).check()
-                problem = None
+                problem, summary = None, ""
             except Exception as err:
-                problem = str(err) or type(err).__name__
+                problem, summary = str(err) or type(err).__name__, concise(err)
             if problem != self.reachability.get(infrastructure.id, "unchecked"):
-                if problem:  # said once when it happens, not at every check
-                    LOGGER.warning("infrastructure %s is unreachable: %s", infrastructure.id,
-                                   problem)
+                if problem:  # said once when it happens, in one line, not at every check
+                    LOGGER.warning("infrastructure %s unreachable: %s", infrastructure.id,
+                                   summary)
                 elif infrastructure.id in self.reachability:
-                    LOGGER.warning("infrastructure %s is reachable again", infrastructure.id)
+                    LOGGER.warning("infrastructure %s reachable again", infrastructure.id)
             self.reachability[infrastructure.id] = problem
 
     def _reap(self) -> None:

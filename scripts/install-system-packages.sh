@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages that scripts/start-services.sh needs to run the
 # real runtimes used by the CCP test-suite (Docker + swarm, LXD, PostgreSQL,
-# and the helpers for SeaweedFS's S3 server, which itself comes from PyPI).
+# and the helpers for SeaweedFS's S3 server, which itself comes from PyPI),
+# plus QGIS for the QGIS Processing provider's tests (tests/test_qgis*.py).
 #
 # Idempotent and quick: when every package is already installed it returns
 # without touching apt at all (no `apt-get update`, which costs seconds and
@@ -26,6 +27,16 @@ set -euo pipefail
 #   chromium         headless browser for tests/test_web.py (driven by PyPI playwright)
 #   r-base-core      parses the generated R stubs (tests/test_codegen.py)
 #   default-jdk-headless  javac/java for the JDK 8 Maven example on the local runtime
+# QGIS, installed WITHOUT recommends (about 1.1 GB instead of several GB; the
+# provider's tests need none of the recommended extras such as the GRASS plugin):
+#   qgis             QGIS desktop, `qgis_process` and the Processing framework
+#                    (the screenshot test and `qgis_process run ccp:...`)
+#   python3-qgis     the `qgis` Python bindings for Debian's /usr/bin/python3,
+#                    which the tests' headless driver scripts import
+#   qgis-providers   the data providers (OGR, GDAL, ...) that load the GeoJSON,
+#                    GeoTIFF, GeoPackage and CSV outputs as layers
+#   xvfb             a virtual X server (`xvfb-run`) for the desktop screenshot
+#   xauth            xvfb-run needs it to hand the X cookie to QGIS
 PACKAGES=(
     docker.io
     lxd
@@ -41,6 +52,13 @@ PACKAGES=(
     r-base-core
     default-jdk-headless
 )
+NO_RECOMMENDS_PACKAGES=(
+    qgis
+    python3-qgis
+    qgis-providers
+    xvfb
+    xauth
+)
 
 log() { printf '[install-system-packages] %s\n' "$*"; }
 
@@ -51,12 +69,12 @@ is_installed() {
 }
 
 missing=()
-for pkg in "${PACKAGES[@]}"; do
+for pkg in "${PACKAGES[@]}" "${NO_RECOMMENDS_PACKAGES[@]}"; do
     is_installed "$pkg" || missing+=("$pkg")
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    log "all packages already installed: ${PACKAGES[*]}"
+    log "all packages already installed: ${PACKAGES[*]} ${NO_RECOMMENDS_PACKAGES[*]}"
     exit 0
 fi
 
@@ -101,9 +119,18 @@ wait_for_dpkg_lock
 # Install the whole list (not only the missing ones) so apt resolves them
 # together; installed ones are kept (--no-upgrade). Recommends are kept on purpose:
 # that is the set the services were verified with (e.g. dnsmasq-base, xz-utils).
-"${SUDO[@]}" apt-get install "${APT_OPTS[@]}" "${PACKAGES[@]}" </dev/null
-
+# With nothing missing from it, the first list is not handed to apt again.
+missing_main=()
 for pkg in "${PACKAGES[@]}"; do
+    is_installed "$pkg" || missing_main+=("$pkg")
+done
+if [ "${#missing_main[@]}" -gt 0 ]; then
+    "${SUDO[@]}" apt-get install "${APT_OPTS[@]}" "${PACKAGES[@]}" </dev/null
+fi
+"${SUDO[@]}" apt-get install "${APT_OPTS[@]}" --no-install-recommends \
+    "${NO_RECOMMENDS_PACKAGES[@]}" </dev/null
+
+for pkg in "${PACKAGES[@]}" "${NO_RECOMMENDS_PACKAGES[@]}"; do
     if ! is_installed "$pkg"; then
         log "ERROR: $pkg is still not installed" >&2
         exit 1

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 from helpers import FINAL, free_port, submit, wait_final, wait_status  # noqa: F401
+from qgistools import plugin_zip, qgis_profile  # noqa: F401  (fixtures for the QGIS tests)
 from services import (  # noqa: F401  (fixtures for every test)
     fresh_postgres_url,
     s3_clean,

@@ -35,7 +35,7 @@ def test_method_validate_prints_every_problem(tmp_path: Path) -> None:
 
 def test_run_export_import_round_trip(tmp_path: Path) -> None:
     source, target = tmp_path / "a", tmp_path / "b"
-    result = ccp("run", "hello-world", "-i", "name=cli", data_dir=source)
+    result = ccp("run", "hello-world", "-i", "name=cli", "--json", data_dir=source)
     assert result.returncode == 0, result.stderr
     job = json.loads(result.stdout.strip().splitlines()[-1])
     assert job["status"] == "successful"

@@ -43,6 +43,10 @@ class Storage(ABC):
         with self.open(key) as stream:
             return stream.read()
 
+    def location(self, key: str) -> str:
+        """Where a key is, for people (a path, a URL)."""
+        return key
+
     def presigned_url(self, key: str) -> str | None:
         """A direct download URL, where the store offers one."""
         return None

@@ -20,6 +20,9 @@ class LocalStorage(Storage):
             raise StorageError(f"key escapes the store: {key!r}")
         return path
 
+    def location(self, key: str) -> str:
+        return str(self._path(key))
+
     def put_tree(self, prefix: str, directory: Path) -> None:
         target = self._path(prefix)
         staging = target.with_name(target.name + ".partial")

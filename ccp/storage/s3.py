@@ -119,6 +119,9 @@ class S3Storage(Storage):
         if errors:
             raise StorageError(f"deleting {prefix} failed: {errors[0]}")
 
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
     def presigned_url(self, key: str) -> str | None:
         return self.client.get_presigned_url(
             "GET", self.bucket, self._key(key), expires=timedelta(seconds=self.presign_expiry))
