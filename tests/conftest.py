@@ -141,16 +141,22 @@ def write_ledger_method(methods: Path, method_id: str, *more_lines: str) -> None
 
 
 @pytest.fixture
-def ledger() -> Iterator[Path]:
-    """A host file every local execution may append to: scripts run as runner uids of their
-    own, which cannot reach pytest's private tmp_path."""
-    folder = Path(tempfile.mkdtemp(prefix="ccp-ledger-"))
+def shared_dir() -> Iterator[Path]:
+    """A host folder local executions can see: they run as runner uids of their own, which
+    cannot enter pytest's private tmp_path. Readable by everyone, writable by the test."""
+    folder = Path(tempfile.mkdtemp(prefix="ccp-shared-"))
     folder.chmod(0o755)
-    path = folder / "ledger.txt"
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def ledger(shared_dir: Path) -> Path:
+    """A host file every local execution may append to."""
+    path = shared_dir / "ledger.txt"
     path.touch(mode=0o666)
     path.chmod(0o666)
-    yield path
-    shutil.rmtree(folder, ignore_errors=True)
+    return path
 
 
 @pytest.fixture

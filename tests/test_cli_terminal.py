@@ -55,7 +55,7 @@ def token(subject: str, *roles: str) -> str:
 @pytest.fixture
 def gate_methods(methods_dir: Path) -> Path:
     """The example Methods plus `gate`: it logs a line, then waits for the file named by its
-    input `gate` to exist (the local runtime shares the host's files)."""
+    input `gate` to exist (in `shared_dir`: the local runtime sees what every user sees)."""
     method = json.loads((REPO / "methods" / "hello-world.json").read_text())
     method.update(id="gate", title="Gate")
     method["inputs"]["gate"] = {"schema": {"type": "string"}, "minOccurs": 1}
@@ -228,9 +228,9 @@ def test_cli_one_concise_line_per_unreachable_infrastructure(tmp_path: Path) -> 
 
 
 def test_cli_pty_shows_progress_and_log_lines_while_the_job_runs(
-        tmp_path: Path, gate_methods: Path) -> None:
+        tmp_path: Path, gate_methods: Path, shared_dir: Path) -> None:
     env = cli_env(tmp_path / "data", gate_methods)
-    gate = tmp_path / "gate"
+    gate = shared_dir / "gate"
     terminal = Terminal("run", "gate", "-i", f"gate={gate}", env=env)
     try:
         terminal.read_until(b"waiting for the gate")
@@ -254,9 +254,10 @@ def test_cli_pty_shows_progress_and_log_lines_while_the_job_runs(
     assert "Execution successful" in text and "exit code 0 (successful)" in text
 
 
-def test_cli_ctrl_c_dismisses_the_in_process_job(tmp_path: Path, gate_methods: Path) -> None:
+def test_cli_ctrl_c_dismisses_the_in_process_job(tmp_path: Path, gate_methods: Path,
+                                                 shared_dir: Path) -> None:
     env = cli_env(tmp_path / "data", gate_methods)
-    gate = tmp_path / "gate"  # never opened: only a dismissal ends this job
+    gate = shared_dir / "gate"  # never opened: only a dismissal ends this job
     process = subprocess.Popen(
         [sys.executable, "-m", "ccp.cli", "run", "gate", "-i", f"gate={gate}", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)

@@ -296,9 +296,8 @@ def test_threads_migrating_one_new_database_at_once_never_fail(new_database) -> 
 
 @pytest.mark.postgres
 def test_servers_started_together_on_a_new_postgresql_database_all_serve(
-        fresh_postgres_url: str, server_process, tmp_path: Path) -> None:
+        fresh_postgres_url: str, server_process, tmp_path: Path, ledger: Path) -> None:
     url = fresh_postgres_url
-    ledger = tmp_path / "ledger.txt"
     methods = tmp_path / "methods"
     write_ledger_method(methods, "count-run")
     common = {"CCP_DATABASE_URL": url, "CCP_METHODS_DIR": str(methods),
