@@ -25,10 +25,11 @@ from ccp.archive import Archives
 from ccp.auth import ANONYMOUS, Requester
 from ccp.executor import Executor
 from ccp.importing import Importer
+from ccp.inputs import InputError, resolve_inputs
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.methodstore import MethodStore
-from ccp.model import InputError, Method, resolve_inputs
+from ccp.model import Method
 from ccp.policy import RETRY_AFTER_SECONDS, Policy
 from ccp.processor import CCPProcessor
 from ccp.recovery import Recovery

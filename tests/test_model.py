@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ccp.model import DescriptorError, Infrastructure, InputError, Method, resolve_inputs
+from ccp.inputs import InputError, resolve_inputs
+from ccp.model import DescriptorError, Infrastructure, Method
 from ccp.registry import Registry
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccp import safejson, templating
-from ccp.model import Infrastructure, InputError, Method, resolve_inputs
+from ccp.inputs import InputError, resolve_inputs
+from ccp.model import Infrastructure, Method
 
 LOCAL = Infrastructure.from_dict({"id": "local", "name": "l", "type": "local"})
 SLEEP_LIKE = Method.from_dict({
