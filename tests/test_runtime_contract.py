@@ -35,6 +35,7 @@ from ccp.runtimes.base import (
     RuntimeCancelled,
     RuntimeFailure,
     RuntimeTimeout,
+    Unsupported,
 )
 from ccp.runtimes.output import MAX_LINE_BYTES
 from ccp.runtimes.runners import LEASE_DIR
@@ -382,3 +383,97 @@ def test_contract_memory_limit_stops_a_greedy_script(runtime: Runtime, launch: A
     assert code != 0, lines.entries
     assert runtime.describe(instance)["limits"], "the limits are not in instance.json"
 
+
+
+# --- optional capabilities ---------------------------------------------------------------------
+
+def _refuses(runtime: Runtime, capability: str) -> bool:
+    """A runtime without `capability` must refuse its methods; True when it has it."""
+    if capability in runtime.capabilities:
+        return False
+    return True
+
+
+def test_contract_suspend_freezes_the_script_and_its_time_limit_and_resume_goes_on(
+        runtime: Runtime, launch: Any) -> None:
+    instance = launch()
+    if _refuses(runtime, "suspend"):
+        with pytest.raises(Unsupported):
+            runtime.suspend(instance)
+        return
+    lines = Lines()
+    result: dict[str, Any] = {}
+    script = "i=0; while [ $i -lt 30 ]; do echo tick-$i; i=$((i+1)); sleep 0.1; done"
+
+    def run() -> None:
+        try:  # about 3 s of running time within a 6 s limit, suspended 4 s in the middle
+            result["code"] = runtime.run(instance, script, 6, lines)
+        except Exception as err:
+            result["error"] = err
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not lines.of("stdout") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    while not instance.clock.try_suspend(lambda: runtime.suspend(instance)):
+        time.sleep(0.05)  # the script is still starting
+    time.sleep(0.5)  # a line on its way out may still arrive
+    seen = len(lines.of("stdout"))
+    time.sleep(4)
+    assert len(lines.of("stdout")) == seen, "the script went on while suspended"
+    assert 0 < seen < 30
+    instance.clock.resume(lambda: runtime.resume(instance))
+    thread.join(60)
+    assert result == {"code": 0}, result  # no timeout: the suspension did not count
+    assert lines.of("stdout") == [f"tick-{i}" for i in range(30)]
+    assert instance.clock.suspended_seconds() >= 4
+
+
+def test_contract_a_suspended_instance_is_destroyed_without_a_resume(
+        kind: Kind, runtime: Runtime, launch: Any) -> None:
+    instance = launch()
+    if _refuses(runtime, "suspend"):
+        return
+    thread = threading.Thread(target=lambda: _quietly(runtime.run, instance, "sleep 3013", 120,
+                                                      Lines()))
+    thread.start()
+    time.sleep(1)
+    while not instance.clock.try_suspend(lambda: runtime.suspend(instance)):
+        time.sleep(0.05)
+    runtime.cancel(instance)
+    runtime.destroy(instance)
+    thread.join(60)
+    assert not thread.is_alive()
+    assert kind.leftovers(instance.execution_id) == []
+
+
+def test_contract_resume_of_an_instance_that_is_not_suspended_is_harmless(
+        runtime: Runtime, launch: Any) -> None:
+    instance = launch()
+    if _refuses(runtime, "suspend"):
+        with pytest.raises(Unsupported):
+            runtime.resume(instance)
+        return
+    runtime.resume(instance)
+    assert runtime.run(instance, "echo still-here", 30, Lines()) == 0
+
+
+def test_contract_verify_lists_the_executions_on_the_engine(kind: Kind, runtime: Runtime,
+                                                            launch: Any) -> None:
+    if _refuses(runtime, "verify"):
+        with pytest.raises(Unsupported):
+            runtime.executions()
+        return
+    first, second = launch(), launch()
+    listed = kind.runtime().executions()  # a runtime knowing nothing, as verify uses it
+    assert {first.execution_id, second.execution_id} <= listed
+    runtime.destroy(first)
+    assert first.execution_id not in kind.runtime().executions()
+
+
+def _quietly(function: Any, *args: Any) -> None:
+    try:
+        function(*args)
+    except Exception:
+        pass

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ccp.runtimes.runclock import RunClock
 from ccp.runtimes.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class RuntimeCancelled(RuntimeError):
     """A script was interrupted by cancel()."""
 
 
+class Unsupported(RuntimeFailure):
+    """This runtime does not have the optional feature asked for (see `capabilities`)."""
+
+
 @dataclass
 class Limits:
     memory_bytes: int | None = None
@@ -54,6 +59,8 @@ class Instance:
     replicas: int = 1
     started: str = field(default_factory=lambda: now_iso())
     cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
+    # running time (suspensions excluded), and the gate between starting work and suspending
+    clock: RunClock = field(default_factory=RunClock, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,8 +90,10 @@ class Runtime(ABC):
     """Launch an instance, run scripts in it, fetch its data, destroy it."""
 
     type: str = ""
-    # Optional features beyond this interface, by name ("suspend", "metrics", "warm-launch"
-    # when they come); a caller checks `"x" in runtime.capabilities` before using one.
+    # Optional features beyond this interface, by name ("suspend", "verify", "health-probe",
+    # "replicas", "memory-limit", "cpu-limit"; "metrics", "warm-launch" when they come); a
+    # caller checks `"x" in runtime.capabilities` before using one. The optional methods
+    # below raise Unsupported on a runtime that does not declare theirs.
     capabilities: ClassVar[frozenset[str]] = frozenset()
     settings: Settings  # each runtime narrows it to its own settings class
 
@@ -140,3 +149,19 @@ class Runtime(ABC):
         Returns the execution ids cleaned. Runtimes that label their resources override it.
         """
         return []
+
+    # --- optional: "suspend" ---------------------------------------------------------------
+
+    def suspend(self, instance: Instance) -> None:
+        """Freeze every process of the instance where it is (its memory is kept)."""
+        raise Unsupported(f"the {self.type} runtime cannot suspend an execution")
+
+    def resume(self, instance: Instance) -> None:
+        """Let a suspended instance run on. Harmless on one that is not suspended."""
+        raise Unsupported(f"the {self.type} runtime cannot resume an execution")
+
+    # --- optional: "verify" ----------------------------------------------------------------
+
+    def executions(self) -> set[str]:
+        """The execution ids that have an instance (or what is left of one) on the engine."""
+        raise Unsupported(f"the {self.type} runtime cannot list what it runs")

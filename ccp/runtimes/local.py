@@ -52,8 +52,9 @@ from ccp.runtimes.base import (
     now_iso,
 )
 from ccp.runtimes.deadline import wait_for_script
+from ccp.runtimes.freeze import continue_all, group_members, stop_all
 from ccp.runtimes.output import guarded, pump, splitters
-from ccp.runtimes.runners import RunnerUids, check_range, runner_command, sweep
+from ccp.runtimes.runners import RunnerUids, check_range, processes_of, runner_command, sweep
 from ccp.runtimes.settings import LocalSettings
 
 LOGGER = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ warned_no_uid_switch = threading.Event()
 
 class LocalRuntime(Runtime):
     type = "local"
+    capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit"})
     settings: LocalSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -76,6 +78,7 @@ class LocalRuntime(Runtime):
         # execution id -> what the lifecycle passed (it may hold a token: never in the handle,
         # which goes to the job store)
         self._environments: dict[str, dict[str, str]] = {}
+        self._groups: dict[str, int] = {}  # execution id -> process group of its script
         if not self.switch_uid and not warned_no_uid_switch.is_set():
             warned_no_uid_switch.set()
             LOGGER.warning("local runtime: " + NO_UID_SWITCH.format(uid=os.geteuid()))
@@ -165,6 +168,7 @@ class LocalRuntime(Runtime):
         except OSError as err:
             _remove(script_file)
             raise RuntimeFailure(f"cannot start /bin/sh: {err}") from err
+        self._groups[instance.execution_id] = process.pid
         lines = splitters(guarded(log, f"execution {instance.execution_id}"))
         assert process.stdout is not None and process.stderr is not None
         readers = [pump(process.stdout, lines["stdout"]), pump(process.stderr, lines["stderr"])]
@@ -179,6 +183,7 @@ class LocalRuntime(Runtime):
         try:
             wait_for_script(ended, instance, timeout, stop=lambda: self._stop(instance, process))
         finally:
+            self._groups.pop(instance.execution_id, None)
             for reader in readers:
                 reader.join(READER_JOIN_SECONDS)
             _remove(script_file)
@@ -210,6 +215,29 @@ class LocalRuntime(Runtime):
         else:
             _kill_group(process.pid)
         process.wait()
+
+    # --- suspend ----------------------------------------------------------------------------
+
+    def suspend(self, instance: Instance) -> None:
+        """SIGSTOP every process of the execution: its script's process group and, with a
+        runner uid, everything that uid runs (a process that left the group included)."""
+        stop_all(lambda: self._processes(instance))
+
+    def resume(self, instance: Instance) -> None:
+        continue_all(lambda: self._processes(instance))
+
+    def _processes(self, instance: Instance) -> list[int]:
+        found = set()
+        group = self._groups.get(instance.execution_id)
+        if group is not None:
+            found.update(group_members(group))
+        uid = instance.handle.get("uid")
+        if self.switch_uid and isinstance(uid, int):
+            found.update(processes_of(uid))
+        elif not self.switch_uid:
+            found.update(_tagged(instance.execution_id))
+        found.discard(os.getpid())
+        return sorted(found)
 
     # --- fetch ------------------------------------------------------------------------------
 
@@ -252,7 +280,11 @@ class LocalRuntime(Runtime):
             uid = workdir.stat().st_uid  # a runner cannot give its work dir away
         return uid if isinstance(uid, int) and uid in self.uids else None
 
-    def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
+    def executions(self) -> set[str]:
+        return set(self._leftovers())
+
+    def _leftovers(self) -> dict[str, dict[str, Any]]:
+        """Execution id -> what is known of its work dir and runner uid, for each left."""
         found: dict[str, dict[str, Any]] = {}
         if self.root.is_dir():
             for workdir in self.root.iterdir():
@@ -261,8 +293,11 @@ class LocalRuntime(Runtime):
         for lease in self.uids.leases() if self.uids is not None else []:
             found.setdefault(lease.execution_id, {}).update(
                 workdir=lease.workdir, uid=lease.uid)
+        return found
+
+    def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         cleaned = []
-        for execution_id, handle in sorted(found.items()):
+        for execution_id, handle in sorted(self._leftovers().items()):
             if is_orphan(execution_id):
                 self.destroy(Instance(execution_id, self.type, handle))
                 cleaned.append(execution_id)
@@ -333,13 +368,23 @@ def _kill_group(pid: int) -> None:
 
 
 def _kill_tagged(execution_id: str) -> None:
-    """Without runner uids: kill every process whose environment names this execution.
+    """Without runner uids: kill every process whose environment names this execution."""
+    for pid in _tagged(execution_id):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _tagged(execution_id: str) -> list[int]:
+    """The processes whose environment names this execution.
 
     Scripts can start background processes that leave the process group; the environment
     variable `ccptaskname` follows them, and survives a server crash (not a process that
     scrubs its environment: only runner uids catch those).
     """
     marker = f"ccptaskname={execution_id}".encode()
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -348,7 +393,5 @@ def _kill_tagged(execution_id: str) -> None:
         except OSError:
             continue
         if marker in environ.split(b"\0"):
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            found.append(int(entry.name))
+    return found

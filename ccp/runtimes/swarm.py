@@ -59,6 +59,7 @@ FINAL_TASK_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "or
 
 class SwarmRuntime(DockerRuntime):
     type = "swarm"
+    capabilities = DockerRuntime.capabilities | {"replicas"}
     settings: SwarmSettings
 
     # --- launch -----------------------------------------------------------------------------
@@ -228,6 +229,15 @@ class SwarmRuntime(DockerRuntime):
         _remove_networks(self.docker, instance, deadline)
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
+        cleaned = []
+        for execution_id in sorted(self.executions()):
+            if is_orphan(execution_id):
+                self.destroy(Instance(execution_id, self.type, {}))
+                cleaned.append(execution_id)
+        return cleaned
+
+    def executions(self) -> set[str]:
+        """The executions with a service, task container or network of this runtime."""
         api = self.docker.api
         selector = {"label": LABEL}
         with self.docker.errors("listing CCP services"):
@@ -239,12 +249,7 @@ class SwarmRuntime(DockerRuntime):
             found |= {(n.get("Labels") or {}).get(LABEL)
                       for n in api.networks(filters=selector)
                       if (n.get("Labels") or {}).get(RUNTIME_LABEL) == self.type}
-        cleaned = []
-        for execution_id in sorted(filter(None, found)):
-            if is_orphan(execution_id):
-                self.destroy(Instance(execution_id, self.type, {}))
-                cleaned.append(execution_id)
-        return cleaned
+        return {execution_id for execution_id in found if execution_id}
 
     # --- describe ---------------------------------------------------------------------------
 

@@ -57,6 +57,8 @@ SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
 
 class DockerRuntime(Runtime):
     type = "docker"
+    capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit",
+                              "cpu-limit"})
     settings: DockerSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -179,6 +181,29 @@ class DockerRuntime(Runtime):
             return f"killed by the out-of-memory killer: the memory limit{size} was exceeded"
         return "killed by SIGKILL"
 
+    # --- suspend: the cgroup freezer, container by container ----------------------------
+
+    def suspend(self, instance: Instance) -> None:
+        paused: list[str] = []
+        try:
+            for _replica, container_id in self.targets(instance):
+                with self.docker.errors(f"pausing container {container_id[:12]}"):
+                    self.docker.api.pause(container_id)
+                paused.append(container_id)
+        except RuntimeFailure:
+            self._unpause(paused)  # all or none
+            raise
+
+    def resume(self, instance: Instance) -> None:
+        self._unpause([container_id for _, container_id in self.targets(instance)])
+
+    def _unpause(self, container_ids: list[str]) -> None:
+        for container_id in container_ids:
+            with self.docker.errors(f"unpausing container {container_id[:12]}"):
+                state = self.docker.api.inspect_container(container_id).get("State") or {}
+                if state.get("Paused"):
+                    self.docker.api.unpause(container_id)
+
     # --- fetch ------------------------------------------------------------------------------
 
     def fetch(self, instance: Instance, destination: Path) -> None:
@@ -213,6 +238,12 @@ class DockerRuntime(Runtime):
                     ids.add(container["Id"])
         for container_id in ids:
             self.docker.remove_container(container_id)
+
+    def executions(self) -> set[str]:
+        with self.docker.errors("listing CCP containers"):
+            containers = self.docker.api.containers(all=True, filters={"label": LABEL})
+        return {labels[LABEL] for labels in (c.get("Labels") or {} for c in containers)
+                if labels.get(LABEL) and SWARM_SERVICE_LABEL not in labels}
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         cleaned = set()

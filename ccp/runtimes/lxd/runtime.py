@@ -19,6 +19,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ def limits_of(config: dict[str, str]) -> dict[str, Any]:
 
 class LXDRuntime(Runtime):
     type = "lxd"
+    capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit",
+                              "cpu-limit"})
     settings: LXDSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -204,14 +207,24 @@ class LXDRuntime(Runtime):
         result: dict[str, Any] = {}
 
         def execute() -> None:
+            from pylxd.exceptions import LXDAPIException
+
             try:
-                result["exit"] = lxd_instance.execute(
-                    ["sh", "-c", script],
-                    environment=environment,
-                    decode=False,
-                    stdout_handler=lines["stdout"].feed,
-                    stderr_handler=lines["stderr"].feed,
-                ).exit_code
+                while True:
+                    try:
+                        result["exit"] = lxd_instance.execute(
+                            ["sh", "-c", script],
+                            environment=environment,
+                            decode=False,
+                            stdout_handler=lines["stdout"].feed,
+                            stderr_handler=lines["stderr"].feed,
+                        ).exit_code
+                        return
+                    except LXDAPIException:
+                        # Frozen by a suspend just as the exec was asked for: LXD refused
+                        # it, so the script never started and may be started once resumed.
+                        if not self._waited_while_frozen(client, name, instance):
+                            raise
             except BaseException as err:  # reported below
                 result["error"] = err
 
@@ -247,6 +260,39 @@ class LXDRuntime(Runtime):
             LOGGER.warning("the exec in LXD container %s did not return after a forced stop",
                            name)
 
+    def _waited_while_frozen(self, client: Any, name: str, instance: Instance) -> bool:
+        """If the container is frozen, wait until it is not (or the instance is cancelled);
+        True when it was frozen and runs again."""
+        frozen = False
+        while not instance.cancelled.is_set():
+            status = client.api.instances[name].state.get().json()["metadata"].get("status")
+            if status not in ("Frozen", "Freezing"):
+                return frozen
+            frozen = True
+            time.sleep(0.2)
+        return False
+
+    # --- Suspend: LXD's freezer -----------------------------------------------------------
+
+    def suspend(self, instance: Instance) -> None:
+        self._change_state(instance, "freeze")
+
+    def resume(self, instance: Instance) -> None:
+        client = self._client_of(instance)
+        name = instance.handle["name"]
+        with self.lxd.errors(f"look at container {name}"):
+            status = client.api.instances[name].state.get().json()["metadata"].get("status")
+        if status in ("Frozen", "Freezing"):
+            self._change_state(instance, "unfreeze")
+
+    def _change_state(self, instance: Instance, action: str) -> None:
+        client = self._client_of(instance)
+        name = instance.handle["name"]
+        with self.lxd.errors(f"{action} container {name}"):
+            response = client.api.instances[name].state.put(
+                json={"action": action, "timeout": int(OPERATION_TIMEOUT)})
+        self.lxd.wait_operation(client, response, f"{action} container {name}")
+
     # --- Fetch, Destroy -------------------------------------------------------------------
 
     def fetch(self, instance: Instance, destination: Path) -> None:
@@ -260,17 +306,25 @@ class LXDRuntime(Runtime):
         if name:
             self.lxd.remove(self._client_of(instance), name)
 
-    def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
-        client = self.lxd.client()
+    def executions(self) -> set[str]:
+        return {execution_id for _, execution_id in self._labelled(self.lxd.client())}
+
+    def _labelled(self, client: Any) -> list[tuple[str, str]]:
+        """(container name, execution id) of every container labelled with an execution."""
         with self.lxd.errors("list containers"):
             listed = client.api.instances.get(params={"recursion": "1"}).json()["metadata"]
+        labelled = [(entry["name"], (entry.get("config") or {}).get(EXECUTION_KEY))
+                    for entry in listed]
+        return [(name, str(execution_id)) for name, execution_id in labelled if execution_id]
+
+    def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
+        client = self.lxd.client()
         cleaned = []
-        for entry in listed:
-            execution_id = (entry.get("config") or {}).get(EXECUTION_KEY)
-            if execution_id and is_orphan(execution_id):
+        for name, execution_id in self._labelled(client):
+            if is_orphan(execution_id):
                 LOGGER.warning("destroying LXD container %s left by execution %s",
-                               entry["name"], execution_id)
-                self.lxd.remove(client, entry["name"])
+                               name, execution_id)
+                self.lxd.remove(client, name)
                 cleaned.append(execution_id)
         return cleaned
 

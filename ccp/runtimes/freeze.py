@@ -1,0 +1,70 @@
+"""Suspending host processes: SIGSTOP until every one of them is stopped, SIGCONT to resume.
+
+The local runtime's `suspend`. A process can fork while the others are being stopped, so
+stopping repeats until a pass finds every process of the execution stopped (or gone): a
+stopped process cannot fork, so the set only shrinks once all are stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable
+
+from ccp.runtimes.base import RuntimeFailure
+
+STOP_TIMEOUT = 10.0
+STOPPED_STATES = (b"T", b"t")
+
+
+def state_of(pid: int) -> bytes | None:
+    """The state letter in /proc/<pid>/stat (R, S, T, Z, ...), None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    return text[text.rindex(b")") + 2:].split()[0]
+
+
+def _signal(pids: Iterable[int], number: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, number)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def stop_all(processes: Callable[[], list[int]]) -> int:
+    """SIGSTOP every pid `processes()` lists until all are stopped; returns how many are."""
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while True:
+        pids = processes()
+        running = [pid for pid in pids if state_of(pid) not in (*STOPPED_STATES, b"Z", None)]
+        if not running:
+            return len(pids)
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(f"processes {running[:10]} did not stop within "
+                                 f"{STOP_TIMEOUT:.0f} s")
+        _signal(running, signal.SIGSTOP)
+        time.sleep(0.01)
+
+
+def continue_all(processes: Callable[[], list[int]]) -> None:
+    """SIGCONT every pid `processes()` lists."""
+    _signal(processes(), signal.SIGCONT)
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group `pgid`."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) == pgid:
+                found.append(int(entry.name))
+        except ProcessLookupError:
+            continue
+    return found
