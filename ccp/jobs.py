@@ -58,6 +58,10 @@ class Job:
     method_digest: str | None = None
     method_source: str | None = None
     archive_bytes: int | None = None
+    suspend_requested: bool = False
+    suspended_since: str | None = None
+    suspended_seconds: float = 0.0
+    extended_seconds: int = 0
 
     @property
     def is_final(self) -> bool:
@@ -75,4 +79,7 @@ class Job:
         job.infrastructure = job.infrastructure or {}
         job.dismiss_requested = bool(job.dismiss_requested)
         job.stored = bool(job.stored)
+        job.suspend_requested = bool(job.suspend_requested)
+        job.suspended_seconds = float(job.suspended_seconds or 0)
+        job.extended_seconds = int(job.extended_seconds or 0)
         return job

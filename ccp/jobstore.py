@@ -72,6 +72,37 @@ jobs = Table(
     Column("method_digest", String(80)),
     Column("method_source", String(16)),
     Column("archive_bytes", BigInteger),
+    # job control (ccp/jobcontrol): the suspension asked for, the one in force since when,
+    # every second spent suspended before it, seconds added to the time limit
+    Column("suspend_requested", Boolean, nullable=False, default=False),
+    Column("suspended_since", String(40)),
+    Column("suspended_seconds", Float, nullable=False, default=0.0),
+    Column("extended_seconds", Integer, nullable=False, default=0),
+)
+
+# Who asked for which suspend, resume or extend of a job, and when (for its PROV record).
+job_controls = Table(
+    "ccp_job_controls", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(64), nullable=False, index=True),
+    Column("at", String(40), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("requester", String(256)),
+    Column("seconds", Integer),
+)
+
+# Health checks and verify runs of the Infrastructures: recent history, per server.
+infrastructure_checks = Table(
+    "ccp_infrastructure_checks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("infrastructure_id", String(128), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # health or verify
+    Column("checked", String(40), nullable=False),
+    Column("server", String(64), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("latency_ms", Float),
+    Column("message", Text, nullable=False, default=""),
+    Column("detail", Text),
 )
 
 # When each owner last had a job claimed: workers serve owners round-robin from it.

@@ -34,6 +34,12 @@ def positive_int(value: Any) -> int:
     return value
 
 
+def non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("must be an integer >= 0")
+    return value
+
+
 def positive_number(value: Any) -> float:
     if (isinstance(value, bool) or not isinstance(value, int | float)
             or not math.isfinite(value) or value <= 0):
@@ -125,6 +131,23 @@ class Settings:
     runtime_token: bool = setting(False, boolean,
                                   "give scripts CCP_TOKEN and CCP_URL to call the server")
     isolation: str | None = setting(None, text, "a note for people; CCP does not read it")
+    # job control and health (docs/job-control.md)
+    max_suspend: int = setting(3600, non_negative_int,
+                               "seconds one execution may spend suspended in all; 0: no "
+                               "suspend")
+    extend: bool = setting(True, boolean,
+                           "clients may extend a running execution's time limit, up to "
+                           "maxTime in all")
+    health_interval: int = setting(30, positive_int, "seconds between health checks")
+    probe_image: str | None = setting(None, text,
+                                      "image of a probe run (`true` in a new instance) in "
+                                      "health checks; unset: engine reachability only")
+    probe_interval: int = setting(600, positive_int,
+                                  "seconds between probe runs while the checks pass")
+    probe_timeout: int = setting(60, positive_int, "seconds a probe run may take")
+    unhealthy_wait: int = setting(600, positive_int,
+                                  "seconds a queued execution waits for its unhealthy "
+                                  "Infrastructure before it fails")
 
 
 @dataclass(frozen=True)
