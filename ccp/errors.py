@@ -142,6 +142,16 @@ class Conflict(CCPError):
     type = f"{CCP_EXCEPTIONS}conflict"
 
 
+class FeatureUnavailable(Conflict):
+    """The Infrastructure's manifest does not offer this feature (suspend, extend, ...)."""
+
+    title = "Feature not available"
+    type = f"{CCP_EXCEPTIONS}feature-not-available"
+
+    def __init__(self, detail: str, feature: str) -> None:
+        super().__init__(detail, feature=feature)
+
+
 class DuplicateProcess(Conflict):
     title = "Duplicate process"
     type = f"{OGC_PART2_EXCEPTIONS}duplicated-process"

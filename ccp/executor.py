@@ -12,8 +12,10 @@ from typing import Any
 from ccp import archive, lifecycle, templating
 from ccp.archive import Archives
 from ccp.auth import runtime_token
+from ccp.jobcontrol.controller import Requests
+from ccp.jobcontrol.records import Records
 from ccp.jobs import Job, JobStatus
-from ccp.jobstore import JobNotFound, JobStore
+from ccp.jobstore import JobStore
 from ccp.model import Infrastructure, Method
 from ccp.runtimepool import RuntimePool
 from ccp.runtimes.base import Instance
@@ -45,10 +47,14 @@ class Executor:
                                       message=f"Launch failed: {err}",
                                       finished=lifecycle.now_iso())
             return
-        self.store.update_running(
-            job.identifier, status=outcome.status, message=outcome.message, progress=100,
-            finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs,
-            archive_bytes=outcome.archive_bytes)
+        if not self.store.update_running(
+                job.identifier, status=outcome.status, message=outcome.message, progress=100,
+                finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs,
+                archive_bytes=outcome.archive_bytes, suspended_since=None):
+            # ended meanwhile by someone else (verify found its runtime gone): its status
+            # stays, but the archive written is there
+            self.store.update(job.identifier, stored=outcome.stored,
+                              archive_bytes=outcome.archive_bytes)
 
     def fail_lost(self, job: Job) -> None:
         """A job whose server died under it: destroy its runtime, archive what is known."""
@@ -105,6 +111,7 @@ class StoreReporter:
         self.store = store
         self.job_id = job_id
         self._stopping = stopping
+        self._records = Records(store)
 
     def stopping(self) -> bool:
         return self._stopping.is_set()
@@ -118,8 +125,14 @@ class StoreReporter:
     def heartbeat(self) -> None:
         self.store.update_running(self.job_id, durable=False, heartbeat=time.time())
 
-    def dismiss_requested(self) -> bool:
-        try:
-            return self.store.get(self.job_id).dismiss_requested
-        except JobNotFound:
-            return True
+    def requests(self) -> Requests:
+        return self._records.requests(self.job_id)
+
+    def suspension(self, since: str | None, seconds: float, withdraw: bool = False) -> None:
+        values: dict[str, Any] = {"suspended_since": since, "suspended_seconds": seconds}
+        if withdraw:
+            values["suspend_requested"] = False
+        self.store.update_running(self.job_id, **values)
+
+    def controls(self) -> list[dict[str, Any]]:
+        return self._records.controls(self.job_id)

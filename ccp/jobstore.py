@@ -179,6 +179,11 @@ class JobStore:
         self.engine = make_engine(url)
         upgrade(self.engine)
 
+    @staticmethod
+    def decode(row: Any) -> Job:
+        """A row of ccp_jobs as a Job (for modules with queries of their own)."""
+        return _decode(row)
+
     def add(self, job: dict[str, Any]) -> None:
         now = now_iso()
         values = {"status": JobStatus.ACCEPTED, "progress": 0, "created": now, "updated": now,
@@ -257,7 +262,7 @@ class JobStore:
             total = connection.scalar(count)
         return [_decode(row) for row in rows], int(total or 0)
 
-    def claim_next(self, worker: str) -> Job | None:
+    def claim_next(self, worker: str, skip: frozenset[str] = frozenset()) -> Job | None:
         """Take the next accepted job for `worker`, or None. Never gives a job out twice.
 
         Owners are served round-robin: the job chosen is the oldest of the owner whose last
@@ -265,7 +270,8 @@ class JobStore:
         single job by at most one slot per worker. On PostgreSQL, `FOR UPDATE SKIP LOCKED`
         lets several servers claim side by side; on SQLite the clause is dropped and the
         database's single writer serialises claims. Either way the UPDATE re-checks
-        `accepted`.
+        `accepted`. Jobs of the Infrastructures in `skip` (unhealthy ones) are left queued;
+        the others are served as if those were not there.
         """
         owner_key = func.coalesce(jobs.c.owner, "")
         last_claimed = (select(dispatch.c.last_claimed)
@@ -275,7 +281,8 @@ class JobStore:
                 row = connection.execute(
                     select(jobs.c.identifier, owner_key.label("owner_key"))
                     .where(jobs.c.status == JobStatus.ACCEPTED.value,
-                           jobs.c.dismiss_requested.is_(False))
+                           jobs.c.dismiss_requested.is_(False),
+                           jobs.c.infrastructure_id.not_in(sorted(skip)))
                     .order_by(func.coalesce(last_claimed, 0.0), jobs.c.created,
                               jobs.c.identifier)
                     .limit(1).with_for_update(skip_locked=True)).first()

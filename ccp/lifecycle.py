@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from ccp import archive, provenance, templating
 from ccp.archive import Archives
 from ccp.executionlog import ExecutionLog
+from ccp.jobcontrol.controller import Controller, Requests
 from ccp.model import Infrastructure, Method
 from ccp.runtimes.base import (
     Instance,
@@ -27,6 +28,7 @@ from ccp.runtimes.base import (
     RuntimeTimeout,
     now_iso,
 )
+from ccp.runtimes.runclock import Deadline, RunClock
 
 LOGGER = logging.getLogger(__name__)
 
@@ -42,7 +44,9 @@ class Reporter(Protocol):
     def progress(self, phase: str, percent: int, message: str) -> None: ...
     def instance_started(self, instance: dict[str, Any]) -> None: ...
     def heartbeat(self) -> None: ...
-    def dismiss_requested(self) -> bool: ...
+    def requests(self) -> Requests: ...
+    def suspension(self, since: str | None, seconds: float, withdraw: bool = False) -> None: ...
+    def controls(self) -> list[dict[str, Any]]: ...
     def stopping(self) -> bool: ...
 
 
@@ -85,17 +89,19 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
     archive_dir = execution.archive_dir
     log = ExecutionLog(archive_dir)
     inputs = execution.inputs
-    deadline = time.monotonic() + float(inputs["ccpmaxtime"])
+    clock = RunClock()  # stands still while suspended; extensions add to it
+    deadline = Deadline(clock, float(inputs["ccpmaxtime"]))
     instance: Instance | None = None
     phase = "Launch"
     outputs: list[dict[str, Any]] = []
-    watchdog = Watchdog(runtime, reporter, log)
+    watchdog = Watchdog(runtime, reporter, log,
+                        Controller(runtime, clock, log, reporter, float(inputs["ccpmaxtime"])))
 
     def enter(name: str, message: str) -> None:
         nonlocal phase
         if watchdog.cancel_requested.is_set():
             raise RuntimeCancelled("dismissed")
-        phase = name
+        phase = watchdog.control.phase = name
         log.event(name, message)
         reporter.progress(name, PROGRESS[name], f"{name}: {message}")
 
@@ -111,6 +117,7 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
             {**execution.runtime_env, "ccptaskname": execution.job_id},
             replicas=inputs["ccpreplicas"],
         )
+        instance.clock = clock
         reporter.instance_started(instance.to_dict())
         watchdog.instance = instance
         for name in ("Deploy", "Execute"):
@@ -119,7 +126,8 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
                 _run_script(runtime, instance, name, scripts[name.lower()], deadline, log)
         enter("Fetch", "copying /ccp_data")
         fetched = workdir / "ccp_data"
-        runtime.fetch(instance, fetched)
+        with clock.hold(watchdog.cancel_requested.is_set):
+            runtime.fetch(instance, fetched)
         outputs = archive.zip_outputs(fetched, archive_dir / archive.OUTPUT_ZIP)
         shutil.rmtree(fetched, ignore_errors=True)
         if "undeploy" in scripts:
@@ -133,9 +141,11 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         else:
             status, message = "dismissed", f"Dismissed during {phase}; runtime destroyed"
     except RuntimeTimeout:
+        extended = watchdog.control.limit - float(inputs["ccpmaxtime"])
         status, message = "failed", (
-            f"Timeout: the execution exceeded ccpmaxtime of {inputs['ccpmaxtime']} s during "
-            f"{phase} and was stopped"
+            f"Timeout: the execution exceeded ccpmaxtime of {inputs['ccpmaxtime']} s"
+            + (f" (extended by {extended:.0f} s)" if extended else "")
+            + f" during {phase} and was stopped"
         )
     except PhaseFailed as err:
         status, message = "failed", str(err)
@@ -157,8 +167,11 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
     finished = now_iso()
 
     reporter.progress("Archive", PROGRESS["Archive"], "Archive: storing the execution record")
+    control = {"timeLimit": watchdog.control.limit,
+               "suspendedSeconds": round(clock.suspended_seconds(), 3),
+               "requests": _quietly(reporter.controls, [])}
     return _archive(execution, archives, description,
-                    Outcome(status, message, started, finished, outputs))
+                    Outcome(status, message, started, finished, outputs), control)
 
 
 def record_lost(execution: Execution, runtime: Runtime, archives: Archives, message: str,
@@ -173,14 +186,15 @@ def record_lost(execution: Execution, runtime: Runtime, archives: Archives, mess
 
 
 def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
-             outcome: Outcome) -> Outcome:
+             outcome: Outcome, control: dict[str, Any] | None = None) -> Outcome:
     """Write metadata and PROV, then store the archive; if the store fails, keep it on disk
-    for a retry and say so."""
+    for a retry and say so. `control`: the time limit, suspension and control requests."""
     archive_dir = execution.archive_dir
+    control = control or {}
     _write_metadata(execution, instance, outcome.status, outcome.message, outcome.started,
-                    outcome.finished, archive_dir)
+                    outcome.finished, archive_dir, control)
     _write_provenance(execution, outcome.status, outcome.started, outcome.finished,
-                      outcome.outputs, archive_dir)
+                      outcome.outputs, archive_dir, control)
     outcome.archive_bytes = archive.directory_size(archive_dir)
     try:
         archives.store(execution.job_id, archive_dir)
@@ -195,12 +209,14 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
 
 
 def _run_script(runtime: Runtime, instance: Instance, phase: str, script: str,
-                deadline: float, log: ExecutionLog) -> None:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise RuntimeTimeout("no time left")
-    code = runtime.run(instance, script, remaining,
-                       lambda replica, stream, text: log.line(phase, replica, stream, text))
+                deadline: Deadline, log: ExecutionLog) -> None:
+    # held until the script runs (wait_for_script lets go): no suspension while it starts
+    with instance.clock.hold(instance.cancelled.is_set):
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise RuntimeTimeout("no time left")
+        code = runtime.run(instance, script, remaining,
+                           lambda replica, stream, text: log.line(phase, replica, stream, text))
     if code != 0:
         reason = runtime.exit_reason(instance, code)
         raise PhaseFailed(f"{phase} failed: the {phase.lower()} script exited with code {code}"
@@ -228,7 +244,8 @@ def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> 
 
 
 def _write_metadata(execution: Execution, instance: dict[str, Any], status: str, message: str,
-                    started: str, finished: str, archive_dir: Path) -> None:
+                    started: str, finished: str, archive_dir: Path,
+                    control: dict[str, Any]) -> None:
     archive.write_json(archive_dir / archive.REQUEST, execution.request)
     archive.write_json(archive_dir / archive.METHOD, execution.method.to_dict())
     archive.write_json(archive_dir / archive.INFRASTRUCTURE, execution.infrastructure.to_dict())
@@ -245,12 +262,14 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         "inputs": execution.inputs,
         "derivedFrom": execution.derived_from,
         "method": {"digest": execution.method.digest, "source": execution.method_source},
+        **{key: control[key] for key in ("timeLimit", "suspendedSeconds") if key in control},
     })
     archive.write_json(archive_dir / archive.CLAIMS, execution.user)
 
 
 def _write_provenance(execution: Execution, status: str, started: str, finished: str,
-                      outputs: list[dict[str, Any]], archive_dir: Path) -> None:
+                      outputs: list[dict[str, Any]], archive_dir: Path,
+                      control: dict[str, Any]) -> None:
     facts = provenance.ProvenanceFacts(
         job_id=execution.job_id,
         base_url=execution.base_url,
@@ -266,6 +285,9 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
         derived_from=execution.derived_from,
         method_digest=execution.method.digest,
         method_source=execution.method_source,
+        controls=control.get("requests", []),
+        time_limit=control.get("timeLimit"),
+        suspended_seconds=control.get("suspendedSeconds", 0.0),
     )
     doc = provenance.build(facts)
     (archive_dir / archive.PROVENANCE_JSON).parent.mkdir(parents=True, exist_ok=True)
@@ -276,11 +298,13 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
 class Watchdog(threading.Thread):
     """Beats the job's heartbeat and turns a dismiss request into cancel script + cancel()."""
 
-    def __init__(self, runtime: Runtime, reporter: Reporter, log: ExecutionLog) -> None:
+    def __init__(self, runtime: Runtime, reporter: Reporter, log: ExecutionLog,
+                 control: Controller) -> None:
         super().__init__(daemon=True)
         self.runtime = runtime
         self.reporter = reporter
         self.log = log
+        self.control = control  # suspend, resume and extend as the job store asks
         self.instance: Instance | None = None
         self.cancel_script: str | None = None
         self.cancel_requested = threading.Event()
@@ -293,12 +317,15 @@ class Watchdog(threading.Thread):
                 if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                     self.reporter.heartbeat()
                     last_beat = time.monotonic()
+                requests = self.reporter.requests()
                 if not self.cancel_requested.is_set() and (
-                        self.reporter.stopping() or self.reporter.dismiss_requested()):
+                        self.reporter.stopping() or requests.dismiss):
                     self.cancel_requested.set()
                 if self.cancel_requested.is_set() and self.instance is not None:
+                    self.control.release(self.instance)
                     self._cancel(self.instance)
                     return
+                self.control.apply(requests, self.instance)
             except Exception:
                 LOGGER.exception("watchdog")
 
@@ -316,3 +343,12 @@ class Watchdog(threading.Thread):
     def stop(self) -> None:
         self._stopped.set()
         self.join(timeout=CANCEL_SCRIPT_TIMEOUT + 5)
+
+
+def _quietly(read: Any, default: Any) -> Any:
+    """What `read()` returns, or `default` when it fails (the archive is written anyway)."""
+    try:
+        return read()
+    except Exception:
+        LOGGER.exception("reading %s failed", getattr(read, "__name__", read))
+        return default

@@ -26,6 +26,11 @@ from ccp.auth import ANONYMOUS, Requester
 from ccp.executor import Executor
 from ccp.importing import Importer
 from ccp.inputs import InputError, resolve_inputs
+from ccp.jobcontrol.health import HealthMonitor
+from ccp.jobcontrol.queue import HeldQueue
+from ccp.jobcontrol.records import Records
+from ccp.jobcontrol.service import JobControl
+from ccp.jobcontrol.verify import Verifier
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.methodstore import MethodStore
@@ -47,6 +52,7 @@ DEFAULTS = {
     "infrastructures": "infrastructures",
     "storage": {"type": "local"},
     "base_url": "http://localhost:5000",
+    "verify_interval": 600,
 }
 
 
@@ -82,11 +88,20 @@ class CCPManager(BaseManager):
                                  self.template_limits,
                                  settings.get("runtime_token_secret_env",
                                               "CCP_RUNTIME_TOKEN_SECRET"))
+        # job control and Infrastructure health (ccp.jobcontrol)
+        self.records = Records(self.store)
+        self.jobcontrol = JobControl(self.store, self.records)
+        self.health = HealthMonitor(self.registry, self.runtimes, self.records, self.worker_id,
+                                    HeldQueue(self.records))
+        self.verifier = Verifier(self.store, self.records, self.registry, self.runtimes,
+                                 self.executor, self.worker_id,
+                                 float(settings["heartbeat_timeout"]),
+                                 float(settings["verify_interval"] or 0))
         self.workers = WorkerPool(self.store, self.worker_id, int(settings["concurrency"]),
-                                  self.executor.run)
+                                  self.executor.run, self.health.unhealthy)
         self.recovery = Recovery(self.store, self.registry, self.runtimes, self.archives,
                                  self.executor, self.worker_id,
-                                 float(settings["heartbeat_timeout"]))
+                                 float(settings["heartbeat_timeout"]), self.health)
         self.importer = Importer(self.store, self.archives, self.registry, self.json_limits)
         self._started = False
 
@@ -120,12 +135,16 @@ class CCPManager(BaseManager):
             return
         self._started = True
         self.recovery.start()
+        self.health.start()
+        self.verifier.start()
         self.workers.start()
 
     def stop(self, timeout: float = 60) -> None:
         """Stop taking jobs; running executions are cancelled, destroyed and archived."""
         deadline = time.monotonic() + timeout
         self.workers.stop(deadline)
+        self.verifier.stop(max(0.1, deadline - time.monotonic()))
+        self.health.stop(max(0.1, deadline - time.monotonic()))
         self.recovery.stop(max(0.1, deadline - time.monotonic()))
         self._started = False
 
@@ -250,4 +269,5 @@ class CCPManager(BaseManager):
         self.get_job(job_id)
         self.archives.delete(job_id)
         self.store.delete(job_id)
+        self.records.forget_controls(job_id)
 

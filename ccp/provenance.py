@@ -42,6 +42,10 @@ class ProvenanceFacts:
     derived_from: str | None = None
     method_digest: str = ""
     method_source: str = "file"  # file, deployed or archive
+    # suspend/resume/extend requests: {"at", "action", "requester", "seconds"}
+    controls: list[dict[str, Any]] = field(default_factory=list)
+    time_limit: float | None = None  # ccpmaxtime plus extensions, seconds
+    suspended_seconds: float = 0.0
 
 
 def _local(text: str, safe: str = "") -> str:
@@ -61,13 +65,14 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
     doc.add_namespace("method", "urn:ccp:method:")
 
     job = f"job:{facts.job_id}"
-    activity = doc.activity(
-        job,
-        facts.started,
-        facts.ended,
-        {"prov:type": "ccp:Execution", "ccp:status": facts.status,
-         "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}"},
-    )
+    execution_attributes: dict[str, Any] = {
+        "prov:type": "ccp:Execution", "ccp:status": facts.status,
+        "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}"}
+    if facts.time_limit is not None:
+        execution_attributes["ccp:timeLimit"] = facts.time_limit
+    if facts.suspended_seconds:
+        execution_attributes["ccp:suspendedSeconds"] = facts.suspended_seconds
+    activity = doc.activity(job, facts.started, facts.ended, execution_attributes)
     method_id, version = str(facts.method["id"]), str(facts.method.get("version", ""))
     attributes = {"prov:type": "ccp:Method", "prov:label": facts.method.get("title", method_id),
                   "ccp:version": version, "ccp:source": facts.method_source}
@@ -121,6 +126,8 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         doc.wasGeneratedBy(entity, activity, facts.ended)
         doc.wasAttributedTo(entity, user)
 
+    _add_controls(doc, facts, activity)
+
     if facts.derived_from:
         earlier_id = _local(facts.derived_from)
         earlier = doc.activity(f"job:{earlier_id}", other_attributes={
@@ -128,6 +135,23 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         doc.wasInformedBy(activity, earlier)
         doc.wasDerivedFrom(f"job:{facts.job_id}/request", f"job:{earlier_id}/request")
     return doc
+
+
+def _add_controls(doc: ProvDocument, facts: ProvenanceFacts, execution: Any) -> None:
+    """Each suspend, resume or extend request: an activity of the person who asked, which
+    informed the Execution."""
+    for number, control in enumerate(facts.controls, start=1):
+        action = str(control.get("action", ""))
+        attributes: dict[str, Any] = {"prov:type": f"ccp:{action.capitalize()}",
+                                      "prov:label": f"{action} requested"}
+        if control.get("seconds") is not None:
+            attributes["ccp:seconds"] = control["seconds"]
+        request = doc.activity(f"job:{facts.job_id}/controls/{number}", control.get("at"),
+                               control.get("at"), attributes)
+        requester = str(control.get("requester") or "anonymous")
+        doc.wasAssociatedWith(request, doc.agent(
+            f"user:{_local(requester)}", {"prov:type": "prov:Person", "prov:label": requester}))
+        doc.wasInformedBy(execution, request)
 
 
 def serialize(doc: ProvDocument, fmt: str) -> str:

@@ -1,7 +1,7 @@
 """What keeps a server honest over time: jobs of dead servers failed and their runtimes
-destroyed, orphan runtimes removed, archives the store refused stored again, and which
-Infrastructures can be reached (checked in the background, so listing never waits on an
-engine)."""
+destroyed, orphan runtimes removed, archives the store refused stored again. Which
+Infrastructures can be reached is the health monitor's (ccp.jobcontrol.health), checked in
+the background, so listing never waits on an engine."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import threading
 
 from ccp.archive import Archives
 from ccp.executor import Executor
+from ccp.jobcontrol.health import HealthMonitor, is_stale_probe
 from ccp.jobs import FINAL_VALUES
 from ccp.jobstore import JobStore
-from ccp.logs import concise
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
 
@@ -22,7 +22,7 @@ LOGGER = logging.getLogger(__name__)
 class Recovery:
     def __init__(self, store: JobStore, registry: Registry, runtimes: RuntimePool,
                  archives: Archives, executor: Executor, worker_id: str,
-                 heartbeat_timeout: float) -> None:
+                 heartbeat_timeout: float, health: HealthMonitor) -> None:
         self.store = store
         self.registry = registry
         self.runtimes = runtimes
@@ -30,8 +30,7 @@ class Recovery:
         self.executor = executor
         self.worker_id = worker_id
         self.heartbeat_timeout = heartbeat_timeout
-        # infrastructure id -> problem (None when reachable)
-        self.reachability: dict[str, str | None] = {}
+        self.health = health
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -41,6 +40,11 @@ class Recovery:
         self.recover()
         self._thread = threading.Thread(target=self._reap, name="ccp-reaper", daemon=True)
         self._thread.start()
+
+    @property
+    def reachability(self) -> dict[str, str | None]:
+        """Infrastructure id -> problem (None when reachable)."""
+        return self.health.reachability
 
     def stop(self, timeout: float) -> None:
         self._stopping.set()
@@ -58,9 +62,13 @@ class Recovery:
             if self.reachability.get(infrastructure.id):
                 continue  # unreachable: its orphans are cleaned once it is back
             try:
-                self.runtimes.get(infrastructure).destroy_orphans(self.store.is_orphan)
+                self.runtimes.get(infrastructure).destroy_orphans(self.is_orphan)
             except Exception as err:
                 LOGGER.warning("orphan clean-up on %s failed: %s", infrastructure.id, err)
+
+    def is_orphan(self, execution_id: str) -> bool:
+        """An instance of an execution that is over, or of a probe that should be."""
+        return is_stale_probe(execution_id) or self.store.is_orphan(execution_id)
 
     def retry_storage(self) -> list[str]:
         """Store the archives a store could not take; return the job ids now stored.
@@ -84,23 +92,13 @@ class Recovery:
         return stored
 
     def check_infrastructures(self) -> None:
-        for infrastructure in list(self.registry.infrastructures.values()):
-            try:
-                self.runtimes.get(infrastructure).check()
-                problem, summary = None, ""
-            except Exception as err:
-                problem, summary = str(err) or type(err).__name__, concise(err)
-            if problem != self.reachability.get(infrastructure.id, "unchecked"):
-                if problem:  # said once when it happens, in one line, not at every check
-                    LOGGER.warning("infrastructure %s unreachable: %s", infrastructure.id,
-                                   summary)
-                elif infrastructure.id in self.reachability:
-                    LOGGER.warning("infrastructure %s reachable again", infrastructure.id)
-            self.reachability[infrastructure.id] = problem
+        """Ask every engine now whether it answers (the health monitor's schedule does it
+        in the background)."""
+        self.health.check_engines()
 
     def _reap(self) -> None:
         while not self._stopping.wait(max(1.0, self.heartbeat_timeout / 2)):
-            for task in (self.recover, self.retry_storage, self.check_infrastructures):
+            for task in (self.recover, self.retry_storage):
                 try:
                     task()
                 except Exception:

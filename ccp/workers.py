@@ -17,8 +17,10 @@ IDLE_POLL_SECONDS = 1.0  # another server may queue jobs without waking this one
 
 class WorkerPool:
     def __init__(self, store: JobStore, worker_id: str, concurrency: int,
-                 run: Callable[[Job, threading.Event], None]) -> None:
+                 run: Callable[[Job, threading.Event], None],
+                 skip: Callable[[], set[str]] = set) -> None:
         self.store = store
+        self.skip = skip  # Infrastructures whose jobs wait (unhealthy ones)
         self.worker_id = worker_id
         self.concurrency = concurrency
         self.run = run
@@ -49,7 +51,7 @@ class WorkerPool:
     def _work(self) -> None:
         while not self.stopping.is_set():
             try:
-                job = self.store.claim_next(self.worker_id)
+                job = self.store.claim_next(self.worker_id, frozenset(self.skip()))
             except Exception:
                 LOGGER.exception("claiming a job failed")
                 job = None

@@ -8,6 +8,7 @@ from flask import Blueprint, Response
 
 from ccp import errors
 from ccp.api.common import base_url, json_response, manager
+from ccp.jobcontrol import manifest
 
 blueprint = Blueprint("infrastructures", __name__)
 
@@ -23,8 +24,12 @@ def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
         checked[infrastructure.id] is None)
     if checked.get(infrastructure.id):
         document["problem"] = checked[infrastructure.id]
-    document["links"] = [{"rel": "self", "type": "application/json",
-                          "href": f"{base_url()}/infrastructures/{infrastructure.id}"}]
+    document.update(manifest.manifest(infrastructure))
+    document["health"] = manager().health.summary(infrastructure.id)
+    url = f"{base_url()}/infrastructures/{infrastructure.id}"
+    document["links"] = [{"rel": "self", "type": "application/json", "href": url},
+                         {"rel": "health", "type": "application/json", "href": f"{url}/health",
+                          "title": "Health checks, with recent history"}]
     return document
 
 

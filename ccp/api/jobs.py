@@ -18,6 +18,7 @@ from ccp.api.common import (
     manager,
     requester,
 )
+from ccp.jobcontrol import service as jobcontrol
 from ccp.jobs import STATUS_VALUES, Job, JobStatus
 from ccp.model import ID_PATTERN
 
@@ -62,6 +63,8 @@ def status_info(job: Job) -> dict[str, Any]:
     if job.status == JobStatus.SUCCESSFUL:
         info["links"].append({"rel": f"{REL}results", "type": "application/json",
                               "href": f"{url}/results"})
+    info.update(jobcontrol.status_fields(job))
+    info["links"] += jobcontrol.links(job, url)
     return info
 
 
