@@ -78,7 +78,36 @@ SCHEMAS: dict[str, Any] = {
                                       "source": {"type": "string",
                                                  "enum": ["file", "deployed", "archive"]}}},
             "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
+            "timeLimit": {"type": "number", "description": "CCP: seconds of running time "
+                          "allowed (ccpmaxtime plus extensions)"},
+            "extendedSeconds": {"type": "integer"},
+            "suspended": {"type": "boolean", "description": "CCP: a running job that is "
+                          "suspended (its status stays `running`)"},
+            "suspendedSince": {"type": "string"},
+            "suspendedSeconds": {"type": "number"},
         },
+    },
+    "Extend": {
+        "type": "object", "required": ["seconds"],
+        "properties": {"seconds": {"type": "integer", "minimum": 1, "maximum": 10**7}},
+    },
+    "Health": {
+        "type": "object", "required": ["infrastructure", "healthy", "history"],
+        "properties": {"infrastructure": {"type": "string"},
+                       "healthy": {"type": "boolean", "nullable": True},
+                       "problem": {"type": "string", "nullable": True},
+                       "since": {"type": "string", "nullable": True},
+                       "server": {"type": "string"}, "schedule": {"type": "object"},
+                       "history": {"type": "array", "items": {"type": "object"}}},
+    },
+    "VerifyReport": {
+        "type": "object", "required": ["infrastructure", "ok", "message"],
+        "properties": {"infrastructure": {"type": "string"}, "ok": {"type": "boolean"},
+                       "message": {"type": "string"}, "checked": {"type": "string"},
+                       "matched": {"type": "array", "items": {"type": "string"}},
+                       "orphansRemoved": {"type": "array", "items": {"type": "string"}},
+                       "lostJobsFailed": {"type": "array", "items": {"type": "string"}},
+                       "unknown": {"type": "array", "items": {"type": "string"}}},
     },
     "JobList": {
         "type": "object", "required": ["jobs", "links"],
@@ -125,9 +154,57 @@ SCHEMAS: dict[str, Any] = {
                        "type": {"type": "string", "enum": list(RUNTIME_TYPES)},
                        "reachable": {"type": "boolean", "nullable": True},
                        "problem": {"type": "string"},
+                       "features": {"type": "object", "description": "The manifest: each "
+                                    "feature true or false",
+                                    "additionalProperties": {"type": "boolean"}},
+                       "limits": {"type": "object"}, "health": {"type": "object"},
                        "description": {"type": "string"}, "settings": {"type": "object"}},
     },
 }
+
+
+def _job_control_paths() -> dict[str, Any]:
+    """CCP extensions: suspend, resume, extend a job; health and verify of an
+    Infrastructure (docs/job-control.md)."""
+    status = {"$ref": "#/components/schemas/StatusInfo"}
+    infrastructure = _path_param("infrastructureId", "Infrastructure identifier")
+    paths: dict[str, Any] = {}
+    for action, summary in (("suspend", "Suspend a running Execution (CCP); its time limit "
+                             "stands still"),
+                            ("resume", "Resume a suspended Execution (CCP)")):
+        paths[f"/jobs/{{jobId}}/{action}"] = {
+            "parameters": [JOB_ID],
+            "post": {"summary": summary, "operationId": f"{action}Job",
+                     "responses": {"200": _json(status, "In force"),
+                                   "202": _json(status, "Asked; not yet in force"),
+                                   **_errors(404, 409)}}}
+    paths["/jobs/{jobId}/extend"] = {
+        "parameters": [JOB_ID],
+        "post": {"summary": "Extend an Execution's time limit (CCP), up to the "
+                            "Infrastructure's maxTime", "operationId": "extendJob",
+                 "requestBody": {"required": True, "content": {
+                     JSON: {"schema": {"$ref": "#/components/schemas/Extend"}}}},
+                 "responses": {"200": _json(status), **_errors(400, 404, 409)}}}
+    health = {"$ref": "#/components/schemas/Health"}
+    paths["/infrastructures/{infrastructureId}/health"] = {
+        "parameters": [infrastructure],
+        "get": {"summary": "Health of an Infrastructure, with recent checks",
+                "operationId": "getInfrastructureHealth",
+                "responses": {"200": _json(health), **_errors(404)}},
+        "post": {"summary": "Check now, probe included (admins)",
+                 "operationId": "checkInfrastructureHealth",
+                 "responses": {"200": _json(health), **_errors(403, 404)}}}
+    paths["/infrastructures/{infrastructureId}/verify"] = {
+        "parameters": [infrastructure],
+        "get": {"summary": "The newest verify reports (admins)",
+                "operationId": "getVerifyReports",
+                "responses": {"200": _json({"type": "object"}), **_errors(403, 404)}},
+        "post": {"summary": "Compare the engine with the job store: remove orphans, fail "
+                            "lost jobs (admins)", "operationId": "verifyInfrastructure",
+                 "responses": {"200": _json({"$ref": "#/components/schemas/VerifyReport"}),
+                               "503": _json(ERROR, "The engine cannot be reached"),
+                               **_errors(403, 404, 409)}}}
+    return paths
 
 
 def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
@@ -284,6 +361,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                      "responses": {"201": _json({"$ref": "#/components/schemas/StatusInfo"},
                                                 "Accepted"), **_errors(400, 403, 404, 409, 429)}},
         },
+        **_job_control_paths(),
         "/jobs/{jobId}/code/{lang}": {
             "parameters": [JOB_ID, LANG],
             "get": {"summary": "Client stub requesting the same Execution",

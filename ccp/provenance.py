@@ -140,6 +140,7 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
 def _add_controls(doc: ProvDocument, facts: ProvenanceFacts, execution: Any) -> None:
     """Each suspend, resume or extend request: an activity of the person who asked, which
     informed the Execution."""
+    agents = {_local(facts.user.get("sub") or "anonymous")}  # made by build()
     for number, control in enumerate(facts.controls, start=1):
         action = str(control.get("action", ""))
         attributes: dict[str, Any] = {"prov:type": f"ccp:{action.capitalize()}",
@@ -149,8 +150,11 @@ def _add_controls(doc: ProvDocument, facts: ProvenanceFacts, execution: Any) -> 
         request = doc.activity(f"job:{facts.job_id}/controls/{number}", control.get("at"),
                                control.get("at"), attributes)
         requester = str(control.get("requester") or "anonymous")
-        doc.wasAssociatedWith(request, doc.agent(
-            f"user:{_local(requester)}", {"prov:type": "prov:Person", "prov:label": requester}))
+        if _local(requester) not in agents:
+            agents.add(_local(requester))
+            doc.agent(f"user:{_local(requester)}",
+                      {"prov:type": "prov:Person", "prov:label": requester})
+        doc.wasAssociatedWith(request, f"user:{_local(requester)}")
         doc.wasInformedBy(execution, request)
 
 
