@@ -26,6 +26,7 @@ from ccp.auth import ANONYMOUS, Requester
 from ccp.executor import Executor
 from ccp.importing import Importer
 from ccp.inputs import InputError, resolve_inputs
+from ccp.jobcontrol import manifest
 from ccp.jobcontrol.health import HealthMonitor
 from ccp.jobcontrol.queue import HeldQueue
 from ccp.jobcontrol.records import Records
@@ -191,6 +192,7 @@ class CCPManager(BaseManager):
                 raise errors.MissingParameter(str(err)) from err
             title = "Unknown input" if err.code == "NoApplicableCode" else None
             raise errors.InvalidParameter(str(err), title=title) from err
+        manifest.check_replicas(infrastructure, inputs["ccpreplicas"])
         self.check_quota(requester)
         job_id = str(uuid.uuid4())
         self.store.add({

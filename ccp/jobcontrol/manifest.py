@@ -72,3 +72,14 @@ def require(infrastructure: Infrastructure, feature: str) -> None:
             f"infrastructure '{infrastructure.id}' does not offer '{feature}' "
             f"({FEATURES[feature]}); its manifest (GET /infrastructures/{infrastructure.id}) "
             f"offers: {', '.join(offered)}", feature)
+
+
+def check_replicas(infrastructure: Infrastructure, replicas: int) -> None:
+    """Refuse more replicas than the Infrastructure offers (its runtime may run one only,
+    whatever maxReplicas says)."""
+    most = manifest(infrastructure)["limits"]["maxReplicas"]
+    if replicas > most:
+        raise errors.InvalidParameter(
+            f"'ccpreplicas' {replicas} exceeds the {most} replica(s) infrastructure "
+            f"'{infrastructure.id}' runs (its manifest: GET /infrastructures/"
+            f"{infrastructure.id})")
