@@ -119,8 +119,7 @@ def status_fields(job: Job) -> dict[str, Any]:
         if job.suspended_since:
             fields["suspendedSince"] = job.suspended_since
             fields["message"] = (f"Suspended since {job.suspended_since}; the time limit is "
-                                 f"paused (resume: POST /jobs/{job.identifier}/resume). "
-                                 f"{job.message}")
+                                 f"paused. {job.message}")
         elif job.suspend_requested:
             fields["message"] = f"Suspend requested, not yet in force. {job.message}"
     if job.suspended_seconds or job.suspended_since:

@@ -68,3 +68,8 @@ def executions() -> str:
 @blueprint.get("/executions/<job_id>")
 def execution(job_id: str) -> str:
     return page("job.html", "executions", "Execution")
+
+
+@blueprint.get("/infrastructures/<infrastructure_id>")
+def infrastructure(infrastructure_id: str) -> str:
+    return page("infrastructure.html", "home", "Infrastructure")

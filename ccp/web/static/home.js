@@ -25,10 +25,13 @@
       const data = await getJSON("/infrastructures");
       clear(list);
       for (const infra of data.infrastructures) {
-        append(list, el("li", {},
-          el("strong", { text: infra.name || infra.id }), " ",
+        const health = (infra.health || {}).healthy;
+        append(list, el("li", { dataset: { infrastructure: infra.id } },
+          el("a", { href: "/ui/infrastructures/" + CCP.enc(infra.id) }, el("strong", { text: infra.name || infra.id })), " ",
           el("span", { class: "tag", text: infra.type }), " ",
-          el("code", { class: "muted", text: infra.id }),
+          el("code", { class: "muted", text: infra.id }), " ",
+          el("span", { class: "badge infra-health " + (health === true ? "status-successful" : health === false ? "status-failed" : "status-unknown"),
+            text: health === true ? "healthy" : health === false ? "unhealthy" : "not checked" }),
           el("div", { class: "muted small", text: infra.description || "" })));
       }
       if (!data.infrastructures.length) append(list, el("li", { class: "muted", text: "None configured." }));

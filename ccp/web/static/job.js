@@ -114,6 +114,7 @@
     const changed = job.status !== lastStatus;
     renderStatus(job);
     lastStatus = job.status;
+    document.dispatchEvent(new CustomEvent("ccp:job", { detail: job }));  // for jobctl.js
     await loadLog();
     if (CCPJobs.isActive(job)) {
       timer = setTimeout(() => poll(), 1000);
