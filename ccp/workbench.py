@@ -21,6 +21,7 @@ from ccp.api.common import (
 )
 from ccp.api.jobs import status_info
 from ccp.api.processes import process_summary
+from ccp.jobcontrol import manifest
 from ccp.model import DescriptorError, Method
 from ccp.registry import ReadOnlyMethod, RegistryConflict
 
@@ -181,13 +182,16 @@ def reexecute(job_id: str) -> Response:
                          {"Location": f"{base_url()}/jobs/{new_id}"})
 
 
-def _stub(process_id: str, inputs: dict[str, Any], lang: str, title: str) -> Response:
+def _stub(process_id: str, inputs: dict[str, Any], lang: str, title: str,
+          infrastructure_id: str) -> Response:
     if lang not in codegen.LANGUAGES:
         raise errors.NotFound(f"stubs exist for {', '.join(codegen.LANGUAGES)}, not {lang!r}",
                               title="No such language")
+    # the job control the Infrastructure's manifest offers, and nothing more
+    offered = manifest.job_control(manager().registry.infrastructures.get(infrastructure_id))
     try:
         content, mimetype, filename = codegen.render_stub(lang, base_url(), process_id, inputs,
-                                                          title)
+                                                          title, offered)
     except ValueError as err:
         raise errors.InvalidParameter(f"no stub can be made for these inputs: {err}") from err
     response = Response(content, mimetype=mimetype)
@@ -199,7 +203,8 @@ def _stub(process_id: str, inputs: dict[str, Any], lang: str, title: str) -> Res
 def job_code(job_id: str, lang: str) -> Response:
     job = find_job(job_id)
     inputs = job.request.get("inputs") or {}
-    return _stub(job.process_id, inputs, lang, job.method.get("title", ""))
+    return _stub(job.process_id, inputs, lang, job.method.get("title", ""),
+                 job.infrastructure_id)
 
 
 @blueprint.get("/processes/<processid:process_id>/code/<lang>")
@@ -208,4 +213,4 @@ def process_code(process_id: str, lang: str) -> Response:
     fixed = {name for name, spec in method.inputs.items()
              if spec.get("schema", {}).get("readOnly")} | {"ccpreplicas"}
     inputs = {k: v for k, v in method.default_inputs().items() if k not in fixed}
-    return _stub(process_id, inputs, lang, method.title)
+    return _stub(process_id, inputs, lang, method.title, method.infrastructure_id)

@@ -35,6 +35,11 @@ LANGUAGES: dict[str, tuple[str, str]] = {
 
 _TEMPLATE_OF = {"python": "python.py.j2", "r": "r.R.j2", "julia": "julia.jl.j2"}
 _COMMENT_MAX = 160
+# What a stub may offer on the submitted job, when its Infrastructure's manifest does.
+JOB_CONTROL = ("suspend", "resume", "extend")
+_EXAMPLES = {"python": {"suspend": "suspend()", "resume": "resume()", "extend": "extend(600)"},
+             "r": {"suspend": "suspend()", "resume": "resume()", "extend": "extend(600)"},
+             "julia": {"suspend": "suspend()", "resume": "resume()", "extend": "extend(600)"}}
 NOTEBOOK_CELL_MARKER = "# %% "  # the Python stub's step markers (the "percent" cell format)
 
 
@@ -178,11 +183,17 @@ def stub_filename(process_id: str, suffix: str) -> str:
 
 
 def _context(lang: str, base_url: str, process_id: str, inputs: dict[str, Any] | None,
-             title: str) -> dict[str, Any]:
+             title: str, job_control: tuple[str, ...] = ()) -> dict[str, Any]:
     """Everything a template may print: literals made by the language's escaper and
     comment-safe text. Nothing in here is raw user data."""
     literal = ESCAPERS[lang]
+    unknown = sorted(set(job_control) - set(JOB_CONTROL))
+    if unknown:
+        raise ValueError(f"unknown job control {unknown}: choose from {', '.join(JOB_CONTROL)}")
     return {
+        "job_control": tuple(job_control),
+        "job_control_example": "; ".join(_EXAMPLES[lang][name] for name in JOB_CONTROL
+                                         if name in job_control),
         "url_literal": literal(base_url.rstrip("/")),
         "process_id_literal": literal(process_id),
         "inputs_lines": [literal(line) for line in inputs_json_lines(inputs)],
@@ -193,21 +204,23 @@ def _context(lang: str, base_url: str, process_id: str, inputs: dict[str, Any] |
 
 
 def render_stub(lang: str, base_url: str, process_id: str, inputs: dict,
-                title: str = "") -> tuple[str, str, str]:
+                title: str = "", job_control: tuple[str, ...] = ()) -> tuple[str, str, str]:
     """Return (content, mimetype, filename) of a runnable stub that submits the same execution.
 
     `lang` is a key of LANGUAGES; anything else, or inputs that cannot be JSON, raise
-    ValueError.
+    ValueError. `job_control` (names of JOB_CONTROL) adds functions for what the Method's
+    Infrastructure offers on a running job, and nothing it does not.
     """
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
     mimetype, suffix = LANGUAGES[lang]
     filename = stub_filename(process_id, suffix)
     if lang == "ipynb":
-        content = _notebook(base_url, process_id, inputs, title)
+        content = _notebook(base_url, process_id, inputs, title, job_control)
     else:
         template = environment().get_template(_TEMPLATE_OF[lang])
-        content = template.render(**_context(lang, base_url, process_id, inputs, title))
+        content = template.render(**_context(lang, base_url, process_id, inputs, title,
+                                             job_control))
     return content, mimetype, filename
 
 
@@ -233,8 +246,9 @@ def python_steps(python_stub: str) -> list[tuple[str, str]]:
 
 
 def _notebook(base_url: str, process_id: str, inputs: dict[str, Any] | None,
-              title: str) -> str:
-    python_stub, _, _ = render_stub("python", base_url, process_id, inputs or {}, title)
+              title: str, job_control: tuple[str, ...] = ()) -> str:
+    python_stub, _, _ = render_stub("python", base_url, process_id, inputs or {}, title,
+                                    job_control)
     name = markdown_text(title or process_id)
     intro = (
         f"# Run {name} on CCP\n"

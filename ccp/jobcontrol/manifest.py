@@ -83,3 +83,12 @@ def check_replicas(infrastructure: Infrastructure, replicas: int) -> None:
             f"'ccpreplicas' {replicas} exceeds the {most} replica(s) infrastructure "
             f"'{infrastructure.id}' runs (its manifest: GET /infrastructures/"
             f"{infrastructure.id})")
+
+
+def job_control(infrastructure: Infrastructure | None) -> tuple[str, ...]:
+    """What a client (a code stub, say) may do to a running job on this Infrastructure."""
+    if infrastructure is None:
+        return ()
+    offered = features(infrastructure)
+    return (("suspend", "resume") if offered["suspend"] else ()) + (
+        ("extend",) if offered["extend"] else ())
