@@ -24,7 +24,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from . import jobs, mapping, outputs
+from . import jobs, manifest, mapping, outputs
 from .client import CCPError, Client
 from .servers import Server
 
@@ -51,14 +51,17 @@ def infrastructure_of(description: dict[str, Any]) -> str:
 
 
 class CCPAlgorithm(QgsProcessingAlgorithm):
-    def __init__(self, server: Server, description: dict[str, Any]) -> None:
+    def __init__(self, server: Server, description: dict[str, Any],
+                 infrastructure: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.server = server
         self.description = description
+        # the Infrastructure's manifest: only what it offers is offered (None: all)
+        self.infrastructure = infrastructure
         self.kinds: dict[str, str] = {}  # input id -> mapping kind, set by initAlgorithm
 
     def createInstance(self) -> CCPAlgorithm:  # noqa: N802 (QGIS names)
-        return CCPAlgorithm(self.server, self.description)
+        return CCPAlgorithm(self.server, self.description, self.infrastructure)
 
     def name(self) -> str:
         return self.description["id"]
@@ -96,6 +99,7 @@ class CCPAlgorithm(QgsProcessingAlgorithm):
                      f"<a href='{html.escape(url)}'>{html.escape(self.server.url)}</a>. "
                      "What the Method writes to /ccp_data is unpacked into the output folder; "
                      "GeoJSON, GeoTIFF, GeoPackage and CSV files are loaded as layers.</p>")
+        parts.append(manifest.job_control_help(self.infrastructure, infrastructure_of(d)))
         if self.description.get("executable", True) is False:
             parts.append(f"<p><b>Not executable:</b> "
                          f"{html.escape(str(d.get('notExecutableBecause', '')))}</p>")
@@ -103,7 +107,12 @@ class CCPAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802
         for input_id, spec in (self.description.get("inputs") or {}).items():
-            kind, param = mapping.parameter(input_id, spec if isinstance(spec, dict) else {})
+            bounded = manifest.control_input(input_id, spec if isinstance(spec, dict) else {},
+                                             self.infrastructure)
+            if bounded is None:  # the Infrastructure does not offer it: the server's default
+                self.kinds[input_id] = mapping.HIDDEN
+                continue
+            kind, param = mapping.parameter(input_id, bounded)
             self.kinds[input_id] = kind
             if param is not None:
                 self.addParameter(param)

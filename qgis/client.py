@@ -56,6 +56,11 @@ class Client:
     def infrastructure(self, infrastructure_id: str) -> dict[str, Any]:
         return self.get_json(f"/infrastructures/{_quote(infrastructure_id)}")
 
+    def infrastructures(self) -> dict[str, dict[str, Any]]:
+        """Every Infrastructure (with its manifest), by id."""
+        listed = self.get_json("/infrastructures").get("infrastructures") or []
+        return {str(entry.get("id")): entry for entry in listed if isinstance(entry, dict)}
+
     # --- jobs ----------------------------------------------------------------------------
 
     def job_url(self, job_id: str) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from qgis.core import Qgis, QgsMessageLog, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
-from .algorithm import CCPAlgorithm
+from .algorithm import CCPAlgorithm, infrastructure_of
 from .client import CCPError
 from .servers import Server
 
@@ -40,10 +41,18 @@ class CCPProvider(QgsProcessingProvider):
         """Every Method of the server; an unreachable server leaves a warning, not an error."""
         self.problem = ""
         try:
-            descriptions = self.server.client().describe_all()
+            client = self.server.client()
+            descriptions = client.describe_all()
         except (CCPError, ValueError, KeyError, TypeError) as err:
             self.problem = f"{self.name()}: {err}"
             QgsMessageLog.logMessage(self.problem, LOG_TAG, Qgis.Warning)
             return
+        try:  # what each Infrastructure offers; an older server has no manifests
+            manifests: dict[str, Any] = client.infrastructures()
+        except (CCPError, ValueError, AttributeError) as err:
+            QgsMessageLog.logMessage(f"{self.name()}: no Infrastructure manifests: {err}",
+                                     LOG_TAG, Qgis.Info)
+            manifests = {}
         for description in descriptions:
-            self.addAlgorithm(CCPAlgorithm(self.server, description))
+            manifest = manifests.get(infrastructure_of(description))
+            self.addAlgorithm(CCPAlgorithm(self.server, description, manifest))

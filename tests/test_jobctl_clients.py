@@ -92,3 +92,33 @@ def test_the_python_stub_suspends_extends_and_resumes_a_live_execution(
     status = requests.get(f"{server.url}/jobs/{job_id}", timeout=10).json()
     assert time_limit == status["timeLimit"] == 90 and status["extendedSeconds"] == 30
     requests.delete(f"{server.url}/jobs/{job_id}", timeout=30)
+
+
+def test_qgis_offers_only_what_the_manifest_says(server_process: Any,
+                                                 qgis_profile: Any) -> None:
+    """In real QGIS: replicas only where the Infrastructure runs several (swarm), the time
+    limit bounded by its maxTime, and help on suspend/extend only where they are offered."""
+    from engines import ENGINE, Engine
+    from qgistools import server_entry
+
+    Engine(ENGINE, swarm=True).require()
+    server = server_process()  # the repository's Methods and Infrastructures
+    found = qgis_profile.run("""
+described = {}
+for name in ("ccp:replicas-swarm", "ccp:hello-world"):
+    alg = registry.algorithmById(name)
+    params = {d.name(): d for d in alg.parameterDefinitions()}
+    described[name] = {
+        "replicas": params["ccpreplicas"].maximum() if "ccpreplicas" in params else None,
+        "maxtime": params["ccpmaxtime"].maximum() if "ccpmaxtime" in params else None,
+        "help": alg.shortHelpString()}
+emit(described)
+""", servers=[server_entry(server.url)])
+    swarm, local = found["ccp:replicas-swarm"], found["ccp:hello-world"]
+    manifests = {i["id"]: i for i in requests.get(f"{server.url}/infrastructures",
+                                                  timeout=10).json()["infrastructures"]}
+    assert swarm["replicas"] == manifests["swarm"]["limits"]["maxReplicas"] == 4
+    assert local["replicas"] is None and manifests["local"]["features"]["replicas"] is False
+    assert swarm["maxtime"] == local["maxtime"] == 3600
+    assert "can be suspended and resumed" in local["help"]
+    assert "given more time (up to 3600 s in all)" in local["help"]

@@ -201,8 +201,10 @@ emit(described)
         "bands": "enum", "area": "extent", "zone": "source", "site": "source",
         "places": "source", "blob": "file", "table": "file", "dem": "raster",
         "options": "string", "either": "string", "odd": "string", "ccpmaxtime": "number",
-        "ccpreplicas": "number", "OUTPUT_FOLDER": "folderDestination"}
+        "OUTPUT_FOLDER": "folderDestination"}
     assert "ccpimage" not in found  # read-only: hidden, the server uses its default
+    # the local Infrastructure's manifest offers one replica: no choice to offer
+    assert "ccpreplicas" not in found
     assert found["label"]["help"] == "A plain string" and found["label"]["default"] == "x"
     assert found["colour"].items() >= {"options": ["red", "green"], "static": True,
                                        "multiple": False, "default": "green"}.items()
@@ -223,9 +225,8 @@ emit(described)
     assert "Free-form settings" in found["options"]["help"]
     assert found["either"]["description"] == "Either (JSON)"
     assert found["odd"]["description"] == "Odd (JSON)"  # a schema QGIS cannot take
-    for control in ("ccpmaxtime", "ccpreplicas"):
-        assert found[control]["advanced"] and found[control]["optional"], control
-    assert found["ccpreplicas"]["integer"] and found["ccpreplicas"]["min"] == 1
+    assert found["ccpmaxtime"]["advanced"] and found["ccpmaxtime"]["optional"]
+    assert found["ccpmaxtime"]["max"] == 3600  # the manifest's limits.maxTime
     assert not found["count"]["advanced"]
 
 
