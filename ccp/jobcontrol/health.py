@@ -240,7 +240,9 @@ class HealthMonitor:
             if self._stopping.is_set():
                 return
             state = self.states.get(infrastructure.id)
-            if state is None or time.monotonic() - state.checked >= \
+            never_probed = infrastructure.settings.probe_image is not None and (
+                state is None or (state.probed is None and state.reachable_problem is None))
+            if state is None or never_probed or time.monotonic() - state.checked >= \
                     infrastructure.settings.health_interval:
                 self.check(infrastructure)
 
