@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccp.jobs import STATUS_VALUES
 from ccp.runtimes import RUNTIME_TYPES
 
 JSON = "application/json"
 ERROR = {"$ref": "#/components/schemas/Exception"}
-JOB_STATUSES = ["accepted", "running", "successful", "failed", "dismissed"]
+JOB_STATUSES = list(STATUS_VALUES)
 LANGUAGES = ["python", "r", "julia", "ipynb"]
 
 

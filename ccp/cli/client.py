@@ -20,9 +20,10 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ccp import archive
+from ccp.jobs import FINAL_VALUES
 
 LOGGER = logging.getLogger("ccp.cli")
-FINAL_STATUSES = ("successful", "failed", "dismissed")
+FINAL_STATUSES = FINAL_VALUES
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 CHUNK = 1024 * 1024
 
