@@ -241,6 +241,14 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                        "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
                                      **_errors(404)}},
         },
+        "/jobs/{jobId}/dismiss": {
+            "parameters": [JOB_ID],
+            "post": {"summary": "Dismiss a queued or running Execution; a finished one is left "
+                                "as it is, archive included (CCP extension)",
+                     "operationId": "dismissOnly",
+                     "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
+                                   **_errors(404)}},
+        },
         "/jobs/{jobId}/results": {
             "parameters": [JOB_ID],
             "get": {"summary": "Results of a successful Execution", "operationId": "getResult",

@@ -184,12 +184,9 @@ class Client:
         return document.get("jobs", []), int(document.get("numberMatched") or 0)
 
     def dismiss(self, job_id: str) -> dict[str, Any]:
-        """Dismiss a queued or running job. A finished one is left alone: on a finished job
-        DELETE /jobs/{id} removes its archive, which is not what dismissing means."""
-        job = self.status(job_id)
-        if job["status"] in FINAL_STATUSES:
-            return job
-        return self.call("DELETE", f"/jobs/{job_id}").json()
+        """Dismiss a queued or running job; a finished one is left alone (POST .../dismiss
+        never removes an archive, where DELETE on a finished job would)."""
+        return self.call("POST", f"/jobs/{job_id}/dismiss").json()
 
     def download(self, job_id: str, outputs: bool, target: Path) -> int:
         """Write the job's archive zip (or its output.zip) to `target`; returns its size."""
