@@ -280,10 +280,16 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
         "/jobs/{jobId}/logs": {
             "parameters": [JOB_ID],
             "get": {"summary": "Log lines so far", "operationId": "getLogs",
+                    "parameters": [{"name": "offset", "in": "query",
+                                    "description": "Give the log from this byte on",
+                                    "schema": {"type": "integer", "minimum": 0,
+                                               "maximum": 2147483647}}],
                     "responses": {"200": {"description": "Log",
+                                          "headers": {"X-Log-Offset": {"schema": {
+                                              "type": "integer"}}},
                                           "content": {"text/plain": {"schema": {
                                               "type": "string"}}}},
-                                  **_errors(404)}},
+                                  **_errors(400, 404)}},
         },
         "/jobs/{jobId}/reexecute": {
             "parameters": [JOB_ID],

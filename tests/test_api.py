@@ -289,3 +289,15 @@ def test_dismiss_only_never_deletes_a_finished_job(client) -> None:
     again = client.post(f"/jobs/{finished}/dismiss")
     assert again.status_code == 200 and again.get_json()["status"] == "successful"
     assert client.get(f"/jobs/{finished}/archive").status_code == 200  # still there
+
+
+def test_log_can_be_read_from_an_offset(client) -> None:
+    job_id = submit(client, "hello-world", {"name": "Offset"})
+    wait_final(client, job_id)
+    whole = client.get(f"/jobs/{job_id}/logs")
+    size = int(whole.headers["X-Log-Offset"])
+    assert size == len(whole.data) > 40
+    tail = client.get(f"/jobs/{job_id}/logs?offset=40")
+    assert tail.data == whole.data[40:] and tail.headers["X-Log-Offset"] == str(size)
+    assert client.get(f"/jobs/{job_id}/logs?offset={size + 10}").data == b""
+    assert client.get(f"/jobs/{job_id}/logs?offset=-1").status_code == 400

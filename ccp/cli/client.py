@@ -167,8 +167,9 @@ class Client:
     def status(self, job_id: str) -> dict[str, Any]:
         return self.call("GET", f"/jobs/{job_id}").json()
 
-    def logs(self, job_id: str) -> str:
-        return self.call("GET", f"/jobs/{job_id}/logs").content().decode("utf-8", "replace")
+    def logs(self, job_id: str, offset: int = 0) -> bytes:
+        """The job's log from byte `offset` on."""
+        return self.call("GET", f"/jobs/{job_id}/logs", params={"offset": offset}).content()
 
     def results(self, job_id: str) -> dict[str, Any]:
         return self._located(job_id, self.call("GET", f"/jobs/{job_id}/results").json())
