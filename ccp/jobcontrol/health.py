@@ -220,8 +220,8 @@ class HealthMonitor:
             if previous is not None and previous.healthy == check.ok:
                 since, since_seconds = previous.since, previous.since_seconds
             elif previous is not None or not check.ok:  # said once when it happens
-                LOGGER.warning("infrastructure %s is %s", infrastructure.id,
-                               f"unhealthy: {problem}" if not check.ok else "healthy again")
+                LOGGER.warning("infrastructure %s %s", infrastructure.id,
+                               _change(check.ok, reachable_problem, problem, previous))
             self.states[infrastructure.id] = State(
                 healthy=check.ok, problem=problem, reachable_problem=reachable_problem,
                 since=since, since_seconds=since_seconds, checked=time.monotonic(),
@@ -275,6 +275,18 @@ class HealthMonitor:
             if infrastructure is not None:
                 self.queue.hold(infrastructure, state.problem or "unhealthy",
                                 state.since_seconds)
+
+
+def _change(healthy: bool, reachable_problem: str | None, problem: str | None,
+            previous: State | None) -> str:
+    """One line on what changed: unreachable, unhealthy (the probe), or fine again."""
+    if reachable_problem:
+        return f"unreachable: {reachable_problem}"
+    if not healthy:
+        return f"unhealthy: {problem}"
+    if previous is not None and previous.reachable_problem:
+        return "reachable again"
+    return "healthy again"
 
 
 def _ms(seconds: float) -> float:
