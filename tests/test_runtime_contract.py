@@ -406,8 +406,8 @@ def test_contract_suspend_freezes_the_script_and_its_time_limit_and_resume_goes_
     script = "i=0; while [ $i -lt 30 ]; do echo tick-$i; i=$((i+1)); sleep 0.1; done"
 
     def run() -> None:
-        try:  # about 3 s of running time within a 6 s limit, suspended 4 s in the middle
-            result["code"] = runtime.run(instance, script, 6, lines)
+        try:  # about 3 s of running time within an 8 s limit, suspended 7 s in the middle
+            result["code"] = runtime.run(instance, script, 8, lines)
         except Exception as err:
             result["error"] = err
 
@@ -420,14 +420,14 @@ def test_contract_suspend_freezes_the_script_and_its_time_limit_and_resume_goes_
         time.sleep(0.05)  # the script is still starting
     time.sleep(0.5)  # a line on its way out may still arrive
     seen = len(lines.of("stdout"))
-    time.sleep(4)
+    time.sleep(7)
     assert len(lines.of("stdout")) == seen, "the script went on while suspended"
     assert 0 < seen < 30
     instance.clock.resume(lambda: runtime.resume(instance))
     thread.join(60)
     assert result == {"code": 0}, result  # no timeout: the suspension did not count
     assert lines.of("stdout") == [f"tick-{i}" for i in range(30)]
-    assert instance.clock.suspended_seconds() >= 4
+    assert instance.clock.suspended_seconds() >= 7
 
 
 def test_contract_a_suspended_instance_is_destroyed_without_a_resume(

@@ -111,7 +111,9 @@ def time_limit(job: Job) -> float:
 
 def status_fields(job: Job) -> dict[str, Any]:
     """CCP's job control fields of a job's status; the status itself stays OGC's."""
-    fields: dict[str, Any] = {"timeLimit": time_limit(job)}
+    fields: dict[str, Any] = {}
+    if "ccpmaxtime" in job.inputs:  # an imported job may not say
+        fields["timeLimit"] = time_limit(job)
     if job.extended_seconds:
         fields["extendedSeconds"] = job.extended_seconds
     if job.status == JobStatus.RUNNING:

@@ -71,6 +71,7 @@
     drawn = key;
     clear(root);
     const base = "/jobs/" + enc(job.jobID);
+    if (job.timeLimit === undefined) return;  // an imported Execution may not say
     const state = el("p", { class: "small" },
       "Time limit ", el("strong", { id: "time-limit", text: seconds(job.timeLimit) }),
       job.extendedSeconds ? " (extended by " + seconds(job.extendedSeconds) + ")" : "",
