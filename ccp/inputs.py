@@ -40,6 +40,10 @@ def check_value(name: str, spec: dict, value: Any) -> Any:
 
 
 def _check_one(schema: dict, value: Any, where: str) -> Any:
+    if isinstance(value, dict) and "href" in value and (
+            schema.get("type") != "object" or inputschema.is_bbox(schema)):
+        raise InputError(f"{where} is given by reference ({{\"href\": ...}}), which this "
+                         "server does not take: give the value itself")
     value = _unqualified(schema, value, where)
     try:
         inputschema.check(schema, value, where)

@@ -5,7 +5,7 @@ Checked: `type` (and `nullable`), `enum`, `const`, `minimum`/`maximum` with
 `exclusiveMinimum`/`exclusiveMaximum` (booleans as in OpenAPI 3.0, or numbers as in JSON
 Schema), `minLength`/`maxLength`, `minItems`/`maxItems`, `items`, `required`/`properties`/
 `additionalProperties: false`, `allOf` (every one), `oneOf`/`anyOf` (at least one),
-`contentEncoding: base64`, and the OGC formats `ogc-bbox` (bbox.yaml: `{"bbox": [4 or 6
+`contentEncoding: base64` (or `format: byte`), and the OGC formats `ogc-bbox` (bbox.yaml: `{"bbox": [4 or 6
 numbers], "crs": "..."}`) and `geojson-geometry`/`-feature`/`-feature-collection`.
 Not checked: `pattern` (an author's regular expression run on a user's string invites a
 denial of service) and `$ref` (never resolved: it could point anywhere). Whatever passes is
@@ -81,7 +81,8 @@ def check(schema: dict[str, Any], value: Any, where: str) -> None:
     expected = schema.get("type")
     if isinstance(expected, str) and expected in TYPES and not TYPES[expected](value):
         raise SchemaMismatch(f"{where} must be of type {expected}, got {show(value)}")
-    if expected == "string" and schema.get("contentEncoding") == "base64":
+    if expected == "string" and (schema.get("contentEncoding") == "base64"
+                                 or schema.get("format") == "byte"):  # OpenAPI 3.0: base64
         _check_base64(value, where)
     if "enum" in schema and isinstance(schema["enum"], list) and not any(
             _same(value, option) for option in schema["enum"]):

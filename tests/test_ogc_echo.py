@@ -69,6 +69,7 @@ def test_ogc_echo_takes_qualified_values_as_ogc_clients_send_them(client) -> Non
                         "encoding": "base64"},
         "objectInput": {"value": {"a": 1}, "mediaType": "application/json"},
         "stringInput": {"value": "plain", "format": {"mediaType": "text/plain"}},
+        "integerInput": {"value": 4},
         # the test suite's bbox: any CRS URI, any numbers
         "bboxInput": {"crs": "urn:ogc:def:crs:EPSG:6.6:4326", "bbox": [345345345] * 4},
     })
@@ -76,7 +77,7 @@ def test_ogc_echo_takes_qualified_values_as_ogc_clients_send_them(client) -> Non
     document = response.get_json()
     assert base64.b64decode(document["binaryInput"]["value"]) == b"\x00\x01tiff"
     assert document["objectInput"]["value"] == {"a": 1}
-    assert document["stringInput"] == "plain"
+    assert document["stringInput"] == "plain" and document["integerInput"] == 4
     assert document["bboxInput"]["bbox"] == [345345345] * 4
     # an object input given {"value": <not an object>} keeps it as the object itself
     kept = echo(client, {"objectInput": {"value": "teststring"}}).get_json()
@@ -103,6 +104,7 @@ def test_ogc_echo_takes_qualified_values_as_ogc_clients_send_them(client) -> Non
     ({"binaryInput": {"value": "AAAA", "mediaType": "image/png"}},
      ["binaryInput", "application/octet-stream", "image/png"]),
     ({"binaryInput": {"type": "wrong/type_1"}}, ["binaryInput", "type string"]),
+    ({"bboxInput": {"href": "http://127.0.0.1/x"}}, ["bboxInput", "by reference"]),
     ({"pause": 61}, ["pause", "<= 60"]),
     ({"stringInput": "x" * 4097}, ["stringInput", "longer than 4096"]),
 ])
@@ -134,6 +136,7 @@ def test_ogc_echo_refuses_what_the_schemas_do_not_allow(client, inputs: dict,
     ({"type": "string", "nullable": True}, [None, "s"], [1]),
     ({"type": "string", "pattern": "^(a+)+$"}, ["a" * 50 + "!"], []),  # never run: no ReDoS
     ({"type": "number"}, [1, 2.5], [float("nan"), float("inf"), True]),
+    ({"type": "string", "format": "byte"}, ["AAE=", ""], ["AAE", "é"]),
 ])
 def test_ogc_input_schema_subset(schema: dict, good: list, bad: list) -> None:
     for value in good:
