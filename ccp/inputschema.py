@@ -5,8 +5,9 @@ Checked: `type` (and `nullable`), `enum`, `const`, `minimum`/`maximum` with
 `exclusiveMinimum`/`exclusiveMaximum` (booleans as in OpenAPI 3.0, or numbers as in JSON
 Schema), `minLength`/`maxLength`, `minItems`/`maxItems`, `items`, `required`/`properties`/
 `additionalProperties: false`, `allOf` (every one), `oneOf`/`anyOf` (at least one),
-`contentEncoding: base64` (or `format: byte`), and the OGC formats `ogc-bbox` (bbox.yaml: `{"bbox": [4 or 6
-numbers], "crs": "..."}`) and `geojson-geometry`/`-feature`/`-feature-collection`.
+`contentEncoding: base64` (or `format: byte`), and the OGC formats `ogc-bbox` (bbox.yaml:
+`{"bbox": [4 or 6 numbers], "crs": "..."}`) and `geojson-geometry`/`-feature`/
+`-feature-collection`.
 Not checked: `pattern` (an author's regular expression run on a user's string invites a
 denial of service) and `$ref` (never resolved: it could point anywhere). Whatever passes is
 still bounded JSON (ccp.safejson) and reaches scripts quoted (ccp.templating).
