@@ -1,4 +1,5 @@
-"""A job's results over HTTP, as OGC API - Processes 1.0 answers them (7.11.4, 7.13).
+"""A job's results over HTTP, as OGC API - Processes 1.0 answers them (its table of execute
+responses, and "Retrieve job results").
 
 `response: document` (and CCP's default when a request names no `response`): the results
 document, application/json. `response: raw`: one output asked by value is the output itself,
