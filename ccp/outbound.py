@@ -1,0 +1,439 @@
+"""The outbound policy: every request a user can make the server send (inputs by reference,
+subscriber callbacks) goes through here, and nowhere else.
+
+What it enforces:
+- only `http` and `https`, no user:password in the URL, ASCII URLs only;
+- the host is resolved once and every address it resolves to is checked: loopback,
+  link-local, private, multicast, reserved, unspecified and other not globally routable
+  addresses are refused (IPv4 and IPv6, with the IPv4 inside v4-mapped, 6to4, Teredo and
+  NAT64 addresses checked too), unless the operator allowed the network or the host name;
+- the server itself (its base URL) is never a target;
+- the connection goes to the address that was checked (no second lookup, so no DNS
+  rebinding window), TLS still verifies the certificate against the host name;
+- redirects are followed by hand, at most `max_redirects`, each target checked again;
+- a size limit (Content-Length first, then counted) and one deadline for the whole request,
+  redirects included, enforced by closing the socket, so a slow body cannot hold a worker;
+- nothing of the server goes out: no proxy from the environment, no .netrc, no cookies, no
+  Authorization, `Accept-Encoding: identity`.
+
+Configured under `server.manager.outbound` (see pygeoapi-config.yml and SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import http.client
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+SCHEMES = ("http", "https")
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_URL_LENGTH = 2048
+CHUNK = 64 * 1024
+USER_AGENT = "CCP (OGC API - Processes server; outbound request caused by a user)"
+# Not globally routable, though Python 3.11's `is_global` says otherwise for some of them.
+ALWAYS_REFUSED = tuple(ipaddress.ip_network(net) for net in (
+    "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.88.99.0/24", "198.18.0.0/15",
+    "240.0.0.0/4", "::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
+    "fc00::/7", "fe80::/10", "fec0::/10"))
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+class OutboundRefused(ValueError):
+    """A URL the policy does not let the server reach (the user's fault: a 400)."""
+
+
+class FetchFailed(RuntimeError):
+    """The request was allowed but did not succeed: too large, too slow, an HTTP error."""
+
+
+def address_problem(address: IPAddress) -> str | None:
+    """Why the server must not connect to `address` on a user's behalf (None: it may)."""
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        problem = address_problem(embedded)
+        if problem:
+            return f"{problem} (inside the IPv6 address {address})"
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_private:
+        return "private"
+    if address.is_reserved:
+        return "reserved"
+    if any(address in network for network in ALWAYS_REFUSED) or not address.is_global:
+        return "not globally routable"
+    return None
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (v4-mapped, 6to4, Teredo, NAT64)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if any(address in network for network in NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A URL the policy allowed, with the addresses its host resolved to (all checked)."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str  # with the query
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    size: int
+    sha256: str
+    media_type: str | None
+    url: str  # after redirects
+
+
+@dataclass
+class OutboundPolicy:
+    allow_networks: tuple[IPNetwork, ...] = ()
+    allow_hosts: frozenset[str] = frozenset()
+    max_bytes: int = 1024**3  # one input
+    max_total_bytes: int = 4 * 1024**3  # all inputs of one execution
+    timeout: float = 300.0  # one download, redirects included
+    connect_timeout: float = 10.0
+    max_redirects: int = 5
+    base_url: str = ""  # the server itself: never a target
+    resolver: Callable[[str, int], list[str]] | None = field(default=None, repr=False)
+    _self_addresses: set[tuple[str, int]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None, base_url: str) -> OutboundPolicy:
+        config = config or {}
+        networks, hosts = parse_allow(config.get("allow"))
+        defaults = cls()
+        return cls(
+            allow_networks=networks, allow_hosts=hosts,
+            max_bytes=int(config.get("max_bytes") or defaults.max_bytes),
+            max_total_bytes=int(config.get("max_total_bytes") or defaults.max_total_bytes),
+            timeout=float(config.get("timeout") or defaults.timeout),
+            connect_timeout=float(config.get("connect_timeout") or defaults.connect_timeout),
+            max_redirects=int(config.get("max_redirects") or defaults.max_redirects),
+            base_url=base_url)
+
+    # --- the checks -----------------------------------------------------------------------
+
+    def check(self, url: Any) -> Target:
+        """The URL as a Target, or OutboundRefused saying why the server will not go there."""
+        if not isinstance(url, str) or not url:
+            raise OutboundRefused("the URL must be a non-empty string")
+        if len(url) > MAX_URL_LENGTH:
+            raise OutboundRefused(f"the URL is longer than {MAX_URL_LENGTH} characters")
+        if not url.isascii() or any(ord(c) <= 32 or ord(c) == 127 for c in url):
+            raise OutboundRefused(f"{url[:80]!r}: a URL may hold printable ASCII only "
+                                  "(percent-encode the rest)")
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as err:
+            raise OutboundRefused(f"{url[:80]!r} is not a valid URL: {err}") from err
+        scheme = parts.scheme.lower()
+        if scheme not in SCHEMES:
+            raise OutboundRefused(f"{url[:80]!r}: only http and https URLs may be fetched "
+                                  "or called")
+        if parts.username is not None or parts.password is not None:
+            raise OutboundRefused(f"{scheme}://…: credentials in a URL are not sent; the "
+                                  "server reaches only what needs none")
+        host = (parts.hostname or "").rstrip(".")
+        if not host:
+            raise OutboundRefused(f"{url[:80]!r} names no host")
+        port = port or (443 if scheme == "https" else 80)
+        if port == 0:
+            raise OutboundRefused(f"{url[:80]!r}: port 0 cannot be reached")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        addresses = self._checked_addresses(host, port)
+        return Target(url, scheme, host, port, path, tuple(addresses))
+
+    def _checked_addresses(self, host: str, port: int) -> list[str]:
+        literal = _ip_literal(host)
+        names = [literal] if literal is not None else self.resolve(host, port)
+        if not names:
+            raise OutboundRefused(f"{host} does not resolve to any address")
+        if self._is_self(host, port, names):
+            raise OutboundRefused(f"{host}:{port} is this server itself")
+        if host.lower() in self.allow_hosts:
+            return names
+        for name in names:
+            address = ipaddress.ip_address(name.split("%")[0])
+            if self._allowed(address):
+                continue
+            problem = address_problem(address)
+            if problem:
+                shown = host if literal is not None else f"{host} (resolves to {address})"
+                raise OutboundRefused(
+                    f"{shown} is a {problem} address: the server does not connect there on a "
+                    "user's behalf (an operator can allow networks or hosts: "
+                    "outbound.allow, CCP_OUTBOUND_ALLOW)")
+        return names
+
+    def _allowed(self, address: IPAddress) -> bool:
+        candidates: list[IPAddress] = [address]
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            candidates.append(embedded)
+        return any(candidate in network for candidate in candidates
+                   for network in self.allow_networks if candidate.version == network.version)
+
+    def _is_self(self, host: str, port: int, names: list[str]) -> bool:
+        if self._self_addresses is None:
+            self._self_addresses = set()
+            try:
+                own = urlsplit(self.base_url)
+                own_port = own.port or (443 if own.scheme == "https" else 80)
+                own_host = (own.hostname or "").rstrip(".").lower()
+                if own_host:
+                    self._self_addresses.add((own_host, own_port))
+                    literal = _ip_literal(own_host)
+                    for name in [literal] if literal else self.resolve(own_host, own_port):
+                        self._self_addresses.add((_normal(name), own_port))
+            except (OutboundRefused, ValueError):
+                pass  # the server's own URL does not resolve here: nothing to compare with
+        return (host.lower(), port) in self._self_addresses or any(
+            (_normal(name), port) in self._self_addresses for name in names)
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        """Every address of `host`, within the connect timeout (getaddrinfo has none)."""
+        if self.resolver is not None:
+            return self.resolver(host, port)
+        future = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        try:
+            found = future.result(timeout=self.connect_timeout)
+        except concurrent.futures.TimeoutError as err:
+            raise OutboundRefused(f"{host} did not resolve within "
+                                  f"{self.connect_timeout:g} s") from err
+        except (OSError, UnicodeError) as err:
+            raise OutboundRefused(f"{host} does not resolve: {err}") from err
+        return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def download(self, url: str, sink: IO[bytes], max_bytes: int | None = None,
+                 should_stop: Callable[[], bool] = lambda: False) -> Downloaded:
+        """GET `url` into `sink`, following checked redirects, within the limits."""
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        deadline = time.monotonic() + self.timeout
+        current = url
+        for _hop in range(self.max_redirects + 1):
+            target = self.check(current)
+            with _Exchange(self, target, deadline) as exchange:
+                response = exchange.send("GET", None, {"Accept": "*/*"})
+                location = response.getheader("Location")
+                if response.status in REDIRECTS and location:
+                    current = urljoin(current, location)
+                    continue
+                if response.status != 200:
+                    raise FetchFailed(f"{_short(current)} answered {response.status} "
+                                      f"{response.reason}")
+                return exchange.read_body(response, sink, limit, should_stop, current)
+        raise FetchFailed(f"{_short(url)}: more than {self.max_redirects} redirects")
+
+    def post_json(self, url: str, body: bytes, timeout: float) -> int:
+        """POST a JSON body to `url` (redirects are not followed); the response status."""
+        target = self.check(url)
+        with _Exchange(self, target, time.monotonic() + timeout) as exchange:
+            response = exchange.send("POST", body, {"Content-Type": "application/json",
+                                                    "Accept": "*/*"})
+            exchange.drain(response, CHUNK)
+            return response.status
+
+
+def parse_allow(value: Any) -> tuple[tuple[IPNetwork, ...], frozenset[str]]:
+    """`10.0.0.0/8, 127.0.0.2, data.example.org`: networks (or single addresses) and hosts."""
+    if value in (None, ""):
+        return (), frozenset()
+    items: Iterable[Any] = value.split(",") if isinstance(value, str) else value
+    networks: list[IPNetwork] = []
+    hosts: set[str] = set()
+    for item in (str(item).strip() for item in items):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
+        except ValueError:
+            if not all(part and all(c.isalnum() or c == "-" for c in part)
+                       for part in item.rstrip(".").split(".")):
+                raise ValueError(f"outbound.allow: {item!r} is neither a network nor a host "
+                                 "name") from None
+            hosts.add(item.rstrip(".").lower())
+    return tuple(networks), frozenset(hosts)
+
+
+def _ip_literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]").split("%")[0]))
+    except ValueError:
+        return None
+
+
+def _normal(name: str) -> str:
+    literal = _ip_literal(name)
+    return literal if literal is not None else name.lower()
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= 120 else url[:117] + "..."
+
+
+_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+                                                  thread_name_prefix="ccp-resolve")
+
+
+class _Exchange:
+    """One request to a checked Target: connected to a checked address, under one deadline
+    (a timer shuts the socket down when it passes, whatever the peer is doing)."""
+
+    def __init__(self, policy: OutboundPolicy, target: Target, deadline: float) -> None:
+        self.policy = policy
+        self.target = target
+        self.deadline = deadline
+        self.connection: http.client.HTTPConnection | None = None
+        self.expired = threading.Event()
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> _Exchange:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchFailed(f"{_short(self.target.url)}: no time left "
+                              f"(limit {self.policy.timeout:g} s)")
+        self._timer = threading.Timer(remaining, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.connection is not None:
+            self.connection.close()
+
+    def _expire(self) -> None:
+        self.expired.set()
+        sock = self.connection.sock if self.connection is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _failure(self, err: BaseException) -> FetchFailed:
+        if self.expired.is_set():
+            return FetchFailed(f"{_short(self.target.url)} took longer than "
+                               f"{self.policy.timeout:g} s (the limit of this server)")
+        return FetchFailed(f"{_short(self.target.url)}: {err or type(err).__name__}")
+
+    def send(self, method: str, body: bytes | None,
+             headers: dict[str, str]) -> http.client.HTTPResponse:
+        last: BaseException | None = None
+        for address in self.target.addresses:
+            timeout = max(0.1, min(self.policy.connect_timeout,
+                                   self.deadline - time.monotonic()))
+            connection = _pinned(self.target, address, timeout)
+            self.connection = connection
+            try:
+                connection.connect()
+            except OSError as err:  # refused, unreachable: try the next checked address
+                last = err
+                connection.close()
+                if self.expired.is_set():
+                    break
+                continue
+            try:
+                if connection.sock is not None:  # reads are bounded by the deadline timer
+                    connection.sock.settimeout(max(0.1, self.deadline - time.monotonic()))
+                connection.request(method, self.target.path, body=body, headers={
+                    "User-Agent": USER_AGENT, "Accept-Encoding": "identity",
+                    "Connection": "close", **headers})
+                return connection.getresponse()
+            except (OSError, http.client.HTTPException) as err:
+                raise self._failure(err) from err
+        raise self._failure(last or OSError("no address to connect to"))
+
+    def read_body(self, response: http.client.HTTPResponse, sink: IO[bytes], limit: int,
+                  should_stop: Callable[[], bool], url: str) -> Downloaded:
+        declared = response.getheader("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise FetchFailed(f"{_short(url)} is {int(declared)} bytes, more than the "
+                              f"{limit} bytes allowed")
+        digest, size = hashlib.sha256(), 0
+        try:
+            while chunk := response.read1(CHUNK):  # one recv at a time: the deadline holds
+                size += len(chunk)
+                if size > limit:
+                    raise FetchFailed(f"{_short(url)} is larger than the {limit} bytes "
+                                      "allowed")
+                if should_stop():
+                    raise FetchFailed(f"{_short(url)}: the download was stopped")
+                digest.update(chunk)
+                sink.write(chunk)
+        except (OSError, http.client.HTTPException) as err:
+            raise self._failure(err) from err
+        media_type = response.getheader("Content-Type")
+        return Downloaded(size, digest.hexdigest(), media_type, url)
+
+    def drain(self, response: http.client.HTTPResponse, limit: int) -> None:
+        """Read (and drop) at most `limit` bytes of a response we do not need."""
+        try:
+            response.read1(limit)
+        except (OSError, http.client.HTTPException):
+            pass
+
+
+def _pinned(target: Target, address: str, timeout: float) -> http.client.HTTPConnection:
+    """A connection to `target.host` that connects to the checked `address` only."""
+    if target.scheme == "https":
+        return _PinnedHTTPSConnection(target.host, target.port, address, timeout)
+    return _PinnedHTTPConnection(target.host, target.port, address, timeout)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        # the certificate is checked against the host name, not the address
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
