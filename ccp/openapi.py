@@ -9,7 +9,8 @@ from ccp.runtimes import RUNTIME_TYPES
 
 JSON = "application/json"
 ERROR = {"$ref": "#/components/schemas/Exception"}
-JOB_STATUSES = ["accepted", "running", "successful", "failed", "dismissed"]
+JOB_STATUSES = ["created", "accepted", "running", "successful", "failed", "dismissed"]
+PROV_FORMATS = ["json", "jsonld", "ttl", "nt", "xml", "provn"]
 LANGUAGES = ["python", "r", "julia", "ipynb"]
 
 
@@ -25,7 +26,8 @@ def _binary(media_type: str, description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     titles = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
               406: "Not acceptable", 409: "Conflict", 413: "Payload too large",
-              415: "Unsupported media type", 429: "Too many executions (see Retry-After)"}
+              415: "Unsupported media type", 422: "Unsupported schema",
+              423: "Locked: the job has started", 429: "Too many executions (see Retry-After)"}
     return {str(code): _json(ERROR, titles[code]) for code in codes}
 
 
@@ -58,6 +60,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["type", "jobID", "status", "processID"],
         "properties": {
+            "id": {"type": "string", "description": "The job id (Part 4)"},
+            "process": {"type": "string", "description": "The process URI (Part 4)"},
             "type": {"type": "string", "enum": ["process"]},
             "processID": {"type": "string"}, "processVersion": {"type": "string"},
             "jobID": {"type": "string"},
@@ -116,8 +120,34 @@ SCHEMAS: dict[str, Any] = {
     },
     "Execute": {
         "type": "object",
+        "properties": {"inputs": {"type": "object", "description": "Values, or references "
+                                  "{\"href\": URL} (http, https, s3 of this server's store) "
+                                  "staged at /ccp_data/inputs/<input id>"},
+                       "outputs": {"type": "object"},
+                       "response": {"type": "string", "enum": ["raw", "document"]},
+                       "subscriber": {"$ref": "#/components/schemas/Subscriber"}},
+    },
+    "Subscriber": {
+        "type": "object",
+        "description": "Callback URIs (class callback), under the outbound policy",
+        "properties": {"successUri": {"type": "string", "format": "uri"},
+                       "inProgressUri": {"type": "string", "format": "uri"},
+                       "failedUri": {"type": "string", "format": "uri"}},
+    },
+    "JobDefinition": {
+        "type": "object",
+        "description": "Part 4: an execute request naming its process",
+        "required": ["process"],
+        "properties": {"process": {"type": "string", "description": "<server>/processes/<id>, "
+                                   "/processes/<id> or <id>"},
+                       "inputs": {"type": "object"}, "outputs": {"type": "object"},
+                       "response": {"type": "string", "enum": ["raw", "document"]},
+                       "subscriber": {"$ref": "#/components/schemas/Subscriber"}},
+    },
+    "JobInputs": {
+        "type": "object", "required": ["inputs", "outputs"],
         "properties": {"inputs": {"type": "object"}, "outputs": {"type": "object"},
-                       "response": {"type": "string", "enum": ["raw", "document"]}},
+                       "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
     },
     "Infrastructure": {
         "type": "object", "required": ["id", "name", "type"],
@@ -127,6 +157,24 @@ SCHEMAS: dict[str, Any] = {
                        "problem": {"type": "string"},
                        "description": {"type": "string"}, "settings": {"type": "object"}},
     },
+}
+
+
+STATUS_INFO = {"$ref": "#/components/schemas/StatusInfo"}
+PROV_MEDIA_TYPES = ("application/json", "application/ld+json", "text/turtle",
+                    "application/n-triples", "application/xml", "text/provenance-notation")
+# What the server POSTs to a subscriber's URIs (class callback).
+CALLBACKS = {
+    "jobSucceeded": {"{$request.body#/subscriber/successUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": {"type": "object", "description":
+                                                      "The results document"}}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
+    "jobFailed": {"{$request.body#/subscriber/failedUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": STATUS_INFO}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
+    "jobInProgress": {"{$request.body#/subscriber/inProgressUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": STATUS_INFO}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
 }
 
 
@@ -181,7 +229,8 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                  "headers": {"Location": {"schema": {"type": "string"}}},
                                  "content": {JSON: {"schema": {
                                      "$ref": "#/components/schemas/StatusInfo"}}}},
-                         **_errors(400, 403, 404, 409, 413, 429)}},
+                         **_errors(400, 403, 404, 409, 413, 429)},
+                     "callbacks": CALLBACKS},
         },
         "/processes/{processId}/versions": {
             "parameters": [PROCESS_ID],
@@ -218,6 +267,16 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                          "schema": {"type": "array", "items": {"type": "string"}}}],
                     "responses": {"200": _json({"$ref": "#/components/schemas/JobList"}),
                                   **_errors(400)}},
+            "post": {"summary": "Create a job, not started yet (Part 4)",
+                     "operationId": "createJob",
+                     "requestBody": {"required": True, "content": {
+                         JSON: {"schema": {"$ref": "#/components/schemas/JobDefinition"}}}},
+                     "responses": {"201": {"description": "Created (status created)",
+                                           "headers": {"Location": {"schema": {
+                                               "type": "string"}}},
+                                           "content": {JSON: {"schema": STATUS_INFO}}},
+                                   **_errors(400, 403, 404, 409, 413, 415, 422, 429)},
+                     "callbacks": CALLBACKS},
         },
         "/jobs/import": {
             "post": {"summary": "Import an exported Execution archive",
@@ -239,11 +298,48 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                        "operationId": "dismiss",
                        "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
                                      **_errors(404)}},
+            "patch": {"summary": "Change a created job: a JSON merge patch of its definition "
+                                 "(Part 4)", "operationId": "updateJob",
+                      "requestBody": {"required": True, "content": {JSON: {"schema": {
+                          "type": "object", "properties": {
+                              "process": {"type": "string"}, "inputs": {"type": "object"},
+                              "outputs": {"type": "object"},
+                              "subscriber": {"type": "object"}}}}}},
+                      "responses": {"200": _json(STATUS_INFO),
+                                    **_errors(400, 403, 404, 413, 415, 422, 423)}},
         },
         "/jobs/{jobId}/results": {
             "parameters": [JOB_ID],
             "get": {"summary": "Results of a successful Execution", "operationId": "getResult",
                     "responses": {"200": _json(any_object), **_errors(404, 409)}},
+            "post": {"summary": "Start a created job (Part 4)", "operationId": "startJob",
+                     "responses": {"200": _json(STATUS_INFO), **_errors(404, 423, 429)}},
+        },
+        "/jobs/{jobId}/definition": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "The definition the job was created with (Part 4)",
+                    "operationId": "getJobDefinition",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/JobDefinition"}),
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/inputs": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "Every input of the job, defaults included (Part 4)",
+                    "operationId": "getJobInputs",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/JobInputs"}),
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/prov": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "W3C PROV of the job, so far (Part 4); Accept or f=",
+                    "operationId": "getJobProv",
+                    "parameters": [{"name": "f", "in": "query", "schema": {
+                        "type": "string", "enum": PROV_FORMATS}}],
+                    "responses": {"200": {"description": "PROV-JSON (default), PROV-O as "
+                                          "JSON-LD, Turtle or N-Triples, PROV-XML, PROV-N",
+                                          "content": {media: {"schema": {"type": "string"}}
+                                                      for media in PROV_MEDIA_TYPES}},
+                                  **_errors(400, 404, 406)}},
         },
         "/jobs/{jobId}/archive": {
             "parameters": [JOB_ID],
@@ -264,7 +360,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
             "parameters": [JOB_ID],
             "get": {"summary": "W3C PROV record", "operationId": "getProvenance",
                     "parameters": [{"name": "f", "in": "query", "schema": {
-                        "type": "string", "enum": ["json", "ttl", "xml", "provn"]}}],
+                        "type": "string", "enum": PROV_FORMATS}}],
                     "responses": {"200": {"description": "PROV-JSON, Turtle, XML or PROV-N"},
                                   **_errors(400, 404, 406)}},
         },

@@ -63,8 +63,9 @@ def address_problem(address: IPAddress) -> str | None:
     embedded = _embedded_ipv4(address)
     if embedded is not None:
         problem = address_problem(embedded)
-        if problem:
-            return f"{problem} (inside the IPv6 address {address})"
+        mapped = isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None
+        if problem or mapped:  # v4-mapped: the IPv4 address is all there is to check
+            return f"{problem} (inside the IPv6 address {address})" if problem else None
     if address.is_unspecified:
         return "unspecified"
     if address.is_loopback:
@@ -73,10 +74,10 @@ def address_problem(address: IPAddress) -> str | None:
         return "link-local"
     if address.is_multicast:
         return "multicast"
-    if address.is_private:
-        return "private"
     if address.is_reserved:
         return "reserved"
+    if address.is_private:
+        return "private"
     if any(address in network for network in ALWAYS_REFUSED) or not address.is_global:
         return "not globally routable"
     return None
@@ -170,9 +171,9 @@ class OutboundPolicy:
         host = (parts.hostname or "").rstrip(".")
         if not host:
             raise OutboundRefused(f"{url[:80]!r} names no host")
-        port = port or (443 if scheme == "https" else 80)
         if port == 0:
             raise OutboundRefused(f"{url[:80]!r}: port 0 cannot be reached")
+        port = port or (443 if scheme == "https" else 80)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         addresses = self._checked_addresses(host, port)
         return Target(url, scheme, host, port, path, tuple(addresses))
