@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from ccp import errors
 from ccp.jobs import Job, JobStatus
@@ -181,7 +181,7 @@ class Callbacks:
                 row = self._claim()
                 if row is None:
                     self._purge()
-                    self._wake.wait(IDLE_POLL_SECONDS)
+                    self._wake.wait(self._until_next_due())
                     self._wake.clear()
                     continue
                 self._deliver(row)
@@ -211,6 +211,15 @@ class Callbacks:
             if won:
                 return row
         return None
+
+    def _until_next_due(self) -> float:
+        """Seconds to wait for the next retry due (at most IDLE_POLL_SECONDS: other servers
+        queue callbacks without waking this one)."""
+        with self.engine.connect() as connection:
+            due = connection.scalar(select(func.min(callbacks.c.next_attempt))
+                                    .where(callbacks.c.state == PENDING))
+        return IDLE_POLL_SECONDS if due is None else \
+            max(0.01, min(IDLE_POLL_SECONDS, float(due) - time.time()))
 
     def _deliver(self, row: Any) -> None:
         attempt = row.attempts + 1

@@ -401,6 +401,10 @@ class _Exchange:
                 sink.write(chunk)
         except (OSError, http.client.HTTPException) as err:
             raise self._failure(err) from err
+        if self.expired.is_set():  # the timer shut the socket: that end is not the body's
+            raise self._failure(TimeoutError())
+        if declared and declared.isdigit() and size != int(declared):
+            raise FetchFailed(f"{_short(url)} ended after {size} of {declared} bytes")
         media_type = response.getheader("Content-Type")
         return Downloaded(size, digest.hexdigest(), media_type, url)
 

@@ -174,9 +174,7 @@ class Sources:
         parts = key.split("/")
         if bucket_name != bucket or not key or any(p in ("", ".", "..") for p in parts) \
                 or "\0" in key or len(key) > 1024:
-            raise errors.Forbidden(
-                f"{where}: {reference.href[:120]!r} is not an object you may read: only "
-                f"s3://{bucket}/{prefix + '/' if prefix else ''}… of this server's store is")
+            raise self._not_readable(reference.href, where)
         job_id, owner = self._permit(key, parts, requester, reference.href, where)
         try:
             size = self.storage.size(key)
@@ -201,11 +199,18 @@ class Sources:
                 return job.identifier, job.owner
         if requester.sees_everything or key.startswith(self.shared_prefixes or ("\0",)):
             return None, None
-        shared = ", ".join(self.shared_prefixes) or "none on this server"
-        raise errors.Forbidden(
-            f"{where}: {href[:120]} is not an object you may read (readable: the archives of "
-            f"your own stored Executions, executions/<job id>/..., and the shared prefixes: "
-            f"{shared})")
+        raise self._not_readable(href, where)
+
+    def _not_readable(self, href: str, where: str) -> errors.Forbidden:
+        """One answer for every s3:// refusal: it tells nothing of what exists."""
+        bucket = getattr(self.storage, "bucket", "")
+        prefix = str(getattr(self.storage, "prefix", "") or "")
+        base = f"s3://{bucket}/{prefix + '/' if prefix else ''}"
+        shared = ", ".join(f"{base}{p}" for p in self.shared_prefixes) or "none here"
+        return errors.Forbidden(
+            f"{where}: {href[:200]} is not an object you may read; readable are the archives "
+            f"of your own stored Executions ({base}executions/<job id>/...) and the shared "
+            f"prefixes ({shared})")
 
     # --- when the job runs ------------------------------------------------------------------
 
