@@ -17,7 +17,7 @@ from ccp.cli.client import ClientError
 from ccp.cli.follow import EXIT_ERROR, EXIT_INTERRUPTED
 from ccp.cli.run import UsageError
 
-JOB_STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
+JOB_STATUSES = ("created", "accepted", "running", "successful", "failed", "dismissed")
 
 
 def _server_options() -> argparse.ArgumentParser:
