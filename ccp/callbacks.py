@@ -49,10 +49,11 @@ KEEP_SECONDS = 7 * 24 * 3600  # delivered and failed callbacks are kept this lon
 Renderer = Callable[[Job, bool], dict[str, Any]]
 
 
-def check_subscriber(subscriber: Any, policy: OutboundPolicy) -> None:
-    """A 400 for a subscriber the server will not call."""
-    if subscriber is None:
+def check_subscriber(request: dict[str, Any], policy: OutboundPolicy) -> None:
+    """A 400 for an execution request whose subscriber the server will not call."""
+    if "subscriber" not in request:
         return
+    subscriber = request["subscriber"]
     if not isinstance(subscriber, dict):
         raise errors.InvalidParameter("'subscriber' must be an object of URIs")
     unknown = sorted(set(subscriber) - set(URI_KEYS))

@@ -202,7 +202,7 @@ class CCPManager(BaseManager):
                 raise errors.MissingParameter(str(err)) from err
             title = "Unknown input" if err.code == "NoApplicableCode" else None
             raise errors.InvalidParameter(str(err), title=title) from err
-        callbacks.check_subscriber(request.get("subscriber"), self.outbound)
+        callbacks.check_subscriber(request, self.outbound)
         if by_reference and \
                 "stage-inputs" not in RUNTIME_TYPES[infrastructure.type].load().capabilities:
             raise errors.InvalidParameter(f"infrastructure '{infrastructure.id}' cannot take "

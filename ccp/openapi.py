@@ -163,6 +163,7 @@ SCHEMAS: dict[str, Any] = {
 STATUS_INFO = {"$ref": "#/components/schemas/StatusInfo"}
 PROV_MEDIA_TYPES = ("application/json", "application/ld+json", "text/turtle",
                     "application/n-triples", "application/xml", "text/provenance-notation")
+PROV_SCHEMAS = {"application/json": {"type": "object"}, "application/ld+json": {}}
 # What the server POSTs to a subscriber's URIs (class callback).
 CALLBACKS = {
     "jobSucceeded": {"{$request.body#/subscriber/successUri}": {"post": {
@@ -301,10 +302,13 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
             "patch": {"summary": "Change a created job: a JSON merge patch of its definition "
                                  "(Part 4)", "operationId": "updateJob",
                       "requestBody": {"required": True, "content": {JSON: {"schema": {
-                          "type": "object", "properties": {
-                              "process": {"type": "string"}, "inputs": {"type": "object"},
-                              "outputs": {"type": "object"},
-                              "subscriber": {"type": "object"}}}}}},
+                          "type": "object", "description": "null removes a member",
+                          "properties": {
+                              "process": {"type": "string", "nullable": True},
+                              "inputs": {"type": "object", "nullable": True},
+                              "outputs": {"type": "object", "nullable": True},
+                              "response": {"type": "string", "nullable": True},
+                              "subscriber": {"type": "object", "nullable": True}}}}}},
                       "responses": {"200": _json(STATUS_INFO),
                                     **_errors(400, 403, 404, 413, 415, 422, 423)}},
         },
@@ -337,8 +341,9 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                         "type": "string", "enum": PROV_FORMATS}}],
                     "responses": {"200": {"description": "PROV-JSON (default), PROV-O as "
                                           "JSON-LD, Turtle or N-Triples, PROV-XML, PROV-N",
-                                          "content": {media: {"schema": {"type": "string"}}
-                                                      for media in PROV_MEDIA_TYPES}},
+                                          "content": {media: {"schema": PROV_SCHEMAS.get(
+                                              media, {"type": "string"})}
+                                              for media in PROV_MEDIA_TYPES}},
                                   **_errors(400, 404, 406)}},
         },
         "/jobs/{jobId}/archive": {

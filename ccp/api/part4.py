@@ -111,13 +111,26 @@ def create_job() -> Response:
 def update_job(job_id: str) -> Response:
     ccp_manager = manager()
     job = find_job(job_id)
+    patch = _definition_body()  # a malformed request is refused whatever the job's state
+    _check_patch_shape(patch)
     ccp_manager.job_management.check_created(job)
-    definition = merge_patch(job.request, _definition_body())
+    definition = merge_patch(job.request, patch)
     if not isinstance(definition, dict):
         raise errors.InvalidParameter("a job definition is a JSON object")
     definition.setdefault("process", f"{base_url()}/processes/{job.process_id}")
     ccp_manager.job_management.update(job, _process_of(definition), definition, requester())
     return json_response(part4_status(ccp_manager.get_job(job_id)))
+
+
+def _check_patch_shape(patch: dict[str, Any]) -> None:
+    """The members a merge patch may hold, each a value of its kind or null (removed)."""
+    kinds: dict[str, type] = {"process": str, "response": str, "inputs": dict,
+                              "outputs": dict, "subscriber": dict}
+    for key, value in patch.items():
+        if key in kinds and value is not None and not isinstance(value, kinds[key]):
+            raise errors.InvalidParameter(f"'{key}' must be "
+                                          f"{'a string' if kinds[key] is str else 'an object'}"
+                                          " or null")
 
 
 @blueprint.post("/jobs/<jobid:job_id>/results")
