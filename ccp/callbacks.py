@@ -35,7 +35,8 @@ from sqlalchemy import delete, func, select, update
 from ccp import errors
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore, callbacks
-from ccp.outbound import FetchFailed, OutboundPolicy, OutboundRefused
+from ccp.outbound import OutboundPolicy, OutboundRefused
+from ccp.pinnedhttp import FetchFailed
 from ccp.runtimes.base import now_iso
 
 LOGGER = logging.getLogger(__name__)

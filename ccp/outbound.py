@@ -9,7 +9,8 @@ What it enforces:
   NAT64 addresses checked too), unless the operator allowed the network or the host name;
 - the server itself (its base URL) is never a target;
 - the connection goes to the address that was checked (no second lookup, so no DNS
-  rebinding window), TLS still verifies the certificate against the host name;
+  rebinding window), TLS still verifies the certificate against the host name
+  (ccp.pinnedhttp);
 - redirects are followed by hand, at most `max_redirects`, each target checked again;
 - a size limit (Content-Length first, then counted) and one deadline for the whole request,
   redirects included, enforced by closing the socket, so a slow body cannot hold a worker;
@@ -22,17 +23,15 @@ Configured under `server.manager.outbound` (see pygeoapi-config.yml and SECURITY
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
-import http.client
 import ipaddress
 import socket
-import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
+
+from ccp.pinnedhttp import CHUNK, Downloaded, Exchange, FetchFailed, Target, short
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -40,8 +39,6 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 SCHEMES = ("http", "https")
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_URL_LENGTH = 2048
-CHUNK = 64 * 1024
-USER_AGENT = "CCP (OGC API - Processes server; outbound request caused by a user)"
 # Not globally routable, though Python 3.11's `is_global` says otherwise for some of them.
 ALWAYS_REFUSED = tuple(ipaddress.ip_network(net) for net in (
     "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.88.99.0/24", "198.18.0.0/15",
@@ -52,10 +49,6 @@ NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::
 
 class OutboundRefused(ValueError):
     """A URL the policy does not let the server reach (the user's fault: a 400)."""
-
-
-class FetchFailed(RuntimeError):
-    """The request was allowed but did not succeed: too large, too slow, an HTTP error."""
 
 
 def address_problem(address: IPAddress) -> str | None:
@@ -96,26 +89,6 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     if any(address in network for network in NAT64):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
-
-
-@dataclass(frozen=True)
-class Target:
-    """A URL the policy allowed, with the addresses its host resolved to (all checked)."""
-
-    url: str
-    scheme: str
-    host: str
-    port: int
-    path: str  # with the query
-    addresses: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Downloaded:
-    size: int
-    sha256: str
-    media_type: str | None
-    url: str  # after redirects
 
 
 @dataclass
@@ -249,22 +222,23 @@ class OutboundPolicy:
         current = url
         for _hop in range(self.max_redirects + 1):
             target = self.check(current)
-            with _Exchange(self, target, deadline) as exchange:
+            with Exchange(target, deadline, self.timeout, self.connect_timeout) as exchange:
                 response = exchange.send("GET", None, {"Accept": "*/*"})
                 location = response.getheader("Location")
                 if response.status in REDIRECTS and location:
                     current = urljoin(current, location)
                     continue
                 if response.status != 200:
-                    raise FetchFailed(f"{_short(current)} answered {response.status} "
+                    raise FetchFailed(f"{short(current)} answered {response.status} "
                                       f"{response.reason}")
                 return exchange.read_body(response, sink, limit, should_stop, current)
-        raise FetchFailed(f"{_short(url)}: more than {self.max_redirects} redirects")
+        raise FetchFailed(f"{short(url)}: more than {self.max_redirects} redirects")
 
     def post_json(self, url: str, body: bytes, timeout: float) -> int:
         """POST a JSON body to `url` (redirects are not followed); the response status."""
         target = self.check(url)
-        with _Exchange(self, target, time.monotonic() + timeout) as exchange:
+        with Exchange(target, time.monotonic() + timeout, timeout,
+                      self.connect_timeout) as exchange:
             response = exchange.send("POST", body, {"Content-Type": "application/json",
                                                     "Accept": "*/*"})
             exchange.drain(response, CHUNK)
@@ -304,141 +278,5 @@ def _normal(name: str) -> str:
     return literal if literal is not None else name.lower()
 
 
-def _short(url: str) -> str:
-    return url if len(url) <= 120 else url[:117] + "..."
-
-
 _RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4,
                                                   thread_name_prefix="ccp-resolve")
-
-
-class _Exchange:
-    """One request to a checked Target: connected to a checked address, under one deadline
-    (a timer shuts the socket down when it passes, whatever the peer is doing)."""
-
-    def __init__(self, policy: OutboundPolicy, target: Target, deadline: float) -> None:
-        self.policy = policy
-        self.target = target
-        self.deadline = deadline
-        self.connection: http.client.HTTPConnection | None = None
-        self.expired = threading.Event()
-        self._timer: threading.Timer | None = None
-
-    def __enter__(self) -> _Exchange:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise FetchFailed(f"{_short(self.target.url)}: no time left "
-                              f"(limit {self.policy.timeout:g} s)")
-        self._timer = threading.Timer(remaining, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if self.connection is not None:
-            self.connection.close()
-
-    def _expire(self) -> None:
-        self.expired.set()
-        sock = self.connection.sock if self.connection is not None else None
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def _failure(self, err: BaseException) -> FetchFailed:
-        if self.expired.is_set():
-            return FetchFailed(f"{_short(self.target.url)} took longer than "
-                               f"{self.policy.timeout:g} s (the limit of this server)")
-        return FetchFailed(f"{_short(self.target.url)}: {err or type(err).__name__}")
-
-    def send(self, method: str, body: bytes | None,
-             headers: dict[str, str]) -> http.client.HTTPResponse:
-        last: BaseException | None = None
-        for address in self.target.addresses:
-            timeout = max(0.1, min(self.policy.connect_timeout,
-                                   self.deadline - time.monotonic()))
-            connection = _pinned(self.target, address, timeout)
-            self.connection = connection
-            try:
-                connection.connect()
-            except OSError as err:  # refused, unreachable: try the next checked address
-                last = err
-                connection.close()
-                if self.expired.is_set():
-                    break
-                continue
-            try:
-                if connection.sock is not None:  # reads are bounded by the deadline timer
-                    connection.sock.settimeout(max(0.1, self.deadline - time.monotonic()))
-                connection.request(method, self.target.path, body=body, headers={
-                    "User-Agent": USER_AGENT, "Accept-Encoding": "identity",
-                    "Connection": "close", **headers})
-                return connection.getresponse()
-            except (OSError, http.client.HTTPException) as err:
-                raise self._failure(err) from err
-        raise self._failure(last or OSError("no address to connect to"))
-
-    def read_body(self, response: http.client.HTTPResponse, sink: IO[bytes], limit: int,
-                  should_stop: Callable[[], bool], url: str) -> Downloaded:
-        declared = response.getheader("Content-Length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise FetchFailed(f"{_short(url)} is {int(declared)} bytes, more than the "
-                              f"{limit} bytes allowed")
-        digest, size = hashlib.sha256(), 0
-        try:
-            while chunk := response.read1(CHUNK):  # one recv at a time: the deadline holds
-                size += len(chunk)
-                if size > limit:
-                    raise FetchFailed(f"{_short(url)} is larger than the {limit} bytes "
-                                      "allowed")
-                if should_stop():
-                    raise FetchFailed(f"{_short(url)}: the download was stopped")
-                digest.update(chunk)
-                sink.write(chunk)
-        except (OSError, http.client.HTTPException) as err:
-            raise self._failure(err) from err
-        if self.expired.is_set():  # the timer shut the socket: that end is not the body's
-            raise self._failure(TimeoutError())
-        if declared and declared.isdigit() and size != int(declared):
-            raise FetchFailed(f"{_short(url)} ended after {size} of {declared} bytes")
-        media_type = response.getheader("Content-Type")
-        return Downloaded(size, digest.hexdigest(), media_type, url)
-
-    def drain(self, response: http.client.HTTPResponse, limit: int) -> None:
-        """Read (and drop) at most `limit` bytes of a response we do not need."""
-        try:
-            response.read1(limit)
-        except (OSError, http.client.HTTPException):
-            pass
-
-
-def _pinned(target: Target, address: str, timeout: float) -> http.client.HTTPConnection:
-    """A connection to `target.host` that connects to the checked `address` only."""
-    if target.scheme == "https":
-        return _PinnedHTTPSConnection(target.host, target.port, address, timeout)
-    return _PinnedHTTPConnection(target.host, target.port, address, timeout)
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        self.tls = ssl.create_default_context()
-        super().__init__(host, port, timeout=timeout, context=self.tls)
-        self.address = address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
-        # the certificate is checked against the host name, not the address
-        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)

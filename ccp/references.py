@@ -30,7 +30,8 @@ from ccp import errors
 from ccp.auth import Requester
 from ccp.inputs import InputError
 from ccp.jobstore import JobNotFound, JobStore
-from ccp.outbound import FetchFailed, OutboundPolicy, OutboundRefused
+from ccp.outbound import OutboundPolicy, OutboundRefused
+from ccp.pinnedhttp import FetchFailed
 from ccp.runtimes.base import DATA_PATH, RuntimeCancelled
 from ccp.storage.base import Storage
 
