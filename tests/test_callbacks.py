@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 import requests
 from conftest import ServerProcess
-from helpers import wait_final, wait_final_url, wait_status
+from helpers import ASYNC, wait_final, wait_final_url, wait_status
 from receiver import Receiver
 
 CALLBACK_CLASS = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/callback"
@@ -49,7 +49,8 @@ def calling(app_factory) -> Any:
 def execute(client: Any, process: str, subscriber: dict[str, str],
             inputs: dict[str, Any] | None = None) -> str:
     response = client.post(f"/processes/{process}/execution",
-                           json={"inputs": inputs or {}, "subscriber": subscriber})
+                           json={"inputs": inputs or {}, "subscriber": subscriber},
+                           headers=ASYNC)
     assert response.status_code == 201, response.get_json()
     return response.get_json()["jobID"]
 
@@ -157,7 +158,8 @@ def test_callback_receiver_that_never_answers_holds_no_worker_nor_the_shutdown(
     try:
         hang = {"successUri": f"{receiver.url}/hang", "inProgressUri": f"{receiver.url}/hang"}
         jobs = [requests.post(f"{server.url}/processes/hello-world/execution",
-                              json={"inputs": {}, "subscriber": hang}, timeout=30).json()
+                              json={"inputs": {}, "subscriber": hang}, headers=ASYNC,
+                              timeout=30).json()
                 ["jobID"] for _ in range(3)]
         for job_id in jobs:  # one worker ran all three while the receiver hung
             assert wait_final_url(server.url, job_id, timeout=60)["status"] == "successful"
@@ -178,7 +180,7 @@ def test_callback_waiting_to_be_sent_outlives_a_restart(tmp_path: Path, receiver
     try:
         job_id = requests.post(f"{server.url}/processes/hello-world/execution",
                                json={"inputs": {}, "subscriber": {"successUri": hook}},
-                               timeout=30).json()["jobID"]
+                               headers=ASYNC, timeout=30).json()["jobID"]
         receiver.wait_for("/hooks/later", 2)
     finally:
         server.stop()

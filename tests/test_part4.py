@@ -17,7 +17,7 @@ import pytest
 import rdflib
 import requests
 from conftest import ServerProcess
-from helpers import wait_final, wait_final_url
+from helpers import ASYNC, wait_final, wait_final_url
 from prov.model import ProvDocument
 from test_auth import SECRET, token
 
@@ -82,7 +82,8 @@ def test_part4_post_jobs_creates_a_job_in_status_created(client) -> None:
 
 def test_part4_a_created_job_is_never_claimed_by_a_worker(client, app) -> None:
     created = create(client)["id"]
-    ran = client.post("/processes/hello-world/execution", json={"inputs": {}}).get_json()
+    ran = client.post("/processes/hello-world/execution", json={"inputs": {}},
+                      headers=ASYNC).get_json()
     assert wait_final(client, ran["jobID"])["status"] == "successful"  # workers are busy
     store = app.extensions["ccp"].manager.store
     assert store.claim_next("another-worker") is None
@@ -117,7 +118,7 @@ def test_part4_definition_is_the_body_it_was_created_with(client) -> None:
     assert response.status_code == 200 and response.get_json() == body
     # A job run with Part 1 has a definition too: its execute request and its process.
     ran = client.post("/processes/hello-world/execution",
-                      json={"inputs": {"name": "Cy"}}).get_json()["jobID"]
+                      json={"inputs": {"name": "Cy"}}, headers=ASYNC).get_json()["jobID"]
     assert client.get(f"/jobs/{ran}/definition").get_json() == {
         "process": "http://localhost:5000/processes/hello-world", "inputs": {"name": "Cy"}}
 
@@ -194,7 +195,7 @@ MEDIA_TYPES = {"json": "application/json", "jsonld": "application/ld+json",
 def test_part4_prov_negotiates_every_prov_format_by_accept_and_f(client) -> None:
     created = create(client, definition("Gil"))["id"]
     finished = client.post("/processes/hello-world/execution",
-                           json={"inputs": {"name": "Hal"}}).get_json()["jobID"]
+                           json={"inputs": {"name": "Hal"}}, headers=ASYNC).get_json()["jobID"]
     assert wait_final(client, finished)["status"] == "successful"
     for job in (created, finished):
         default = client.get(f"/jobs/{job}/prov")

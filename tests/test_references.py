@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import REPO
 from engines import ENGINE, IMAGE, LXD_IMAGE
-from helpers import archive_of, outputs_of, wait_final, wait_status
+from helpers import ASYNC, archive_of, outputs_of, wait_final, wait_status
 from receiver import Receiver
 
 CSV = b"id,name\n1,alpha\n2,beta\n3,gamma\n"
@@ -73,7 +73,8 @@ def referencing(app_factory, tmp_path: Path) -> Any:
 
 def run(client: Any, process: str, inputs: dict[str, Any], timeout: float = 60
         ) -> dict[str, Any]:
-    response = client.post(f"/processes/{process}/execution", json={"inputs": inputs})
+    response = client.post(f"/processes/{process}/execution", json={"inputs": inputs},
+                           headers=ASYNC)
     assert response.status_code == 201, response.get_json()
     return wait_final(client, response.get_json()["jobID"], timeout)
 

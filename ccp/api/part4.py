@@ -68,7 +68,8 @@ def _definition_body() -> dict[str, Any]:
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise errors.UnsupportedMediaType(
             f"a job definition is sent as application/json, not "
-            f"{request.mimetype or 'without a Content-Type'}")
+            f"{request.mimetype or 'without a Content-Type'}",
+            type_=f"{errors.OGC_PART4_EXCEPTIONS}unsupported-media-type")
     schema = request.headers.get("Content-Schema", "").strip().rstrip("/")
     if schema and not schema.endswith(KNOWN_SCHEMAS):
         raise errors.UnsupportedSchema(
