@@ -8,8 +8,10 @@ from typing import Any
 
 
 class JobStatus(enum.StrEnum):
-    """OGC API - Processes status codes (CCP never uses `created` outside Part 4)."""
+    """OGC API - Processes status codes; `created` (Part 4) is a job defined but not started
+    yet, which no worker ever claims."""
 
+    CREATED = "created"
     ACCEPTED = "accepted"
     RUNNING = "running"
     SUCCESSFUL = "successful"
@@ -62,6 +64,7 @@ class Job:
     suspended_since: str | None = None
     suspended_seconds: float = 0.0
     extended_seconds: int = 0
+    input_references: list[dict[str, Any]] | None = None
 
     @property
     def is_final(self) -> bool:

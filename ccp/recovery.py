@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from ccp.archive import Archives
 from ccp.executor import Executor
@@ -31,6 +32,8 @@ class Recovery:
         self.worker_id = worker_id
         self.heartbeat_timeout = heartbeat_timeout
         self.health = health
+        # more periodic clean-ups (e.g. expiring created Part 4 jobs), run with the others
+        self.tasks: list[Callable[[], object]] = []
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -98,7 +101,7 @@ class Recovery:
 
     def _reap(self) -> None:
         while not self._stopping.wait(max(1.0, self.heartbeat_timeout / 2)):
-            for task in (self.recover, self.retry_storage):
+            for task in (self.recover, self.retry_storage, *self.tasks):
                 try:
                     task()
                 except Exception:

@@ -101,11 +101,12 @@ def test_verify_runs_on_a_schedule(tmp_path: Path) -> None:
         runtime = manager.runtimes.get(manager.registry.infrastructures["local"])
         runtime.launch(ended, "none", {"ccptaskname": ended})
         deadline = time.monotonic() + 30
-        while ended in runtime.executions():
+        # the report is written once the orphan is gone: wait for the report itself
+        while not any(ended in report.get("orphansRemoved", []) for report in
+                      client.get("/infrastructures/local/verify").get_json()["reports"]):
             assert time.monotonic() < deadline, "no scheduled verify removed the orphan"
             time.sleep(0.2)
-        reports = client.get("/infrastructures/local/verify").get_json()["reports"]
-        assert any(ended in report.get("orphansRemoved", []) for report in reports)
+        assert ended not in runtime.executions()
     finally:
         manager.stop()
 

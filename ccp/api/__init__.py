@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ccp.api import downloads, infrastructures, jobcontrol, jobs, landing, processes
+from ccp.api import downloads, infrastructures, jobcontrol, jobs, landing, part4, processes, results
 
 BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, processes.blueprint, jobs.blueprint,
-                                     downloads.blueprint, infrastructures.blueprint,
+                                     results.blueprint, downloads.blueprint,
+                                     infrastructures.blueprint, part4.blueprint,
                                      jobcontrol.blueprint)

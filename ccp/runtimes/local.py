@@ -68,7 +68,8 @@ warned_no_uid_switch = threading.Event()
 
 class LocalRuntime(Runtime):
     type = "local"
-    capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit"})
+    capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit",
+                              "stage-inputs"})
     settings: LocalSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -238,6 +239,14 @@ class LocalRuntime(Runtime):
             found.update(_tagged(instance.execution_id))
         found.discard(os.getpid())
         return sorted(found)
+
+    # --- stage inputs -----------------------------------------------------------------------
+
+    def stage_inputs(self, instance: Instance, directory: Path) -> None:
+        """Copy the inputs into ccp_data/inputs as the runner: the server writes a tar stream,
+        the runner's own `tar` makes the files, in its own work dir only."""
+        tarcopy.copy_in(directory, "inputs", Path(instance.handle["workdir"]) / "ccp_data",
+                        self._as_runner(instance))
 
     # --- fetch ------------------------------------------------------------------------------
 

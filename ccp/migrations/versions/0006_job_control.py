@@ -2,7 +2,7 @@
 health checks and verify reports.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 
 ccp_jobs gets the suspension asked for, the one in force, the seconds spent suspended and the
 seconds added to the time limit; ccp_job_controls records who asked for each suspend, resume
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

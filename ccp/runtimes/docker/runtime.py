@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +59,7 @@ SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
 class DockerRuntime(Runtime):
     type = "docker"
     capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit",
-                              "cpu-limit"})
+                              "cpu-limit", "stage-inputs"})
     settings: DockerSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -203,6 +204,19 @@ class DockerRuntime(Runtime):
                 state = self.docker.api.inspect_container(container_id).get("State") or {}
                 if state.get("Paused"):
                     self.docker.api.unpause(container_id)
+
+    # --- stage inputs -----------------------------------------------------------------------
+
+    def stage_inputs(self, instance: Instance, directory: Path) -> None:
+        """Put the inputs in /ccp_data/inputs of every replica with the engine (a tar stream
+        spooled once; modes open to whatever user the image runs as)."""
+        with tempfile.TemporaryFile(dir=directory.parent, prefix=".ccp-stage-") as spool:
+            tarcopy.write_tree(directory, DATA_PATH.strip("/") + "/inputs", spool,
+                               dir_mode=0o777, file_mode=0o666)
+            for replica, container_id in self.targets(instance):
+                spool.seek(0)
+                with self.docker.errors(f"copying the inputs into replica {replica}"):
+                    self.docker.api.put_archive(container_id, "/", spool)
 
     # --- fetch ------------------------------------------------------------------------------
 
