@@ -82,8 +82,10 @@ class Forbidden(CCPError):
 
 
 class ReadOnlyMethod(Forbidden):
+    """Part 2: a process that is not mutable (CCP: loaded from the methods folder)."""
+
     title = "Read-only method"
-    type = f"{CCP_EXCEPTIONS}read-only-method"
+    type = f"{OGC_PART2_EXCEPTIONS}immutable-process"
 
 
 class NotAllowedHere(Forbidden):
@@ -134,7 +136,7 @@ class NotAcceptable(CCPError):
     type = f"{CCP_EXCEPTIONS}not-acceptable"
 
 
-# --- 409 / 413 / 429 -----------------------------------------------------------------------------
+# --- 409 / 413 / 415 / 429 -----------------------------------------------------------------------
 
 class Conflict(CCPError):
     status = 409
@@ -151,6 +153,12 @@ class PayloadTooLarge(CCPError):
     status = 413
     title = "Payload too large"
     type = f"{CCP_EXCEPTIONS}payload-too-large"
+
+
+class UnsupportedMediaType(CCPError):
+    status = 415
+    title = "Unsupported media type"
+    type = f"{OGC_PART2_EXCEPTIONS}unsupported-media-type"
 
 
 class TooManyJobs(CCPError):

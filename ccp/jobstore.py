@@ -22,18 +22,22 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     create_engine,
     event,
     func,
+    literal,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
-from ccp.jobs import ACTIVE, Job, JobStatus
+from ccp.jobs import ACTIVE, JOB_TYPE, Job, JobFilter, JobStatus
 from ccp.migrations import upgrade
 from ccp.runtimes.base import now_iso
 
@@ -122,6 +126,44 @@ def _stale(older_than: float) -> Any:
         (jobs.c.heartbeat < limit) | jobs.c.heartbeat.is_(None))
 
 
+class epoch_seconds(FunctionElement):  # noqa: N801  (an SQL function, named like one)
+    """Seconds since 1970 of an ISO 8601 time stamp column, in each database's own terms."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_seconds_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_seconds_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"EXTRACT(EPOCH FROM CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMPTZ))"
+
+
+def _filter_conditions(where: JobFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.types is not None:
+        conditions.append(literal(JOB_TYPE).in_(where.types))
+    if where.created_from is not None:
+        conditions.append(jobs.c.created >= where.created_from)
+    if where.created_before is not None:
+        conditions.append(jobs.c.created < where.created_before)
+    if where.min_duration is not None or where.max_duration is not None:
+        # OGC: a running job lasts until now; one without `started` has no duration.
+        end = case((jobs.c.finished.is_not(None), epoch_seconds(jobs.c.finished)),
+                   else_=literal(time.time()))
+        duration = end - epoch_seconds(jobs.c.started)
+        conditions.append(jobs.c.started.is_not(None))
+        if where.min_duration is not None:
+            conditions.append(duration >= where.min_duration)
+        if where.max_duration is not None:
+            conditions.append(duration <= where.max_duration)
+    return conditions
+
+
 def _owner_is(owner: str | None) -> Any:
     return jobs.c.owner.is_(None) if owner is None else jobs.c.owner == owner
 
@@ -205,10 +247,10 @@ class JobStore:
 
     def find(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
              owner: str | None = None, stored: bool | None = None, limit: int = 10,
-             offset: int = 0) -> tuple[list[Job], int]:
+             offset: int = 0, where: JobFilter | None = None) -> tuple[list[Job], int]:
         query = select(jobs)
         count = select(func.count()).select_from(jobs)
-        conditions: list[ColumnElement[bool]] = []
+        conditions = _filter_conditions(where) if where else []
         if status:
             conditions.append(jobs.c.status.in_(status))
         if process_id:

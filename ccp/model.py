@@ -37,7 +37,8 @@ CCPMAXTIME_INPUT = {
     "title": "Maximum execution time",
     "description": "Seconds before the execution is stopped and failed; "
     "capped by the Infrastructure's maximum.",
-    "schema": {"type": "number", "exclusiveMinimum": 0},
+    # OpenAPI 3.0 (what OGC API - Processes 1.0 descriptions use): a boolean exclusiveMinimum
+    "schema": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
     "minOccurs": 0,
     "maxOccurs": 1,
 }

@@ -20,6 +20,7 @@ from ccp.api.common import (
     visible_method,
 )
 from ccp.api.jobs import status_info
+from ccp.api.negotiation import JSON_ONLY, negotiate
 from ccp.api.processes import process_summary
 from ccp.model import DescriptorError, Method
 from ccp.registry import ReadOnlyMethod, RegistryConflict
@@ -30,8 +31,15 @@ SERVER_ADDED_LINKS = ("self", "http://www.opengis.net/def/rel/ogc/1.0/execute",
                       "http://www.opengis.net/def/rel/ogc/1.0/job-list")
 
 
+DEPLOY_MEDIA_TYPES = ("application/json", "application/ogcapppkg+json")
+
+
 def method_from_body() -> Method:
     """A Method from a deploy/replace body: the Method JSON itself or an OGC app package."""
+    if request.mimetype not in DEPLOY_MEDIA_TYPES:
+        raise errors.UnsupportedMediaType(
+            f"a Method is deployed as {' or '.join(DEPLOY_MEDIA_TYPES)}, "
+            f"not as {request.mimetype or 'a body without Content-Type'!r}")
     body = read_json_body()
     if isinstance(body, dict) and "processDescription" in body:
         body = body["processDescription"]
@@ -39,8 +47,8 @@ def method_from_body() -> Method:
             body = body["process"]
     if isinstance(body, dict):
         # A file exported with GET /processes/{id} imports as it is.
-        body.pop("executable", None)
-        body.pop("readOnly", None)
+        for server_added in ("executable", "readOnly", "mutable"):
+            body.pop(server_added, None)
         if isinstance(body.get("links"), list):
             body["links"] = [link for link in body["links"] if not (
                 isinstance(link, dict) and link.get("rel") in SERVER_ADDED_LINKS)]
@@ -93,6 +101,10 @@ def user_context() -> str | None:
 @blueprint.post("/processes")
 def deploy() -> Response:
     method = method_from_body()
+    if manager().registry.is_read_only(method.id):
+        # Part 2: the id of an immutable process answers 403 (file Methods are public).
+        raise errors.ReadOnlyMethod(f"'{method.id}' is read-only: it is loaded from the "
+                                    "methods folder; choose another id")
     try:
         manager().registry.deploy(method, requester().subject, user_context())
     except RegistryConflict as err:
@@ -127,6 +139,7 @@ def undeploy(process_id: str) -> Response:
 
 @blueprint.get("/processes/<processid:process_id>/versions")
 def versions(process_id: str) -> Response:
+    negotiate(JSON_ONLY)
     found = manager().registry.versions(process_id, requester())
     if not found:
         raise errors.NoSuchProcess(process_id)
@@ -137,6 +150,7 @@ def versions(process_id: str) -> Response:
 
 @blueprint.get("/processes/<processid:process_id>/versions/<version>")
 def version(process_id: str, version: str) -> Response:
+    negotiate(JSON_ONLY)
     method = manager().registry.method_version(process_id, version, requester())
     if method is None:
         raise errors.NotFound(f"process '{process_id}' has no version '{version}'",

@@ -104,7 +104,8 @@ def test_each_deploy_validation_error_is_named(client, method, words) -> None:
 def test_duplicate_and_read_only(client) -> None:
     assert client.post("/processes", json=new_method("dup")).status_code == 201
     assert_ogc_exception(client.post("/processes", json=new_method("dup")), 409, "dup")
-    assert_ogc_exception(client.post("/processes", json=new_method("hello-world")), 409)
+    assert_ogc_exception(client.post("/processes", json=new_method("hello-world")), 403,
+                         "read-only")
     assert_ogc_exception(client.put("/processes/hello-world", json=HELLO), 403, "read-only")
     assert_ogc_exception(client.delete("/processes/hello-world"), 403, "read-only")
     changed = new_method("dup", greeting="Other")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ccp.api import downloads, infrastructures, jobs, landing, processes
+from ccp.api import apidoc, downloads, infrastructures, jobs, landing, processes
 
-BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, processes.blueprint, jobs.blueprint,
+BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, apidoc.blueprint, apidoc.swagger_files,
+                                     processes.blueprint, jobs.blueprint,
                                      downloads.blueprint, infrastructures.blueprint)

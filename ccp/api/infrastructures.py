@@ -7,12 +7,13 @@ from typing import Any
 from flask import Blueprint, Response
 
 from ccp import errors
-from ccp.api.common import base_url, json_response, manager
+from ccp.api.common import base_url, manager
+from ccp.api.negotiation import negotiate, represent, self_links
 
 blueprint = Blueprint("infrastructures", __name__)
 
 
-def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
+def infrastructure_document(infrastructure_id: str, fmt: str = "json") -> dict[str, Any]:
     infrastructure = manager().registry.infrastructures.get(infrastructure_id)
     if infrastructure is None:
         raise errors.NotFound(f"there is no infrastructure '{infrastructure_id}'",
@@ -23,21 +24,25 @@ def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
         checked[infrastructure.id] is None)
     if checked.get(infrastructure.id):
         document["problem"] = checked[infrastructure.id]
-    document["links"] = [{"rel": "self", "type": "application/json",
-                          "href": f"{base_url()}/infrastructures/{infrastructure.id}"}]
+    document["links"] = self_links(f"{base_url()}/infrastructures/{infrastructure.id}", fmt,
+                                   str(document.get("name") or infrastructure.id))
     return document
 
 
 @blueprint.get("/infrastructures")
 def list_infrastructures() -> Response:
+    fmt = negotiate()
     ids = sorted(manager().registry.infrastructures)
-    return json_response({
+    document = {
         "infrastructures": [infrastructure_document(i) for i in ids],
-        "links": [{"rel": "self", "type": "application/json",
-                   "href": f"{base_url()}/infrastructures"}],
-    })
+        "links": self_links(f"{base_url()}/infrastructures", fmt, "Infrastructures"),
+    }
+    return represent(fmt, document, "infrastructures.html", title="Infrastructures")
 
 
 @blueprint.get("/infrastructures/<infrastructure_id>")
 def get_infrastructure(infrastructure_id: str) -> Response:
-    return json_response(infrastructure_document(infrastructure_id))
+    fmt = negotiate()
+    document = infrastructure_document(infrastructure_id, fmt)
+    return represent(fmt, document, "infrastructure.html", title=document["links"][0].get(
+        "title", infrastructure_id))

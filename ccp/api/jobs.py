@@ -13,21 +13,22 @@ from ccp.api.common import (
     base_url,
     find_job,
     int_param,
-    json_response,
     list_param,
     manager,
     requester,
 )
-from ccp.jobs import STATUS_VALUES, Job, JobStatus
+from ccp.api.joblist import job_filter
+from ccp.api.negotiation import HTML, JSON, negotiate, represent, self_links, with_format
+from ccp.jobs import JOB_TYPE, STATUS_VALUES, Job, JobStatus
 from ccp.model import ID_PATTERN
 
 blueprint = Blueprint("jobs", __name__)
 
 
-def status_info(job: Job) -> dict[str, Any]:
+def status_info(job: Job, fmt: str = "json") -> dict[str, Any]:
     url = f"{base_url()}/jobs/{job.identifier}"
     info: dict[str, Any] = {
-        "type": "process",
+        "type": JOB_TYPE,
         "processID": job.process_id,
         "processVersion": job.process_version,
         "jobID": job.identifier,
@@ -35,14 +36,15 @@ def status_info(job: Job) -> dict[str, Any]:
         "message": job.message,
         "progress": job.progress,
         "created": job.created,
-        "started": job.started,
-        "finished": job.finished,
+        # OGC 1.0: date-times, left out while there are none (never null)
+        **({"started": job.started} if job.started else {}),
+        **({"finished": job.finished} if job.finished else {}),
         "updated": job.updated,
         "infrastructure": job.infrastructure_id,
         "image": job.inputs.get("ccpimage"),
         "links": [
-            {"rel": "self", "type": "application/json", "href": url},
-            {"rel": "up", "type": "application/json", "href": f"{base_url()}/jobs"},
+            *self_links(url, fmt),
+            {"rel": "up", "type": JSON, "href": f"{base_url()}/jobs"},
             {"rel": "logs", "type": "text/plain", "href": f"{url}/logs"},
         ],
     }
@@ -60,13 +62,14 @@ def status_info(job: Job) -> dict[str, Any]:
              "title": "PROV-JSON record (?f=ttl, xml, provn)"},
         ]
     if job.status == JobStatus.SUCCESSFUL:
-        info["links"].append({"rel": f"{REL}results", "type": "application/json",
+        info["links"].append({"rel": f"{REL}results", "type": JSON,
                               "href": f"{url}/results"})
     return info
 
 
 @blueprint.get("/jobs")
 def list_jobs() -> Response:
+    fmt = negotiate()
     limit = int_param("limit", 10, 1, 1000)
     offset = int_param("offset", 0, 0)
     statuses = list_param("status", STATUS_VALUES)
@@ -75,42 +78,53 @@ def list_jobs() -> Response:
         if not ID_PATTERN.match(process_id):
             raise errors.InvalidParameter(f"'processID' {process_id[:40]!r} is not a process id")
     jobs, total = manager().store.find(status=statuses, process_id=process_ids, limit=limit,
-                                       offset=offset, owner=requester().owner_filter)
-    query = {k: v for k, v in request.args.items(multi=True) if k not in ("offset", "limit")}
-    links = [{"rel": "self", "type": "application/json", "href": _jobs_url(query, offset, limit)}]
+                                       offset=offset, owner=requester().owner_filter,
+                                       where=job_filter())
+    # Every link keeps the filters; `next`/`prev` stay in the format of this page.
+    filters = [(k, v) for k, v in request.args.items(multi=True)
+               if k not in ("offset", "limit", "f")]
+    media_type = HTML if fmt == "html" else JSON
+    links = self_links(_jobs_url(filters, offset, limit), fmt, "Jobs")
     if offset + limit < total:
-        links.append({"rel": "next", "type": "application/json",
-                      "href": _jobs_url(query, offset + limit, limit)})
+        links.append({"rel": "next", "type": media_type,
+                      "href": with_format(_jobs_url(filters, offset + limit, limit), fmt)})
     if offset > 0:
-        links.append({"rel": "prev", "type": "application/json",
-                      "href": _jobs_url(query, max(0, offset - limit), limit)})
-    return json_response({"jobs": [status_info(job) for job in jobs], "numberMatched": total,
-                          "numberReturned": len(jobs), "links": links})
+        links.append({"rel": "prev", "type": media_type,
+                      "href": with_format(_jobs_url(filters, max(0, offset - limit), limit),
+                                          fmt)})
+    document = {"jobs": [status_info(job) for job in jobs], "numberMatched": total,
+                "numberReturned": len(jobs), "links": links}
+    return represent(fmt, document, "jobs.html", title="Jobs")
 
 
-def _jobs_url(query: dict[str, str], offset: int, limit: int) -> str:
-    return f"{base_url()}/jobs?" + urlencode({**query, "limit": limit, "offset": offset})
+def _jobs_url(filters: list[tuple[str, str]], offset: int, limit: int) -> str:
+    return f"{base_url()}/jobs?" + urlencode([*filters, ("limit", limit), ("offset", offset)])
 
 
 @blueprint.get("/jobs/<jobid:job_id>")
 def get_job(job_id: str) -> Response:
-    return json_response(status_info(find_job(job_id)))
+    fmt = negotiate()
+    info = status_info(find_job(job_id), fmt)
+    return represent(fmt, info, "job.html", title=f"Job {job_id}")
 
 
 @blueprint.delete("/jobs/<jobid:job_id>")
 def delete_job(job_id: str) -> Response:
+    fmt = negotiate()
     job = find_job(job_id)
     ccp_manager = manager()
     if job.is_final:
         ccp_manager.delete(job_id)
-        info = status_info(job)
+        info = status_info(job, fmt)
         info["message"] = "Deleted with its archive"
-        return json_response(info)
-    return json_response(status_info(ccp_manager.dismiss(job_id)))
+    else:
+        info = status_info(ccp_manager.dismiss(job_id), fmt)
+    return represent(fmt, info, "job.html", title=f"Job {job_id}")
 
 
 @blueprint.get("/jobs/<jobid:job_id>/results")
 def results(job_id: str) -> Response:
+    fmt = negotiate()
     job = find_job(job_id)
     if not job.is_final:
         raise errors.ResultNotReady(f"job '{job_id}' is {job.status}")
@@ -120,16 +134,17 @@ def results(job_id: str) -> Response:
                               title="Job failed" if job.status == JobStatus.FAILED
                               else "Job dismissed")
     url = f"{base_url()}/jobs/{job_id}"
-    link = (f'<{url}/archive>; rel="archive"; type="application/zip", '
-            f'<{url}/outputs/output.zip>; rel="outputs"; type="application/zip", '
-            f'<{url}/provenance>; rel="provenance"; type="application/json"')
-    document = results_document(job)
-    document["links"] = [
+    # The links go in the Link header only: every member of a results document is an output.
+    links = [
         {"rel": "archive", "type": "application/zip", "href": f"{url}/archive"},
         {"rel": "outputs", "type": "application/zip", "href": f"{url}/outputs/output.zip"},
-        {"rel": "provenance", "type": "application/json", "href": f"{url}/provenance"},
+        {"rel": "provenance", "type": JSON, "href": f"{url}/provenance"},
+        {"rel": "up", "type": JSON, "href": url},
     ]
-    return json_response(document, headers={"Link": link})
+    header = ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"; type="{link["type"]}"'
+                       for link in links)
+    return represent(fmt, results_document(job), "results.html", headers={"Link": header},
+                     title=f"Results of {job_id}", job_id=job_id, links=links)
 
 
 def results_document(job: Job) -> dict[str, Any]:
