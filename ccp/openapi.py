@@ -8,6 +8,8 @@ from typing import Any
 from ccp.runtimes import RUNTIME_TYPES
 
 JSON = "application/json"
+HTML = "text/html"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 ERROR = {"$ref": "#/components/schemas/Exception"}
 JOB_STATUSES = ["accepted", "running", "successful", "failed", "dismissed"]
 LANGUAGES = ["python", "r", "julia", "ipynb"]
@@ -15,6 +17,12 @@ LANGUAGES = ["python", "r", "julia", "ipynb"]
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _document(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    """A resource served as JSON or, with ?f=html or Accept: text/html, as an HTML page."""
+    return {"description": description, "content": {JSON: {"schema": schema},
+                                                    HTML: {"schema": {"type": "string"}}}}
 
 
 def _binary(media_type: str, description: str) -> dict[str, Any]:
@@ -40,6 +48,24 @@ def _path_param(name: str, description: str, enum: list[str] | None = None) -> d
 PROCESS_ID = _path_param("processId", "Method (process) identifier")
 JOB_ID = _path_param("jobId", "Execution (job) identifier")
 LANG = _path_param("lang", "Language of the stub", LANGUAGES)
+FORMAT = {"name": "f", "in": "query", "required": False,
+          "description": "The representation; without it the Accept header decides",
+          "schema": {"type": "string", "enum": ["json", "html"]}}
+JOB_LIST_FILTERS = [
+    {"name": "type", "in": "query", "style": "form", "explode": False,
+     "description": "Job types; every CCP job is of type `process`",
+     "schema": {"type": "array", "items": {"type": "string"}}},
+    {"name": "datetime", "in": "query",
+     "description": "When jobs were created: an RFC 3339 date-time (the span of its "
+     "precision) or an interval a/b, ../b, a/..",
+     "schema": {"type": "string"}},
+    {"name": "minDuration", "in": "query",
+     "description": "Jobs that ran at least this many seconds (running: until now)",
+     "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647}},
+    {"name": "maxDuration", "in": "query",
+     "description": "Jobs that ran at most this many seconds (running: until now)",
+     "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647}},
+]
 
 SCHEMAS: dict[str, Any] = {
     "Exception": {
@@ -65,8 +91,8 @@ SCHEMAS: dict[str, Any] = {
             "message": {"type": "string"},
             "progress": {"type": "integer", "minimum": 0, "maximum": 100},
             "created": {"type": "string"},
-            "started": {"type": "string", "nullable": True},
-            "finished": {"type": "string", "nullable": True},
+            "started": {"type": "string", "format": "date-time"},
+            "finished": {"type": "string", "format": "date-time"},
             "updated": {"type": "string"},
             "infrastructure": {"type": "string"},
             "image": {"type": "string", "nullable": True},
@@ -92,7 +118,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["id", "version"],
         "properties": {"id": {"type": "string"}, "version": {"type": "string"},
                        "title": {"type": "string"}, "executable": {"type": "boolean"},
-                       "readOnly": {"type": "boolean"},
+                       "readOnly": {"type": "boolean"}, "mutable": {"type": "boolean"},
                        "notExecutableBecause": {"type": "string"},
                        "jobControlOptions": {"type": "array", "items": {"type": "string"}},
                        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
@@ -114,6 +140,15 @@ SCHEMAS: dict[str, Any] = {
                        "additionalParameters": {"type": "object"},
                        "links": {"type": "array", "items": {"type": "object"}}},
     },
+    "Landing": {
+        "type": "object", "required": ["links"],
+        "properties": {"title": {"type": "string"}, "description": {"type": "string"},
+                       "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
+    },
+    "Results": {
+        "type": "object", "description": "One member per output: a value or a link",
+        "additionalProperties": {"type": "object"},
+    },
     "Execute": {
         "type": "object",
         "properties": {"inputs": {"type": "object"}, "outputs": {"type": "object"},
@@ -134,39 +169,50 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
     any_object = {"type": "object"}
     paths: dict[str, Any] = {
         "/": {"get": {"summary": "Landing page", "operationId": "getLandingPage",
-                      "responses": {"200": _json(any_object)}}},
+                      "parameters": [FORMAT],
+                      "responses": {"200": _document({"$ref": "#/components/schemas/Landing"}),
+                                    **_errors(400, 406)}}},
         "/conformance": {"get": {
             "summary": "Conformance classes", "operationId": "getConformance",
-            "responses": {"200": _json({"type": "object", "required": ["conformsTo"],
-                                        "properties": {"conformsTo": {
-                                            "type": "array", "items": {"type": "string"}}}})}}},
-        "/openapi": {"get": {"summary": "This document", "operationId": "getOpenAPI",
-                             "responses": {"200": _json(any_object)}}},
+            "parameters": [FORMAT],
+            "responses": {"200": _document({"type": "object", "required": ["conformsTo"],
+                                            "properties": {"conformsTo": {
+                                                "type": "array",
+                                                "items": {"type": "string"}}}}),
+                          **_errors(400, 406)}}},
+        "/openapi": {"get": {"summary": "This document, or (f=html) the page to read and try it",
+                             "operationId": "getOpenAPI", "parameters": [FORMAT],
+                             "responses": {"200": {"description": "OK", "content": {
+                                 OPENAPI_JSON: {"schema": any_object},
+                                 HTML: {"schema": {"type": "string"}}}},
+                                 **_errors(400, 406)}}},
         "/processes": {
             "get": {"summary": "List Methods", "operationId": "getProcesses",
                     "parameters": [{"name": "limit", "in": "query",
                                     "schema": {"type": "integer", "minimum": 1,
-                                               "maximum": 2147483647}}],
-                    "responses": {"200": _json({"$ref": "#/components/schemas/ProcessList"}),
-                                  **_errors(400)}},
+                                               "maximum": 2147483647}}, FORMAT],
+                    "responses": {"200": _document({"$ref": "#/components/schemas/ProcessList"}),
+                                  **_errors(400, 406)}},
             "post": {"summary": "Deploy a Method (OGC API - Processes Part 2)",
                      "operationId": "deploy",
                      "requestBody": {"required": True, "content": {
                          JSON: {"schema": {"$ref": "#/components/schemas/Method"}},
                          "application/ogcapppkg+json": {"schema": any_object}}},
                      "responses": {"201": _json({"$ref": "#/components/schemas/ProcessSummary"},
-                                                "Deployed"), **_errors(400, 403, 409, 413)}},
+                                                "Deployed"),
+                                   **_errors(400, 403, 409, 413, 415)}},
         },
         "/processes/{processId}": {
             "parameters": [PROCESS_ID],
             "get": {"summary": "Describe a Method", "operationId": "getProcessDescription",
-                    "responses": {"200": _json({"$ref": "#/components/schemas/Method"}),
-                                  **_errors(404)}},
+                    "parameters": [FORMAT],
+                    "responses": {"200": _document({"$ref": "#/components/schemas/Method"}),
+                                  **_errors(400, 404, 406)}},
             "put": {"summary": "Replace a Method", "operationId": "replace",
                     "requestBody": {"required": True, "content": {
                         JSON: {"schema": {"$ref": "#/components/schemas/Method"}}}},
                     "responses": {"204": {"description": "Replaced"},
-                                  **_errors(400, 403, 404, 409, 413)}},
+                                  **_errors(400, 403, 404, 409, 413, 415)}},
             "delete": {"summary": "Undeploy a Method", "operationId": "undeploy",
                        "responses": {"204": {"description": "Undeployed"},
                                      **_errors(403, 404)}},
@@ -186,13 +232,13 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
         "/processes/{processId}/versions": {
             "parameters": [PROCESS_ID],
             "get": {"summary": "Versions of a Method", "operationId": "getProcessVersions",
-                    "responses": {"200": _json(any_object), **_errors(404)}},
+                    "responses": {"200": _json(any_object), **_errors(404, 406)}},
         },
         "/processes/{processId}/versions/{version}": {
             "parameters": [PROCESS_ID, _path_param("version", "Method version")],
             "get": {"summary": "One version of a Method", "operationId": "getProcessVersion",
                     "responses": {"200": _json({"$ref": "#/components/schemas/Method"}),
-                                  **_errors(404)}},
+                                  **_errors(404, 406)}},
         },
         "/processes/{processId}/code/{lang}": {
             "parameters": [PROCESS_ID, LANG],
@@ -215,9 +261,10 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                     "items": {"type": "string", "enum": JOB_STATUSES}}},
                         {"name": "processID", "in": "query", "style": "form",
                          "explode": False,
-                         "schema": {"type": "array", "items": {"type": "string"}}}],
-                    "responses": {"200": _json({"$ref": "#/components/schemas/JobList"}),
-                                  **_errors(400)}},
+                         "schema": {"type": "array", "items": {"type": "string"}}},
+                        *JOB_LIST_FILTERS, FORMAT],
+                    "responses": {"200": _document({"$ref": "#/components/schemas/JobList"}),
+                                  **_errors(400, 406)}},
         },
         "/jobs/import": {
             "post": {"summary": "Import an exported Execution archive",
@@ -233,17 +280,23 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
         "/jobs/{jobId}": {
             "parameters": [JOB_ID],
             "get": {"summary": "Status of an Execution", "operationId": "getStatus",
-                    "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
-                                  **_errors(404)}},
+                    "parameters": [FORMAT],
+                    "responses": {"200": _document({"$ref": "#/components/schemas/StatusInfo"}),
+                                  **_errors(400, 404, 406)}},
             "delete": {"summary": "Dismiss a running Execution, or delete a finished one",
-                       "operationId": "dismiss",
-                       "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
-                                     **_errors(404)}},
+                       "operationId": "dismiss", "parameters": [FORMAT],
+                       "responses": {"200": _document({"$ref": "#/components/schemas/StatusInfo"}),
+                                     **_errors(400, 404, 406)}},
         },
         "/jobs/{jobId}/results": {
             "parameters": [JOB_ID],
             "get": {"summary": "Results of a successful Execution", "operationId": "getResult",
-                    "responses": {"200": _json(any_object), **_errors(404, 409)}},
+                    "parameters": [FORMAT],
+                    "responses": {"200": {**_document({"$ref": "#/components/schemas/Results"}),
+                                          "headers": {"Link": {"schema": {"type": "string"},
+                                                               "description": "archive, "
+                                                               "outputs, provenance, up"}}},
+                                  **_errors(400, 404, 406, 409)}},
         },
         "/jobs/{jobId}/archive": {
             "parameters": [JOB_ID],
@@ -292,16 +345,19 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
         },
         "/infrastructures": {
             "get": {"summary": "List Infrastructures", "operationId": "getInfrastructures",
-                    "responses": {"200": _json({"type": "object", "required": [
+                    "parameters": [FORMAT],
+                    "responses": {"200": _document({"type": "object", "required": [
                         "infrastructures"], "properties": {"infrastructures": {
                             "type": "array",
-                            "items": {"$ref": "#/components/schemas/Infrastructure"}}}})}},
+                            "items": {"$ref": "#/components/schemas/Infrastructure"}}}}),
+                                  **_errors(400, 406)}},
         },
         "/infrastructures/{infrastructureId}": {
             "parameters": [_path_param("infrastructureId", "Infrastructure identifier")],
             "get": {"summary": "Describe an Infrastructure", "operationId": "getInfrastructure",
-                    "responses": {"200": _json({"$ref": "#/components/schemas/Infrastructure"}),
-                                  **_errors(404)}},
+                    "parameters": [FORMAT],
+                    "responses": {"200": _document({"$ref": "#/components/schemas/Infrastructure"}),
+                                  **_errors(400, 404, 406)}},
         },
     }
     spec: dict[str, Any] = {
