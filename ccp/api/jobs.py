@@ -44,8 +44,8 @@ def status_info(job: Job, fmt: str = "json") -> dict[str, Any]:
         "image": job.inputs.get("ccpimage"),
         "links": [
             *self_links(url, fmt),
-            {"rel": "up", "type": JSON, "href": f"{base_url()}/jobs"},
-            {"rel": "logs", "type": "text/plain", "href": f"{url}/logs"},
+            {"rel": "up", "type": JSON, "href": f"{base_url()}/jobs", "title": "All jobs"},
+            {"rel": "logs", "type": "text/plain", "href": f"{url}/logs", "title": "Log"},
         ],
     }
     if job.derived_from:
@@ -63,7 +63,7 @@ def status_info(job: Job, fmt: str = "json") -> dict[str, Any]:
         ]
     if job.status == JobStatus.SUCCESSFUL:
         info["links"].append({"rel": f"{REL}results", "type": JSON,
-                              "href": f"{url}/results"})
+                              "href": f"{url}/results", "title": "Results"})
     return info
 
 
