@@ -5,6 +5,9 @@ that reads and changes everything through the JSON API with `fetch()`, so the pa
 API can never disagree. Ids in a page's URL are read by the page's script from
 `location.pathname`, not rendered into the HTML. Register with
 `app.register_blueprint(ccp.web.blueprint)`; everything lives under `/ui/`.
+
+The OGC resources' own HTML pages (templates/ogc/, rendered by ccp.api.negotiation) share
+base.html, style.css and `security_headers`; they do carry user data, autoescaped.
 """
 
 from __future__ import annotations
