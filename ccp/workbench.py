@@ -27,7 +27,7 @@ from ccp.registry import ReadOnlyMethod, RegistryConflict
 
 blueprint = Blueprint("workbench", __name__)
 
-SERVER_ADDED_LINKS = ("self", "http://www.opengis.net/def/rel/ogc/1.0/execute",
+SERVER_ADDED_LINKS = ("self", "alternate", "http://www.opengis.net/def/rel/ogc/1.0/execute",
                       "http://www.opengis.net/def/rel/ogc/1.0/job-list")
 
 
@@ -50,7 +50,7 @@ def method_from_body() -> Method:
         for server_added in ("executable", "readOnly", "mutable"):
             body.pop(server_added, None)
         if isinstance(body.get("links"), list):
-            body["links"] = [link for link in body["links"] if not (
+            body["links"] = [_portable(link) for link in body["links"] if not (
                 isinstance(link, dict) and link.get("rel") in SERVER_ADDED_LINKS)]
     try:
         method = Method.from_dict(body)
@@ -63,6 +63,17 @@ def method_from_body() -> Method:
     except DescriptorError as err:
         raise errors.InvalidMethod(err.problems) from err
     return method
+
+
+def _portable(link: Any) -> Any:
+    """This server's absolute `compatibleWith` URL (as GET /processes/{id} gives it) back to
+    the Method's own form, 'infrastructures/<id>', so that a stored Method names no server."""
+    prefix = f"{base_url()}/infrastructures/"
+    if isinstance(link, dict) and link.get("rel") == "compatibleWith" and \
+            isinstance(link.get("href"), str) and link["href"].startswith(prefix):
+        link = {key: value for key, value in link.items() if key != "type"}
+        link["href"] = "infrastructures/" + link["href"].removeprefix(prefix)
+    return link
 
 
 def check_may_deploy(method: Method) -> None:

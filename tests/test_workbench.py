@@ -78,6 +78,9 @@ def test_exported_file_imports_as_a_clone(client) -> None:
     clone = client.get("/processes/hello-clone").get_json()
     assert clone["inputs"]["name"] == HELLO["inputs"]["name"]
     assert sum(1 for link in clone["links"] if link["rel"] == "self") == 1
+    # Stored as deployed, without the links the server adds and naming no server.
+    stored = client.get(f"/processes/hello-clone/versions/{HELLO['version']}").get_json()
+    assert stored["links"] == HELLO["links"]
 
 
 def mutate(change) -> dict:
