@@ -71,8 +71,7 @@ def _portable(link: Any) -> Any:
     prefix = f"{base_url()}/infrastructures/"
     if isinstance(link, dict) and link.get("rel") == "compatibleWith" and \
             isinstance(link.get("href"), str) and link["href"].startswith(prefix):
-        link = {key: value for key, value in link.items() if key != "type"}
-        link["href"] = "infrastructures/" + link["href"].removeprefix(prefix)
+        link = {**link, "href": "infrastructures/" + link["href"].removeprefix(prefix)}
     return link
 
 
