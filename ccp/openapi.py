@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccp.jobs import STATUS_VALUES
 from ccp.runtimes import RUNTIME_TYPES
 
 JSON = "application/json"
 HTML = "text/html"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 ERROR = {"$ref": "#/components/schemas/Exception"}
-JOB_STATUSES = ["accepted", "running", "successful", "failed", "dismissed"]
+JOB_STATUSES = list(STATUS_VALUES)
 LANGUAGES = ["python", "r", "julia", "ipynb"]
 
 
@@ -288,6 +289,14 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                        "responses": {"200": _document({"$ref": "#/components/schemas/StatusInfo"}),
                                      **_errors(400, 404, 406)}},
         },
+        "/jobs/{jobId}/dismiss": {
+            "parameters": [JOB_ID],
+            "post": {"summary": "Dismiss a queued or running Execution; a finished one is left "
+                                "as it is, archive included (CCP extension)",
+                     "operationId": "dismissOnly",
+                     "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
+                                   **_errors(404)}},
+        },
         "/jobs/{jobId}/results": {
             "parameters": [JOB_ID],
             "get": {"summary": "Results of a successful Execution", "operationId": "getResult",
@@ -324,10 +333,16 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
         "/jobs/{jobId}/logs": {
             "parameters": [JOB_ID],
             "get": {"summary": "Log lines so far", "operationId": "getLogs",
+                    "parameters": [{"name": "offset", "in": "query",
+                                    "description": "Give the log from this byte on",
+                                    "schema": {"type": "integer", "minimum": 0,
+                                               "maximum": 2147483647}}],
                     "responses": {"200": {"description": "Log",
+                                          "headers": {"X-Log-Offset": {"schema": {
+                                              "type": "integer"}}},
                                           "content": {"text/plain": {"schema": {
                                               "type": "string"}}}},
-                                  **_errors(404)}},
+                                  **_errors(400, 404)}},
         },
         "/jobs/{jobId}/reexecute": {
             "parameters": [JOB_ID],
