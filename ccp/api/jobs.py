@@ -13,6 +13,7 @@ from ccp.api.common import (
     base_url,
     find_job,
     int_param,
+    json_response,
     list_param,
     manager,
     requester,
