@@ -12,6 +12,7 @@ reachability; `RuntimePool` (ccp.runtimepool) holds one runtime per Infrastructu
 from __future__ import annotations
 
 import collections
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -20,21 +21,26 @@ from typing import Any
 from pygeoapi.process.base import UnknownProcessError
 from pygeoapi.process.manager.base import BaseManager
 
-from ccp import errors, safejson, templating
+from ccp import callbacks, errors, jobmanagement, references, safejson, syncexec, templating
+from ccp import outputs as output_kinds
 from ccp.archive import Archives
 from ccp.auth import ANONYMOUS, Requester
+from ccp.callbacks import Callbacks, CallbackSettings
 from ccp.executor import Executor
 from ccp.importing import Importer
 from ccp.inputs import InputError, resolve_inputs
+from ccp.jobmanagement import JobManagement
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.methodstore import MethodStore
 from ccp.model import Method
+from ccp.outbound import OutboundPolicy
 from ccp.policy import RETRY_AFTER_SECONDS, Policy
 from ccp.processor import CCPProcessor
 from ccp.recovery import Recovery
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
+from ccp.runtimes import RUNTIME_TYPES
 from ccp.storage import storage_from_config
 from ccp.values import as_bool
 from ccp.workers import WorkerPool
@@ -47,6 +53,9 @@ DEFAULTS = {
     "infrastructures": "infrastructures",
     "storage": {"type": "local"},
     "base_url": "http://localhost:5000",
+    "sync_max_seconds": 60,
+    "sync_max_waiting": 8,
+    "max_value_bytes": 1024 * 1024,
 }
 
 
@@ -82,12 +91,29 @@ class CCPManager(BaseManager):
                                  self.template_limits,
                                  settings.get("runtime_token_secret_env",
                                               "CCP_RUNTIME_TOKEN_SECRET"))
+        # Synchronous execution: how long and how many requests may hold (ccp.syncexec).
+        self.sync_max_seconds = float(settings["sync_max_seconds"])
+        self.sync_holders = syncexec.Holders(int(settings["sync_max_waiting"]))
+        self.finished = syncexec.FinishSignals()
+        self.max_value_bytes = int(settings["max_value_bytes"])  # outputs given by value
         self.workers = WorkerPool(self.store, self.worker_id, int(settings["concurrency"]),
-                                  self.executor.run)
+                                  self._run_job)
         self.recovery = Recovery(self.store, self.registry, self.runtimes, self.archives,
                                  self.executor, self.worker_id,
                                  float(settings["heartbeat_timeout"]))
         self.importer = Importer(self.store, self.archives, self.registry, self.json_limits)
+        outbound = settings.get("outbound") or {}
+        self.outbound = OutboundPolicy.from_config(outbound, self.base_url)
+        self.sources = references.Sources(
+            self.outbound, self.archives.storage, self.store,
+            tuple(str(outbound.get("s3_shared_prefixes") or "").split(",")))
+        self.callbacks = Callbacks(self.store, self.outbound,
+                                   CallbackSettings.from_config(settings.get("callbacks")))
+        self.executor.sources = self.sources
+        self.executor.on_change = self.callbacks.job_changed
+        self.job_management = JobManagement(self, float(settings.get("created_job_ttl")
+                                                         or jobmanagement.DEFAULT_TTL))
+        self.recovery.tasks.append(self.job_management.expire)
         self._started = False
 
     # pygeoapi sets `processes` from its resources; CCP's processes are the registry's Methods.
@@ -121,15 +147,28 @@ class CCPManager(BaseManager):
         self._started = True
         self.recovery.start()
         self.workers.start()
+        self.callbacks.start()
 
     def stop(self, timeout: float = 60) -> None:
         """Stop taking jobs; running executions are cancelled, destroyed and archived."""
         deadline = time.monotonic() + timeout
         self.workers.stop(deadline)
         self.recovery.stop(max(0.1, deadline - time.monotonic()))
+        self.callbacks.stop(max(0.1, deadline - time.monotonic()))
         self._started = False
 
+    def _run_job(self, job: Job, stopping: threading.Event) -> None:
+        try:
+            self.executor.run(job, stopping)
+        finally:
+            self.finished.announce(job.identifier)  # wakes a synchronous request waiting
+
     # --- jobs --------------------------------------------------------------------------------
+
+    def wait_final(self, job_id: str, seconds: float) -> Job:
+        """The job once it has ended, or as it is after `seconds`."""
+        return syncexec.wait_until(self.finished, job_id, seconds,
+                                   lambda: self.get_job(job_id), lambda job: job.is_final)
 
     def get_job(self, job_id: str) -> Job:
         try:
@@ -140,7 +179,18 @@ class CCPManager(BaseManager):
     def submit(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
                derived_from: str | None = None, method: Method | None = None,
                method_source: str | None = None) -> str:
-        """Validate an execution request and queue it; returns the new job id.
+        """Validate an execution request and queue it; returns the new job id."""
+        record = self.prepare(process_id, request, requester, derived_from, method,
+                              method_source)
+        self.check_quota(requester)
+        self.store.add(record)
+        self.workers.wake()
+        return str(record["identifier"])
+
+    def prepare(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
+                derived_from: str | None = None, method: Method | None = None,
+                method_source: str | None = None) -> dict[str, Any]:
+        """Validate an execution request for `requester`: the job record to store.
 
         `method_source` says where the Method came from: `file` (the operator's methods
         folder), `deployed` (through the API) or `archive` (an imported Execution).
@@ -155,6 +205,10 @@ class CCPManager(BaseManager):
                 raise errors.InvalidParameter(f"'{key}' must be an object keyed by {key[:-1]} id")
         if request.get("response", "raw") not in ("raw", "document"):
             raise errors.InvalidParameter("'response' must be 'raw' or 'document'")
+        try:
+            output_kinds.selection(method.raw, request)
+        except output_kinds.OutputRequestError as err:
+            raise errors.InvalidParameter(str(err), title="Invalid output request") from err
         infrastructure = self.registry.infrastructure_of(method)
         if infrastructure is None:
             raise errors.Conflict(
@@ -166,24 +220,28 @@ class CCPManager(BaseManager):
         if method_source != "file":
             self.policy.check_may_run_user_method(requester, infrastructure)
         try:
-            inputs = resolve_inputs(method, request.get("inputs"), infrastructure)
+            given, by_reference = references.split(method.inputs, request.get("inputs"))
+            inputs = resolve_inputs(method, given, infrastructure)
         except InputError as err:
             if err.code == "MissingParameterValue":
                 raise errors.MissingParameter(str(err)) from err
             title = "Unknown input" if err.code == "NoApplicableCode" else None
             raise errors.InvalidParameter(str(err), title=title) from err
-        self.check_quota(requester)
-        job_id = str(uuid.uuid4())
-        self.store.add({
-            "identifier": job_id, "process_id": method.id,
+        callbacks.check_subscriber(request, self.outbound)
+        if by_reference and \
+                "stage-inputs" not in RUNTIME_TYPES[infrastructure.type].load().capabilities:
+            raise errors.InvalidParameter(f"infrastructure '{infrastructure.id}' cannot take "
+                                          "inputs by reference (href)")
+        by_reference = [self.sources.check(reference, requester) for reference in by_reference]
+        return {
+            "identifier": str(uuid.uuid4()), "process_id": method.id,
             "process_version": method.version, "infrastructure_id": infrastructure.id,
             "request": request, "inputs": inputs, "owner": requester.subject,
             "claims": requester.claims, "derived_from": derived_from,
             "method": method.to_dict(), "method_digest": method.digest,
             "method_source": method_source, "infrastructure": infrastructure.to_dict(),
-        })
-        self.workers.wake()
-        return job_id
+            "input_references": [reference.to_dict() for reference in by_reference] or None,
+        }
 
     def check_quota(self, requester: Requester, adding_bytes: int = 0) -> None:
         """Refuse what would take one user past their role's limits."""
@@ -206,8 +264,9 @@ class CCPManager(BaseManager):
     def dismiss(self, job_id: str, wait: float = 20.0) -> Job:
         """Dismiss a job: a queued one at once, a running one by cancel script + Destroy."""
         job = self.get_job(job_id)
-        if job.status == JobStatus.ACCEPTED and self.store.dismiss_if_accepted(
-                job_id, "Dismissed before it started"):
+        if job.status in (JobStatus.ACCEPTED, JobStatus.CREATED) and \
+                self.store.dismiss_if_waiting(job_id, "Dismissed before it started"):
+            self.callbacks.job_changed(job_id, job.request.get("subscriber"))
             return self.get_job(job_id)
         if self.store.request_dismiss(job_id):
             deadline = time.monotonic() + wait

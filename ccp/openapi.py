@@ -13,6 +13,7 @@ HTML = "text/html"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
 ERROR = {"$ref": "#/components/schemas/Exception"}
 JOB_STATUSES = list(STATUS_VALUES)
+PROV_FORMATS = ["json", "jsonld", "ttl", "nt", "xml", "provn"]
 LANGUAGES = ["python", "r", "julia", "ipynb"]
 
 
@@ -31,10 +32,28 @@ def _binary(media_type: str, description: str) -> dict[str, Any]:
             "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
 
 
+def _results(description: str) -> dict[str, Any]:
+    """A results answer: the document, several raw outputs, or one raw output of its type."""
+    return {"description": description,
+            "headers": {"Link": {"description": "rel=monitor (the job, when synchronous), "
+                                 "archive, outputs, provenance",
+                                 "schema": {"type": "string"}}},
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/Results"}},
+                        "multipart/related": {"schema": {"type": "string",
+                                                         "format": "binary"}},
+                        "*/*": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+NO_CONTENT_RESULTS = {"description": "response raw, every output by reference: one Link "
+                      "header per output (rel .../results, title = output id)",
+                      "headers": {"Link": {"schema": {"type": "string"}}}}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     titles = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
               406: "Not acceptable", 409: "Conflict", 413: "Payload too large",
-              415: "Unsupported media type", 429: "Too many executions (see Retry-After)"}
+              415: "Unsupported media type", 422: "Unsupported schema",
+              423: "Locked: the job has started", 429: "Too many executions (see Retry-After)"}
     return {str(code): _json(ERROR, titles[code]) for code in codes}
 
 
@@ -46,6 +65,12 @@ def _path_param(name: str, description: str, enum: list[str] | None = None) -> d
             "schema": schema}
 
 
+DEPLOY_BODY = {
+    JSON: {"schema": {"anyOf": [{"$ref": "#/components/schemas/Method"},
+                                {"$ref": "#/components/schemas/ApplicationPackage"}]}},
+    "application/ogcapppkg+json": {"schema": {
+        "$ref": "#/components/schemas/ApplicationPackage"}},
+}
 PROCESS_ID = _path_param("processId", "Method (process) identifier")
 JOB_ID = _path_param("jobId", "Execution (job) identifier")
 LANG = _path_param("lang", "Language of the stub", LANGUAGES)
@@ -85,6 +110,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["type", "jobID", "status", "processID"],
         "properties": {
+            "id": {"type": "string", "description": "The job id (Part 4)"},
+            "process": {"type": "string", "description": "The process URI (Part 4)"},
             "type": {"type": "string", "enum": ["process"]},
             "processID": {"type": "string"}, "processVersion": {"type": "string"},
             "jobID": {"type": "string"},
@@ -121,7 +148,9 @@ SCHEMAS: dict[str, Any] = {
                        "title": {"type": "string"}, "executable": {"type": "boolean"},
                        "readOnly": {"type": "boolean"}, "mutable": {"type": "boolean"},
                        "notExecutableBecause": {"type": "string"},
-                       "jobControlOptions": {"type": "array", "items": {"type": "string"}},
+                       "jobControlOptions": {"type": "array", "items": {
+                           "type": "string",
+                           "enum": ["sync-execute", "async-execute", "dismiss"]}},
                        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
     },
     "ProcessList": {
@@ -146,14 +175,62 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"title": {"type": "string"}, "description": {"type": "string"},
                        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
     },
-    "Results": {
-        "type": "object", "description": "One member per output: a value or a link",
-        "additionalProperties": {"type": "object"},
-    },
     "Execute": {
         "type": "object",
+        "properties": {
+            "inputs": {"type": "object", "description": "Values, or references "
+                       "{\"href\": URL} (http, https, s3 of this server's store) "
+                       "staged at /ccp_data/inputs/<input id>"},
+            "outputs": {"type": "object", "description": "Outputs to give (all if left out), "
+                        "each {transmissionMode, format}; an unknown id is a 400",
+                        "additionalProperties": {"$ref": "#/components/schemas/OutputRequest"}},
+            "response": {"type": "string", "enum": ["raw", "document"],
+                         "description": "raw: the outputs themselves (one: its media type; "
+                         "several: multipart/related; by reference: 204 + Link headers). "
+                         "document (CCP's default when left out): the results document"},
+            "subscriber": {"$ref": "#/components/schemas/Subscriber"}},
+    },
+    "OutputRequest": {
+        "type": "object",
+        "properties": {"transmissionMode": {"type": "string", "enum": ["value", "reference"]},
+                       "format": {"type": "object", "properties": {
+                           "mediaType": {"type": "string"}, "encoding": {"type": "string"},
+                           "schema": {}}}},
+    },
+    "Results": {
+        "type": "object",
+        "description": "Output id -> its value, a qualified value {value, mediaType, "
+                       "encoding} or a link {href, type}",
+        "additionalProperties": {},
+    },
+    "ApplicationPackage": {
+        "type": "object",
+        "description": "OGC Application Package: executionUnit of type ccp (image, "
+                       "infrastructure, scripts) or docker/oci (image, command)",
+        "properties": {"processDescription": {"type": "object"},
+                       "executionUnit": {}},
+    },
+    "Subscriber": {
+        "type": "object",
+        "description": "Callback URIs (class callback), under the outbound policy",
+        "properties": {"successUri": {"type": "string", "format": "uri"},
+                       "inProgressUri": {"type": "string", "format": "uri"},
+                       "failedUri": {"type": "string", "format": "uri"}},
+    },
+    "JobDefinition": {
+        "type": "object",
+        "description": "Part 4: an execute request naming its process",
+        "required": ["process"],
+        "properties": {"process": {"type": "string", "description": "<server>/processes/<id>, "
+                                   "/processes/<id> or <id>"},
+                       "inputs": {"type": "object"}, "outputs": {"type": "object"},
+                       "response": {"type": "string", "enum": ["raw", "document"]},
+                       "subscriber": {"$ref": "#/components/schemas/Subscriber"}},
+    },
+    "JobInputs": {
+        "type": "object", "required": ["inputs", "outputs"],
         "properties": {"inputs": {"type": "object"}, "outputs": {"type": "object"},
-                       "response": {"type": "string", "enum": ["raw", "document"]}},
+                       "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
     },
     "Infrastructure": {
         "type": "object", "required": ["id", "name", "type"],
@@ -163,6 +240,25 @@ SCHEMAS: dict[str, Any] = {
                        "problem": {"type": "string"},
                        "description": {"type": "string"}, "settings": {"type": "object"}},
     },
+}
+
+
+STATUS_INFO = {"$ref": "#/components/schemas/StatusInfo"}
+PROV_MEDIA_TYPES = ("application/json", "application/ld+json", "text/turtle",
+                    "application/n-triples", "application/xml", "text/provenance-notation")
+PROV_SCHEMAS = {"application/json": {"type": "object"}, "application/ld+json": {}}
+# What the server POSTs to a subscriber's URIs (class callback).
+CALLBACKS = {
+    "jobSucceeded": {"{$request.body#/subscriber/successUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": {"type": "object", "description":
+                                                      "The results document"}}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
+    "jobFailed": {"{$request.body#/subscriber/failedUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": STATUS_INFO}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
+    "jobInProgress": {"{$request.body#/subscriber/inProgressUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": STATUS_INFO}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
 }
 
 
@@ -196,9 +292,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                   **_errors(400, 406)}},
             "post": {"summary": "Deploy a Method (OGC API - Processes Part 2)",
                      "operationId": "deploy",
-                     "requestBody": {"required": True, "content": {
-                         JSON: {"schema": {"$ref": "#/components/schemas/Method"}},
-                         "application/ogcapppkg+json": {"schema": any_object}}},
+                     "requestBody": {"required": True, "content": DEPLOY_BODY},
                      "responses": {"201": _json({"$ref": "#/components/schemas/ProcessSummary"},
                                                 "Deployed"),
                                    **_errors(400, 403, 409, 413, 415)}},
@@ -210,8 +304,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                     "responses": {"200": _document({"$ref": "#/components/schemas/Method"}),
                                   **_errors(400, 404, 406)}},
             "put": {"summary": "Replace a Method", "operationId": "replace",
-                    "requestBody": {"required": True, "content": {
-                        JSON: {"schema": {"$ref": "#/components/schemas/Method"}}}},
+                    "requestBody": {"required": True, "content": DEPLOY_BODY},
                     "responses": {"204": {"description": "Replaced"},
                                   **_errors(400, 403, 404, 409, 413, 415)}},
             "delete": {"summary": "Undeploy a Method", "operationId": "undeploy",
@@ -220,15 +313,35 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
         },
         "/processes/{processId}/execution": {
             "parameters": [PROCESS_ID],
-            "post": {"summary": "Execute a Method asynchronously", "operationId": "execute",
+            "post": {"summary": "Execute a Method: synchronously (200, 204) when it declares "
+                                "sync-execute and the client does not prefer respond-async, "
+                                "within the server's cap; else asynchronously (201)",
+                     "operationId": "execute",
+                     "parameters": [{"name": "Prefer", "in": "header", "required": False,
+                                     "description": "respond-async and/or wait=<seconds> "
+                                     "(RFC 7240)", "schema": {"type": "string"}}],
                      "requestBody": {"required": True, "content": {
                          JSON: {"schema": {"$ref": "#/components/schemas/Execute"}}}},
                      "responses": {
+                         "200": _results("Synchronous: the results"),
                          "201": {"description": "Accepted; Location names the job",
-                                 "headers": {"Location": {"schema": {"type": "string"}}},
+                                 "headers": {"Location": {"schema": {"type": "string"}},
+                                             "Preference-Applied": {
+                                                 "schema": {"type": "string"}}},
                                  "content": {JSON: {"schema": {
                                      "$ref": "#/components/schemas/StatusInfo"}}}},
-                         **_errors(400, 403, 404, 409, 413, 429)}},
+                         "204": NO_CONTENT_RESULTS,
+                         **_errors(400, 403, 404, 409, 413, 429)},
+                     "callbacks": CALLBACKS},
+        },
+        "/processes/{processId}/package": {
+            "parameters": [PROCESS_ID],
+            "get": {"summary": "The OGC Application Package that deploys the Method again",
+                    "operationId": "getPackage",
+                    "responses": {"200": {"description": "Application package", "content": {
+                        "application/ogcapppkg+json": {"schema": {
+                            "$ref": "#/components/schemas/ApplicationPackage"}}}},
+                        **_errors(404)}},
         },
         "/processes/{processId}/versions": {
             "parameters": [PROCESS_ID],
@@ -266,6 +379,16 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                         *JOB_LIST_FILTERS, FORMAT],
                     "responses": {"200": _document({"$ref": "#/components/schemas/JobList"}),
                                   **_errors(400, 406)}},
+            "post": {"summary": "Create a job, not started yet (Part 4)",
+                     "operationId": "createJob",
+                     "requestBody": {"required": True, "content": {
+                         JSON: {"schema": {"$ref": "#/components/schemas/JobDefinition"}}}},
+                     "responses": {"201": {"description": "Created (status created)",
+                                           "headers": {"Location": {"schema": {
+                                               "type": "string"}}},
+                                           "content": {JSON: {"schema": STATUS_INFO}}},
+                                   **_errors(400, 403, 404, 409, 413, 415, 422, 429)},
+                     "callbacks": CALLBACKS},
         },
         "/jobs/import": {
             "post": {"summary": "Import an exported Execution archive",
@@ -288,6 +411,18 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                        "operationId": "dismiss", "parameters": [FORMAT],
                        "responses": {"200": _document({"$ref": "#/components/schemas/StatusInfo"}),
                                      **_errors(400, 404, 406)}},
+            "patch": {"summary": "Change a created job: a JSON merge patch of its definition "
+                                 "(Part 4)", "operationId": "updateJob",
+                      "requestBody": {"required": True, "content": {JSON: {"schema": {
+                          "type": "object", "description": "null removes a member",
+                          "properties": {
+                              "process": {"type": "string", "nullable": True},
+                              "inputs": {"type": "object", "nullable": True},
+                              "outputs": {"type": "object", "nullable": True},
+                              "response": {"type": "string", "nullable": True},
+                              "subscriber": {"type": "object", "nullable": True}}}}}},
+                      "responses": {"200": _json(STATUS_INFO),
+                                    **_errors(400, 403, 404, 413, 415, 422, 423)}},
         },
         "/jobs/{jobId}/dismiss": {
             "parameters": [JOB_ID],
@@ -299,13 +434,48 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
         },
         "/jobs/{jobId}/results": {
             "parameters": [JOB_ID],
-            "get": {"summary": "Results of a successful Execution", "operationId": "getResult",
-                    "parameters": [FORMAT],
-                    "responses": {"200": {**_document({"$ref": "#/components/schemas/Results"}),
-                                          "headers": {"Link": {"schema": {"type": "string"},
-                                                               "description": "archive, "
-                                                               "outputs, provenance, up"}}},
-                                  **_errors(400, 404, 406, 409)}},
+            "get": {"summary": "Results of a successful Execution (as its request asked: "
+                               "document, or raw)", "operationId": "getResult",
+                    "responses": {"200": _results("The results"), "204": NO_CONTENT_RESULTS,
+                                  **_errors(404, 409)}},
+            "post": {"summary": "Start a created job (Part 4)", "operationId": "startJob",
+                     "responses": {"200": _json(STATUS_INFO), **_errors(404, 423, 429)}},
+        },
+        "/jobs/{jobId}/results/{outputId}": {
+            "parameters": [JOB_ID, _path_param("outputId", "Output identifier")],
+            "get": {"summary": "One output of a successful Execution, with its media type "
+                               "(several files of one glob: a zip)",
+                    "operationId": "getOutput",
+                    "responses": {"200": _binary("*/*", "The output"),
+                                  "302": {"description": "Redirect to a presigned URL"},
+                                  **_errors(404, 409)}},
+        },
+        "/jobs/{jobId}/definition": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "The definition the job was created with (Part 4)",
+                    "operationId": "getJobDefinition",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/JobDefinition"}),
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/inputs": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "Every input of the job, defaults included (Part 4)",
+                    "operationId": "getJobInputs",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/JobInputs"}),
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/prov": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "W3C PROV of the job, so far (Part 4); Accept or f=",
+                    "operationId": "getJobProv",
+                    "parameters": [{"name": "f", "in": "query", "schema": {
+                        "type": "string", "enum": PROV_FORMATS}}],
+                    "responses": {"200": {"description": "PROV-JSON (default), PROV-O as "
+                                          "JSON-LD, Turtle or N-Triples, PROV-XML, PROV-N",
+                                          "content": {media: {"schema": PROV_SCHEMAS.get(
+                                              media, {"type": "string"})}
+                                              for media in PROV_MEDIA_TYPES}},
+                                  **_errors(400, 404, 406)}},
         },
         "/jobs/{jobId}/archive": {
             "parameters": [JOB_ID],
@@ -326,7 +496,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
             "parameters": [JOB_ID],
             "get": {"summary": "W3C PROV record", "operationId": "getProvenance",
                     "parameters": [{"name": "f", "in": "query", "schema": {
-                        "type": "string", "enum": ["json", "ttl", "xml", "provn"]}}],
+                        "type": "string", "enum": PROV_FORMATS}}],
                     "responses": {"200": {"description": "PROV-JSON, Turtle, XML or PROV-N"},
                                   **_errors(400, 404, 406)}},
         },

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ccp.api import apidoc, downloads, infrastructures, jobs, landing, processes
+from ccp.api import (
+    apidoc,
+    downloads,
+    infrastructures,
+    jobs,
+    landing,
+    part4,
+    processes,
+    results,
+)
 
 BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, apidoc.blueprint, apidoc.swagger_files,
-                                     processes.blueprint, jobs.blueprint,
-                                     downloads.blueprint, infrastructures.blueprint)
+                                     processes.blueprint, jobs.blueprint, results.blueprint,
+                                     downloads.blueprint, infrastructures.blueprint,
+                                     part4.blueprint)
