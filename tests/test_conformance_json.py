@@ -54,7 +54,8 @@ def test_conformance_json_definition(live: ServerProcess, job_ids: dict[str, str
         assert media_type(response) == JSON, path
         assert isinstance(response.json(), dict)
     response = requests.post(f"{live.url}/processes/hello-world/execution", timeout=30,
-                             json={"inputs": {}}, headers={"Accept": JSON})
+                             json={"inputs": {}},
+                             headers={"Accept": JSON, "Prefer": "respond-async"})
     assert response.status_code == 201 and media_type(response) == JSON
     wait_for(live, response.json()["jobID"])
 
