@@ -26,7 +26,7 @@ from typing import Any
 import docker.errors
 
 from ccp.model import Infrastructure
-from ccp.runtimes import tarcopy
+from ccp.runtimes import tarcopy, usage
 from ccp.runtimes.base import (
     DATA_PATH,
     LABEL,
@@ -42,6 +42,7 @@ from ccp.runtimes.docker.engine import DockerEngine
 from ccp.runtimes.docker.execs import ScriptExec, all_ended, interrupt, oom_kills
 from ccp.runtimes.output import guarded
 from ccp.runtimes.settings import DockerSettings
+from ccp.runtimes.usage import Usage
 
 # PID 1 of every CCP container: sleeps until stopped. SIGTERM ends it at once (the trap runs
 # as soon as `wait` is interrupted); `kill -9 -1` from a timed-out script only ends the
@@ -57,6 +58,7 @@ SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
 
 class DockerRuntime(Runtime):
     type = "docker"
+    capabilities = frozenset({"metrics"})
     settings: DockerSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -227,6 +229,14 @@ class DockerRuntime(Runtime):
                 self.docker.remove_container(container["Id"])
                 cleaned.add(execution_id)
         return sorted(cleaned)
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    def sample(self, instance: Instance) -> list[Usage]:
+        """Docker's stats of every replica's container (Swarm: every task container)."""
+        with self.docker.errors("reading container stats"):
+            return [usage.from_docker_stats(self.docker.stats(container_id), replica)
+                    for replica, container_id in self.targets(instance)]
 
     # --- describe ---------------------------------------------------------------------------
 
