@@ -5,6 +5,7 @@ path of an archive. Layout (the same in the store, in the downloadable zip and i
 imported zip):
     metadata/request.json  method.json  infrastructure.json  instance.json  status.json
     metadata/provenance.json  provenance.ttl
+    metadata/metrics.csv      what each replica used, sampled while it ran (ccp.metrics)
     auth/jwt.json
     outputs/output.zip        everything the method wrote to /ccp_data
     logs/execution.log        every line with time, phase, replica and stream
@@ -34,6 +35,7 @@ INSTANCE = "metadata/instance.json"
 STATUS = "metadata/status.json"
 PROVENANCE_JSON = "metadata/provenance.json"
 PROVENANCE_TTL = "metadata/provenance.ttl"
+METRICS_CSV = "metadata/metrics.csv"
 CLAIMS = "auth/jwt.json"
 OUTPUT_ZIP = "outputs/output.zip"
 LOGS = "logs"

@@ -14,6 +14,7 @@ from ccp.archive import Archives
 from ccp.auth import runtime_token
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
+from ccp.metrics import Metering
 from ccp.model import Infrastructure, Method
 from ccp.runtimepool import RuntimePool
 from ccp.runtimes.base import Instance
@@ -24,13 +25,15 @@ LOGGER = logging.getLogger(__name__)
 class Executor:
     def __init__(self, store: JobStore, archives: Archives, runtimes: RuntimePool,
                  base_url: str, template_limits: templating.Limits,
-                 runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET") -> None:
+                 runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET",
+                 metering: Metering | None = None) -> None:
         self.store = store
         self.archives = archives
         self.runtimes = runtimes
         self.base_url = base_url
         self.template_limits = template_limits
         self.runtime_token_secret_env = runtime_token_secret_env
+        self.metering = metering
 
     def run(self, job: Job, stopping: threading.Event) -> None:
         """Run one claimed job to its end; the store gets its final status."""
@@ -38,7 +41,8 @@ class Executor:
         try:
             execution = self.execution_of(job)
             runtime = self.runtimes.get(execution.infrastructure)
-            outcome = lifecycle.run(execution, runtime, self.archives, reporter)
+            meter = self.metering.meter(job, runtime) if self.metering else None
+            outcome = lifecycle.run(execution, runtime, self.archives, reporter, meter)
         except Exception as err:
             LOGGER.exception("job %s could not run", job.identifier)
             self.store.update_running(job.identifier, status=JobStatus.FAILED, progress=100,

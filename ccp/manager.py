@@ -29,6 +29,7 @@ from ccp.inputs import InputError, resolve_inputs
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.methodstore import MethodStore
+from ccp.metrics import Metering, MetricsSettings, prometheus
 from ccp.model import Method
 from ccp.policy import RETRY_AFTER_SECONDS, Policy
 from ccp.processor import CCPProcessor
@@ -78,16 +79,19 @@ class CCPManager(BaseManager):
             max_depth=int(settings.get("max_json_depth") or safejson.JSONLimits.max_depth))
         self.worker_id = uuid.uuid4().hex[:12]
         self.runtimes = RuntimePool()
+        self.metering = Metering(self.store.engine,
+                                 MetricsSettings.from_config(settings.get("metrics")))
         self.executor = Executor(self.store, self.archives, self.runtimes, self.base_url,
                                  self.template_limits,
                                  settings.get("runtime_token_secret_env",
-                                              "CCP_RUNTIME_TOKEN_SECRET"))
+                                              "CCP_RUNTIME_TOKEN_SECRET"), self.metering)
         self.workers = WorkerPool(self.store, self.worker_id, int(settings["concurrency"]),
                                   self.executor.run)
         self.recovery = Recovery(self.store, self.registry, self.runtimes, self.archives,
                                  self.executor, self.worker_id,
                                  float(settings["heartbeat_timeout"]))
         self.importer = Importer(self.store, self.archives, self.registry, self.json_limits)
+        prometheus.describe_server(self.metering.registry, self)
         self._started = False
 
     # pygeoapi sets `processes` from its resources; CCP's processes are the registry's Methods.
@@ -249,5 +253,6 @@ class CCPManager(BaseManager):
         """Remove a finished job and its stored archive."""
         self.get_job(job_id)
         self.archives.delete(job_id)
+        self.metering.delete(job_id)
         self.store.delete(job_id)
 
