@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 from ccp.storage.base import Storage
+from ccp.storage.ranged import open_ranged
 
 REQUEST = "metadata/request.json"
 METHOD = "metadata/method.json"
@@ -202,6 +203,11 @@ class Archives:
 
     def stream_zip(self, job_id: str) -> Iterator[bytes]:
         return stream_zip(self.storage, job_id)
+
+    def open_seekable(self, job_id: str, part: str) -> BinaryIO:
+        """One stored part as a seekable file, read in ranges (a zip's members, say);
+        FileNotFoundError if the archive has no such part."""
+        return open_ranged(self.storage, self.key(job_id, part))
 
     def download(self, job_id: str, part: str) -> Download:
         """One stored part to send; FileNotFoundError if the archive has no such part."""

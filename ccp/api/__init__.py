@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ccp.api import downloads, infrastructures, jobs, landing, processes
+from ccp.api import downloads, infrastructures, jobs, landing, metrics, outputs, processes
 
 BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, processes.blueprint, jobs.blueprint,
-                                     downloads.blueprint, infrastructures.blueprint)
+                                     downloads.blueprint, infrastructures.blueprint,
+                                     metrics.blueprint, outputs.blueprint)

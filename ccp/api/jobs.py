@@ -18,6 +18,8 @@ from ccp.api.common import (
     manager,
     requester,
 )
+from ccp.api.metrics import links_of as metrics_links
+from ccp.api.outputs import links_of as outputs_links
 from ccp.jobs import STATUS_VALUES, Job, JobStatus
 from ccp.model import ID_PATTERN
 
@@ -62,6 +64,7 @@ def status_info(job: Job) -> dict[str, Any]:
     if job.status == JobStatus.SUCCESSFUL:
         info["links"].append({"rel": f"{REL}results", "type": "application/json",
                               "href": f"{url}/results"})
+    info["links"] += metrics_links(job) + outputs_links(job)
     return info
 
 
@@ -94,7 +97,11 @@ def _jobs_url(query: dict[str, str], offset: int, limit: int) -> str:
 
 @blueprint.get("/jobs/<jobid:job_id>")
 def get_job(job_id: str) -> Response:
-    return json_response(status_info(find_job(job_id)))
+    job = find_job(job_id)
+    info = status_info(job)
+    if job.is_final:  # what it used, in a few numbers (ccp.metrics.summary)
+        info["statistics"] = manager().metering.statistics_of(job, manager().archives)
+    return json_response(info)
 
 
 @blueprint.delete("/jobs/<jobid:job_id>")

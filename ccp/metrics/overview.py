@@ -14,10 +14,9 @@ from ccp.jobstore import jobs
 MAX_DAYS = 366
 
 
-def _owned(query: Select, owner: str | None, everyone: bool) -> Select:
-    """The query as is for someone who sees everything, else only `owner`'s executions."""
-    return query if everyone else query.where(
-        jobs.c.owner.is_(None) if owner is None else jobs.c.owner == owner)
+def _owned(query: Select, owner: str | None) -> Select:
+    """Only `owner`'s executions; all of them when `owner` is None (Requester.owner_filter)."""
+    return query if owner is None else query.where(jobs.c.owner == owner)
 
 
 def by_status_and_method(engine: Engine) -> list[tuple[str, str, int]]:
@@ -28,9 +27,9 @@ def by_status_and_method(engine: Engine) -> list[tuple[str, str, int]]:
         return [(row[0], row[1], int(row[2])) for row in connection.execute(query)]
 
 
-def queued(engine: Engine, owner: str | None = None, everyone: bool = True) -> int:
+def queued(engine: Engine, owner: str | None = None) -> int:
     query = _owned(select(func.count()).select_from(jobs)
-                   .where(jobs.c.status == JobStatus.ACCEPTED.value), owner, everyone)
+                   .where(jobs.c.status == JobStatus.ACCEPTED.value), owner)
     with engine.connect() as connection:
         return int(connection.scalar(query) or 0)
 
@@ -39,12 +38,12 @@ def running_by_infrastructure(engine: Engine, owner: str | None = None,
                               everyone: bool = True) -> dict[str, int]:
     query = _owned(select(jobs.c.infrastructure_id, func.count())
                    .where(jobs.c.status == JobStatus.RUNNING.value)
-                   .group_by(jobs.c.infrastructure_id), owner, everyone)
+                   .group_by(jobs.c.infrastructure_id), owner)
     with engine.connect() as connection:
         return {row[0]: int(row[1]) for row in connection.execute(query)}
 
 
-def per_day(engine: Engine, days: int, owner: str | None = None, everyone: bool = True,
+def per_day(engine: Engine, days: int, owner: str | None = None,
             today: datetime | None = None) -> list[dict[str, object]]:
     """Executions created on each of the last `days` days (UTC), by status; oldest first,
     every day listed, every status counted."""
@@ -54,7 +53,7 @@ def per_day(engine: Engine, days: int, owner: str | None = None, everyone: bool 
     day = func.substr(jobs.c.created, 1, 10)  # created is ISO 8601: YYYY-MM-DD...
     query = _owned(select(day, jobs.c.status, func.count())
                    .where(jobs.c.created >= first.isoformat())
-                   .group_by(day, jobs.c.status), owner, everyone)
+                   .group_by(day, jobs.c.status), owner)
     table = {(first + timedelta(days=n)).isoformat(): {status.value: 0 for status in JobStatus}
              for n in range(days)}
     with engine.connect() as connection:

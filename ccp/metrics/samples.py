@@ -108,10 +108,15 @@ def rows(samples: Iterable[Sample], earlier: dict[int, Sample] | None = None
 
 
 def to_csv(samples: Iterable[Sample]) -> str:
+    return table_csv(rows(samples))
+
+
+def table_csv(table: Iterable[dict[str, Any]]) -> str:
+    """Rows of `rows()` as CSV with a header line; an unknown value is an empty field."""
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in rows(samples):
+    for row in table:
         writer.writerow({key: "" if value is None else value for key, value in row.items()})
     return out.getvalue()
 
