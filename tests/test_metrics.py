@@ -287,7 +287,7 @@ def test_metrics_and_statistics_of_others_are_not_found(tmp_path: Path,
         job_id = response.get_json()["jobID"]
         wait_until(_Authorized(client, bearer("alice")), job_id,
                    lambda job: job["status"] in ("successful", "failed"), 30)
-        for path in ("metrics", "statistics", "metrics?f=csv"):
+        for path in ("metrics", "statistics", "metrics?f=csv", "outputs", "outputs/hello.txt"):
             assert client.get(f"/jobs/{job_id}/{path}", headers=bearer("alice")
                               ).status_code == 200
             assert client.get(f"/jobs/{job_id}/{path}", headers=bearer("mallory")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 from urllib.parse import quote
 
-from flask import Blueprint, Response, stream_with_context
+from flask import Blueprint, Response
 
 from ccp import archive, errors, outputs
 from ccp.api.common import base_url, finished_job, int_param, json_response, manager
@@ -84,7 +84,7 @@ def get_output(job_id: str, path: str) -> Response:
 
     inline = member.media_type in outputs.INLINE_TYPES
     text = member.media_type.startswith("text/") or member.media_type.endswith("json")
-    response = Response(stream_with_context(chunks()),
+    response = Response(chunks(),  # needs no request context: it only reads the zip
                         content_type=member.media_type + ("; charset=utf-8" if text else ""))
     response.headers["Content-Length"] = str(member.size)
     filename = path.rsplit("/", 1)[-1]

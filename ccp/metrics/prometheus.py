@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -20,7 +20,8 @@ from ccp.metrics import overview
 if TYPE_CHECKING:
     from ccp.manager import CCPManager
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format that every Prometheus reads (CCP's names need no escaping).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class ServerCollector(Collector):
