@@ -2,10 +2,12 @@
 on a runtime with the "metrics" capability, a sample of every replica every `interval`
 seconds, taken by a thread of its own beside the lifecycle.
 
-Nothing here may slow or break an execution: a sample that fails is skipped (said once in
-the server log), a sink that fails loses what it was given, and a runtime call that hangs
-only holds the sampling thread (the lifecycle waits for it at most FINAL_SAMPLE_WAIT at
-Destroy, then goes on without it).
+Nothing here may slow or break an execution: the lifecycle never waits for a sample (at
+Destroy sampling just stops, and what a runtime answers after that is dropped), a sample
+that fails is skipped (said once in the server log), a sink that fails loses what it was
+given, and a runtime call that hangs only holds the sampling thread. So the last sample is
+at most `interval` before the scripts ended, and an execution shorter than the interval may
+have only the sample taken as it started.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from ccp.metrics.samples import Phase, Sample
 from ccp.runtimes.base import Instance, Runtime
 
 LOGGER = logging.getLogger(__name__)
-FINAL_SAMPLE_WAIT = 2.0  # seconds the lifecycle gives the last sample before Destroy
 
 
 class Sink(Protocol):
@@ -58,7 +59,7 @@ class Meter:
 
     def phase(self, name: str) -> None:
         """The execution enters phase `name` (the one before it ends now). Entering Destroy
-        takes the last sample and ends sampling: the instance is about to go."""
+        ends sampling: the instance is about to go."""
         now = time.time()
         with self._lock:
             ended = self.phases[-1] if self.phases else None
@@ -82,9 +83,7 @@ class Meter:
         self._thread.start()
 
     def stop_sampling(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(FINAL_SAMPLE_WAIT)
+        self._stop.set()  # not waited for: the sampling thread ends on its own
 
     def finish(self) -> None:
         """The execution is over: sampling ends and the last phase with it."""
@@ -107,14 +106,16 @@ class Meter:
 
     def _sample_until_stopped(self) -> None:
         interval, seq = self.interval, 0
+        due = time.monotonic()
         while True:
             seq += 1
             self._take(seq)
             if seq % self.max_rounds == 0:
                 interval *= 2  # long executions: fewer samples, the whole run still seen
-            if self._stop.wait(interval):
+            # rounds start `interval` apart, however long the runtime took to answer
+            due = max(due + interval, time.monotonic())
+            if self._stop.wait(due - time.monotonic()):
                 break
-        self._take(seq + 1)  # the last one, as the execution leaves its last script
 
     def _take(self, seq: int) -> None:
         instance = self._instance
@@ -123,6 +124,8 @@ class Meter:
         try:
             usages = self.runtime.sample(instance)
         except Exception as err:
+            if self._stop.is_set():
+                return  # the instance is being destroyed: not a failure
             self._failures += 1
             if self._failures == 1:  # once per execution; the counter tells how often
                 LOGGER.warning("metrics of job %s: a sample failed: %s", self.job_id,
@@ -132,6 +135,8 @@ class Meter:
         at, phase = time.time(), self.current_phase
         taken = [Sample.of(usage, seq, at, phase) for usage in usages]
         with self._lock:
+            if self._stop.is_set():
+                return  # answered after Destroy began: the instance may be half gone
             self.samples.extend(taken)
         self._tell("add_samples", lambda sink: sink.add_samples(self.job_id, taken))
 

@@ -20,6 +20,7 @@ import io
 import tarfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 REPLICA_LABEL = "ccp.replica"
 RUNTIME_LABEL = "ccp.runtime"
 SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
+STATS_THREADS = 16  # replicas whose stats are asked for at once
 
 
 class DockerRuntime(Runtime):
@@ -233,10 +235,14 @@ class DockerRuntime(Runtime):
     # --- metrics ----------------------------------------------------------------------------
 
     def sample(self, instance: Instance) -> list[Usage]:
-        """Docker's stats of every replica's container (Swarm: every task container)."""
-        with self.docker.errors("reading container stats"):
-            return [usage.from_docker_stats(self.docker.stats(container_id), replica)
-                    for replica, container_id in self.targets(instance)]
+        """Docker's stats of every replica's container (Swarm: every task container), asked
+        side by side: an engine may take up to a second to answer each."""
+        targets = self.targets(instance)
+        with self.docker.errors("reading container stats"), \
+                ThreadPoolExecutor(max_workers=min(len(targets), STATS_THREADS) or 1) as pool:
+            stats = list(pool.map(lambda target: self.docker.stats(target[1]), targets))
+        return [usage.from_docker_stats(found, replica)
+                for (replica, _), found in zip(targets, stats, strict=True)]
 
     # --- describe ---------------------------------------------------------------------------
 
