@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccp.metrics import openapi as metrics_openapi
 from ccp.runtimes import RUNTIME_TYPES
 
 JSON = "application/json"
@@ -304,6 +305,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                   **_errors(404)}},
         },
     }
+    paths.update(metrics_openapi.paths())
     spec: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": title, "version": "1.0.0",

@@ -203,6 +203,26 @@ def test_metrics_are_deleted_with_their_job(app: Any, client: Any) -> None:
     assert store.samples(job_id) == [] and store.phases(job_id) == []
 
 
+def test_metrics_of_an_imported_execution_come_from_its_archive(client: Any,
+                                                                 app_factory: Any) -> None:
+    job_id = submit(client, "busy-local", {"seconds": 1})
+    assert wait_final(client, job_id, 60)["status"] == "successful"
+    exported = client.get(f"/jobs/{job_id}/archive").data
+    other = app_factory().test_client()
+    response = other.post("/jobs/import", data=exported, content_type="application/zip")
+    assert response.status_code == 201, response.get_json()
+    imported = response.get_json()["jobID"]
+    here, there = metrics_of(client, job_id), metrics_of(other, imported)
+    assert there["samples"] == here["samples"] and len(there["samples"]) >= 3
+    assert there["phases"] == here["phases"]
+    mine = client.get(f"/jobs/{job_id}/statistics").get_json()
+    theirs = other.get(f"/jobs/{imported}/statistics").get_json()
+    for key in ("cpuSeconds", "peakMemoryBytes", "phaseSeconds", "samples"):
+        assert theirs[key] == mine[key], key
+    assert other.get(f"/jobs/{imported}/metrics?f=csv").data == \
+        client.get(f"/jobs/{job_id}/metrics?f=csv").data
+
+
 # --- failures stay out of the execution ---------------------------------------------------------
 
 def test_metrics_a_broken_metrics_table_never_fails_an_execution(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ class Meter:
     def phase(self, name: str) -> None:
         """The execution enters phase `name` (the one before it ends now). Entering Destroy
         ends sampling: the instance is about to go."""
-        now = time.time()
+        now = round(time.time(), 3)  # milliseconds, as the archive keeps them
         with self._lock:
             ended = self.phases[-1] if self.phases else None
             if ended is not None and ended.finished is None:
@@ -91,7 +91,7 @@ class Meter:
         with self._lock:
             ended = self.phases[-1] if self.phases else None
             if ended is not None and ended.finished is None:
-                ended.finished = time.time()
+                ended.finished = round(time.time(), 3)
             else:
                 ended = None
         if ended is not None:
@@ -132,7 +132,7 @@ class Meter:
                                concise(err))
             self._tell("sample_failed", lambda sink: sink.sample_failed())
             return
-        at, phase = time.time(), self.current_phase
+        at, phase = round(time.time(), 3), self.current_phase  # as metrics.csv keeps it
         taken = [Sample.of(usage, seq, at, phase) for usage in usages]
         with self._lock:
             if self._stop.is_set():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -144,7 +145,7 @@ def from_csv(text: str) -> list[Sample]:
 def _number(text: str | None, kind: type) -> Any:
     if text is None or text == "":
         return None
-    value = kind(float(text)) if kind is int else kind(text)
-    if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
+    value = float(text)
+    if not math.isfinite(value):
         raise ValueError(text)
-    return value
+    return kind(value)
