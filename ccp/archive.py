@@ -194,12 +194,17 @@ class Archives:
             return ""
         return self.storage.read_bytes(key).decode("utf-8", "replace")
 
-    def log_text(self, job_id: str, final: bool) -> str:
-        """The execution log: the stored one once final, else the one growing on disk."""
+    def log_bytes(self, job_id: str, final: bool, offset: int = 0) -> bytes:
+        """The execution log from byte `offset` on: the stored one once final, else the one
+        growing on disk (the same bytes, so a reader's offset stays valid across the two)."""
         if final and self.exists(job_id, EXECUTION_LOG):
-            return self.read_text(job_id, EXECUTION_LOG)
+            return self.read_bytes(job_id, EXECUTION_LOG)[offset:]
         live = staging_dir(self.data_dir, job_id) / EXECUTION_LOG
-        return live.read_text(encoding="utf-8", errors="replace") if live.exists() else ""
+        if not live.exists():
+            return b""
+        with live.open("rb") as log:
+            log.seek(offset)
+            return log.read()
 
     def stream_zip(self, job_id: str) -> Iterator[bytes]:
         return stream_zip(self.storage, job_id)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from ccp import archive, provenance, templating
 from ccp.archive import Archives
 from ccp.executionlog import ExecutionLog
+from ccp.jobs import JobStatus
 from ccp.metrics import Meter, prov_attributes, samples, summarize
 from ccp.model import Infrastructure, Method
 from ccp.runtimes.base import (
@@ -66,7 +67,7 @@ class Execution:
 
 @dataclass
 class Outcome:
-    status: str  # successful, failed or dismissed
+    status: JobStatus  # successful, failed or dismissed
     message: str
     started: str
     finished: str
@@ -130,28 +131,28 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         if "undeploy" in scripts:
             enter("Undeploy", "running the undeploy script")
             _run_script(runtime, instance, "Undeploy", scripts["undeploy"], deadline, log)
-        status, message = "successful", "Execution successful"
+        status, message = JobStatus.SUCCESSFUL, "Execution successful"
     except RuntimeCancelled:
         if reporter.stopping():
-            status, message = "failed", (f"Failed: the server shut down during {phase}; "
+            status, message = JobStatus.FAILED, (f"Failed: the server shut down during {phase}; "
                                          "runtime destroyed")
         else:
-            status, message = "dismissed", f"Dismissed during {phase}; runtime destroyed"
+            status, message = JobStatus.DISMISSED, f"Dismissed during {phase}; runtime destroyed"
     except RuntimeTimeout:
-        status, message = "failed", (
+        status, message = JobStatus.FAILED, (
             f"Timeout: the execution exceeded ccpmaxtime of {inputs['ccpmaxtime']} s during "
             f"{phase} and was stopped"
         )
     except PhaseFailed as err:
-        status, message = "failed", str(err)
+        status, message = JobStatus.FAILED, str(err)
     except templating.RenderError as err:
-        status, message = "failed", f"Launch failed: a script could not be rendered: {err}"
+        status, message = JobStatus.FAILED, f"Launch failed: a script could not be rendered: {err}"
     except RuntimeFailure as err:  # the engine said no or went away: expected, not a bug
         LOGGER.warning("execution %s failed in %s: %s", execution.job_id, phase, err)
-        status, message = "failed", f"{phase} failed: {err}"
+        status, message = JobStatus.FAILED, f"{phase} failed: {err}"
     except Exception as err:
         LOGGER.exception("execution %s failed in %s", execution.job_id, phase)
-        status, message = "failed", f"{phase} failed: {err}"
+        status, message = JobStatus.FAILED, f"{phase} failed: {err}"
     finally:
         watchdog.stop()
 
@@ -177,7 +178,7 @@ def record_lost(execution: Execution, runtime: Runtime, archives: Archives, mess
     started = started or finished
     description = {"runtime": runtime.type, "lost": True, "destroyed": finished}
     return _archive(execution, archives, description,
-                    Outcome("failed", message, started, finished))
+                    Outcome(JobStatus.FAILED, message, started, finished))
 
 
 def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
@@ -194,8 +195,8 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
         archives.store(execution.job_id, archive_dir)
     except Exception as err:
         LOGGER.exception("storing the archive of %s failed", execution.job_id)
-        return Outcome("failed", f"The archive could not be stored ({err}); it is kept on the "
-                       f"server for a retry ({outcome.status}: {outcome.message})",
+        return Outcome(JobStatus.FAILED, f"The archive could not be stored ({err}); it is kept "
+                       f"on the server for a retry ({outcome.status}: {outcome.message})",
                        outcome.started, outcome.finished, outcome.outputs, stored=False,
                        archive_bytes=outcome.archive_bytes, statistics=outcome.statistics)
     shutil.rmtree(execution.workdir, ignore_errors=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccp.jobs import STATUS_VALUES
 from ccp.metrics import openapi as metrics_openapi
 from ccp.runtimes import RUNTIME_TYPES
 
 JSON = "application/json"
 ERROR = {"$ref": "#/components/schemas/Exception"}
-JOB_STATUSES = ["accepted", "running", "successful", "failed", "dismissed"]
+JOB_STATUSES = list(STATUS_VALUES)
 LANGUAGES = ["python", "r", "julia", "ipynb"]
 
 
@@ -241,6 +242,14 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                        "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
                                      **_errors(404)}},
         },
+        "/jobs/{jobId}/dismiss": {
+            "parameters": [JOB_ID],
+            "post": {"summary": "Dismiss a queued or running Execution; a finished one is left "
+                                "as it is, archive included (CCP extension)",
+                     "operationId": "dismissOnly",
+                     "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
+                                   **_errors(404)}},
+        },
         "/jobs/{jobId}/results": {
             "parameters": [JOB_ID],
             "get": {"summary": "Results of a successful Execution", "operationId": "getResult",
@@ -272,10 +281,16 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
         "/jobs/{jobId}/logs": {
             "parameters": [JOB_ID],
             "get": {"summary": "Log lines so far", "operationId": "getLogs",
+                    "parameters": [{"name": "offset", "in": "query",
+                                    "description": "Give the log from this byte on",
+                                    "schema": {"type": "integer", "minimum": 0,
+                                               "maximum": 2147483647}}],
                     "responses": {"200": {"description": "Log",
+                                          "headers": {"X-Log-Offset": {"schema": {
+                                              "type": "integer"}}},
                                           "content": {"text/plain": {"schema": {
                                               "type": "string"}}}},
-                                  **_errors(404)}},
+                                  **_errors(400, 404)}},
         },
         "/jobs/{jobId}/reexecute": {
             "parameters": [JOB_ID],

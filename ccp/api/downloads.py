@@ -6,7 +6,7 @@ from flask import Blueprint, Response, redirect, request, stream_with_context
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ccp import archive, errors, provenance
-from ccp.api.common import find_job, finished_job, manager
+from ccp.api.common import find_job, finished_job, int_param, manager
 from ccp.archive import Download
 
 blueprint = Blueprint("downloads", __name__)
@@ -67,5 +67,11 @@ def get_provenance(job_id: str) -> Response:
 
 @blueprint.get("/jobs/<jobid:job_id>/logs")
 def get_logs(job_id: str) -> Response:
+    """The log so far; `?offset=N` gives it from byte N on, and `X-Log-Offset` says where the
+    next read starts, so a follower reads each byte once."""
     job = find_job(job_id)
-    return Response(manager().archives.log_text(job_id, job.is_final), mimetype="text/plain")
+    offset = int_param("offset", 0, 0)
+    data = manager().archives.log_bytes(job_id, job.is_final, offset)
+    response = Response(data, mimetype="text/plain")
+    response.headers["X-Log-Offset"] = str(offset + len(data))
+    return response

@@ -116,6 +116,14 @@ def delete_job(job_id: str) -> Response:
     return json_response(status_info(ccp_manager.dismiss(job_id)))
 
 
+@blueprint.post("/jobs/<jobid:job_id>/dismiss")
+def dismiss_job(job_id: str) -> Response:
+    """Dismiss a queued or running job; a finished one is left as it is (CCP extension: unlike
+    DELETE, this never removes an archive, so a client racing the job's end loses nothing)."""
+    job = find_job(job_id)
+    return json_response(status_info(job if job.is_final else manager().dismiss(job_id)))
+
+
 @blueprint.get("/jobs/<jobid:job_id>/results")
 def results(job_id: str) -> Response:
     job = find_job(job_id)
