@@ -10,6 +10,7 @@ import io
 import json
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from helpers import archive_of, submit, wait_final, wait_until
 from sqlalchemy import text
 
 from ccp.app import create_app
-from ccp.metrics import Meter, samples
+from ccp.metrics import Meter, Phase, samples
 from ccp.model import Infrastructure
 from ccp.runtimes import runtime_for
 from ccp.runtimes.base import Instance
@@ -221,6 +222,21 @@ def test_metrics_of_an_imported_execution_come_from_its_archive(client: Any,
         assert theirs[key] == mine[key], key
     assert other.get(f"/jobs/{imported}/metrics?f=csv").data == \
         client.get(f"/jobs/{job_id}/metrics?f=csv").data
+
+
+def test_statistics_a_phase_left_open_by_a_dead_server_ends_with_its_job(app: Any,
+                                                                          client: Any) -> None:
+    manager = app.extensions["ccp"].manager
+    job_id = f"lost-{uuid.uuid4()}"
+    manager.store.add({"identifier": job_id, "process_id": "busy-local", "status": "failed",
+                       "started": "2026-01-01T00:00:00.000Z",
+                       "finished": "2026-01-01T00:00:10.000Z", "infrastructure_id": "local"})
+    started = samples.epoch("2026-01-01T00:00:01.000Z")
+    manager.metering.store.start_phase(job_id, Phase(1, "Execute", started))  # never finished
+    statistics = client.get(f"/jobs/{job_id}/statistics").get_json()
+    assert statistics["phases"] == [{"phase": "Execute", "started": "2026-01-01T00:00:01.000Z",
+                                     "finished": "2026-01-01T00:00:10.000Z", "seconds": 9.0}]
+    assert statistics["phaseSeconds"] == {"Execute": 9.0}
 
 
 # --- failures stay out of the execution ---------------------------------------------------------

@@ -72,6 +72,8 @@ class Metering:
 
     def phases_of(self, job: Job, archives: Archives) -> list[Phase]:
         found = self.store.phases(job.identifier)
+        if found and job.is_final:
+            _close(found, job.finished)
         if found or not (job.is_final and job.stored):
             return found
         text = archives.read_text(job.identifier, archive.STATUS)
@@ -106,6 +108,17 @@ class _Sink:
 
     def sample_failed(self) -> None:
         self.metering.failed_samples.inc()
+
+
+def _close(phases: list[Phase], finished: str | None) -> None:
+    """A final job's phase left open (its server died in it) ends when the job ended."""
+    try:
+        end = epoch(finished) if finished else None
+    except ValueError:
+        end = None
+    for phase in phases:
+        if phase.finished is None and end is not None:
+            phase.finished = max(phase.started, end)
 
 
 def _phases_from_status(text: str) -> list[Phase]:
