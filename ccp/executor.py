@@ -43,6 +43,8 @@ class Executor:
             runtime = self.runtimes.get(execution.infrastructure)
             meter = self.metering.meter(job, runtime) if self.metering else None
             outcome = lifecycle.run(execution, runtime, self.archives, reporter, meter)
+            if self.metering:
+                self.metering.flush()  # its samples are in the store before it is final
         except Exception as err:
             LOGGER.exception("job %s could not run", job.identifier)
             self.store.update_running(job.identifier, status=JobStatus.FAILED, progress=100,

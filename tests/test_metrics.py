@@ -232,7 +232,9 @@ def test_statistics_a_phase_left_open_by_a_dead_server_ends_with_its_job(app: An
                        "started": "2026-01-01T00:00:00.000Z",
                        "finished": "2026-01-01T00:00:10.000Z", "infrastructure_id": "local"})
     started = samples.epoch("2026-01-01T00:00:01.000Z")
-    manager.metering.store.start_phase(job_id, Phase(1, "Execute", started))  # never finished
+    store = manager.metering.store
+    store.write(lambda connection: store.start_phase(  # and never finished
+        connection, job_id, Phase(1, "Execute", started)))
     statistics = client.get(f"/jobs/{job_id}/statistics").get_json()
     assert statistics["phases"] == [{"phase": "Execute", "started": "2026-01-01T00:00:01.000Z",
                                      "finished": "2026-01-01T00:00:10.000Z", "seconds": 9.0}]

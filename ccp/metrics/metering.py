@@ -4,7 +4,8 @@ and phases go (the job store, the operator counters) and where they are read bac
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -15,11 +16,13 @@ from ccp.archive import Archives
 from ccp.jobs import Job
 from ccp.metrics.meter import Meter
 from ccp.metrics.samples import Phase, Sample, epoch, from_csv
-from ccp.metrics.store import MetricsStore
+from ccp.metrics.store import MetricsStore, Writer
 from ccp.metrics.summary import summarize
 from ccp.runtimes.base import Runtime
 from ccp.values import as_bool
 
+LOGGER = logging.getLogger(__name__)
+FLUSH_SECONDS = 30.0
 PHASE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400)
 
 
@@ -46,6 +49,7 @@ class Metering:
     def __init__(self, engine: Engine, settings: MetricsSettings) -> None:
         self.settings = settings
         self.store = MetricsStore(engine)
+        self.writer = Writer(self.store)
         # Operator metrics of this server; ccp.metrics.prometheus adds what the store knows.
         self.registry = CollectorRegistry()
         self.phase_seconds = Histogram(
@@ -55,6 +59,13 @@ class Metering:
         self.failed_samples = Counter(
             "ccp_metric_samples_failed", "Samples of running executions the runtime could "
             "not give", registry=self.registry)
+
+    def flush(self, timeout: float = FLUSH_SECONDS) -> None:
+        """Wait until what the meters told so far is in the store (a job's samples and
+        phases are there before the job is final)."""
+        if not self.writer.flush(timeout):
+            LOGGER.warning("metrics: the job store took over %.0f s to take the samples",
+                           timeout)
 
     def meter(self, job: Job, runtime: Runtime) -> Meter:
         return Meter(job.identifier, runtime, _Sink(self, job.infrastructure_id),
@@ -88,23 +99,29 @@ class Metering:
 
 
 class _Sink:
-    """What one execution's Meter tells its server: the store and the operator metrics."""
+    """What one execution's Meter tells its server: the store (through the writer thread:
+    the execution never waits for the database) and the operator metrics."""
 
     def __init__(self, metering: Metering, infrastructure: str) -> None:
         self.metering = metering
         self.infrastructure = infrastructure
 
     def add_samples(self, job_id: str, samples: list[Sample]) -> None:
-        self.metering.store.add_samples(job_id, samples)
+        self.metering.writer.put(
+            lambda connection: MetricsStore.add_samples(connection, job_id, samples))
 
     def start_phase(self, job_id: str, phase: Phase) -> None:
-        self.metering.store.start_phase(job_id, phase)
+        started = replace(phase)  # as it is now: the Meter goes on changing its own
+        self.metering.writer.put(
+            lambda connection: MetricsStore.start_phase(connection, job_id, started))
 
     def finish_phase(self, job_id: str, phase: Phase) -> None:
         if phase.seconds is not None:
             self.metering.phase_seconds.labels(phase.name, self.infrastructure).observe(
                 phase.seconds)
-        self.metering.store.finish_phase(job_id, phase)
+        finished = replace(phase)
+        self.metering.writer.put(
+            lambda connection: MetricsStore.finish_phase(connection, job_id, finished))
 
     def sample_failed(self) -> None:
         self.metering.failed_samples.inc()
