@@ -161,6 +161,8 @@ def test_preview_hostile_html_and_svg_never_run(page: Page, server: Any) -> None
     job_id = run(server, "gallery")
     assert wait_final(server, job_id) == "successful"
     page.goto(f"{server.url}/ui/executions/{job_id}")
+    expect(page.locator("#job-status")).to_have_text("successful")
+    expect(page).to_have_title("successful · gallery · CCP")  # set by job.js; then unchanged
     title = page.title()
     for name in ("evil.html", "evil.svg"):
         page.locator(f"#outputs-list tr[data-file='{name}'] button[data-preview]").click()
