@@ -359,7 +359,8 @@ def submit(session: requests.Session, url: str, process_id: str,
            inputs: dict[str, Any] | None = None, headers: dict[str, str] | None = None
            ) -> str:
     response = session.post(f"{url}/processes/{process_id}/execution",
-                            json={"inputs": inputs or {}}, headers=headers, timeout=60)
+                            json={"inputs": inputs or {}},
+                            headers={**(headers or {}), "Prefer": "respond-async"}, timeout=60)
     if response.status_code != 201:
         raise RuntimeError(f"submitting {process_id}: HTTP {response.status_code}: "
                            f"{response.text[:300]}")

@@ -8,6 +8,7 @@ imported zip):
     metadata/metrics.csv      what each replica used, sampled while it ran (ccp.metrics)
     auth/jwt.json
     outputs/output.zip        everything the method wrote to /ccp_data
+    outputs/named/<output id>/<path>   the files of each named output (ccp.outputs)
     logs/execution.log        every line with time, phase, replica and stream
     logs/<phase>.stdout.log   logs/<phase>.stderr.log
 While an execution runs, the archive grows in its work dir (`<data dir>/work/<job id>/
@@ -39,6 +40,7 @@ PROVENANCE_TTL = "metadata/provenance.ttl"
 METRICS_CSV = "metadata/metrics.csv"
 CLAIMS = "auth/jwt.json"
 OUTPUT_ZIP = "outputs/output.zip"
+NAMED_OUTPUTS = "outputs/named"
 LOGS = "logs"
 EXECUTION_LOG = "logs/execution.log"
 CHUNK = 1024 * 1024
@@ -48,6 +50,13 @@ def phase_log(phase: str, stream: str, replica: int = 1) -> str:
     """`logs/<phase>.<stream>.log` (`.replica-N` before the stream for replicas 2..N)."""
     suffix = "" if replica == 1 else f".replica-{replica}"
     return f"{LOGS}/{phase.lower()}{suffix}.{stream}.log"
+
+
+def named_output(output_id: str, name: str = "") -> str:
+    """`outputs/named/<output id>/<name>`: a file of a named output, by its path under
+    /ccp_data (the output's folder when `name` is empty)."""
+    folder = f"{NAMED_OUTPUTS}/{output_id}"
+    return f"{folder}/{name}" if name else folder
 
 
 def prefix_of(job_id: str) -> str:
@@ -116,9 +125,10 @@ class _ChunkSink:
         return data
 
 
-def stream_zip(storage: Storage, job_id: str) -> Iterator[bytes]:
-    """The whole archive as one zip, streamed from the store without holding it in memory."""
-    prefix = prefix_of(job_id)
+def stream_zip(storage: Storage, job_id: str, part: str = "") -> Iterator[bytes]:
+    """The whole archive (or the files under one part of it) as one zip, streamed from the
+    store without holding it in memory."""
+    prefix = f"{prefix_of(job_id)}/{part}" if part else prefix_of(job_id)
     sink = _ChunkSink()
     with zipfile.ZipFile(cast(IO[bytes], sink), "w", zipfile.ZIP_DEFLATED,
                          allowZip64=True) as archive:
@@ -206,8 +216,20 @@ class Archives:
             log.seek(offset)
             return log.read()
 
-    def stream_zip(self, job_id: str) -> Iterator[bytes]:
-        return stream_zip(self.storage, job_id)
+    def stream_zip(self, job_id: str, part: str = "") -> Iterator[bytes]:
+        return stream_zip(self.storage, job_id, part)
+
+    def named_files(self, job_id: str) -> dict[str, list[str]]:
+        """Output id -> the stored files of each named output (paths under /ccp_data)."""
+        found: dict[str, list[str]] = {}
+        for name in self.storage.list(f"{prefix_of(job_id)}/{NAMED_OUTPUTS}"):
+            output_id, _, path = name.partition("/")
+            if path:
+                found.setdefault(output_id, []).append(path)
+        return found
+
+    def size(self, job_id: str, part: str) -> int:
+        return self.storage.size(self.key(job_id, part))
 
     def open_seekable(self, job_id: str, part: str) -> BinaryIO:
         """One stored part as a seekable file, read in ranges (a zip's members, say);

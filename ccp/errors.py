@@ -134,7 +134,7 @@ class NotAcceptable(CCPError):
     type = f"{CCP_EXCEPTIONS}not-acceptable"
 
 
-# --- 409 / 413 / 429 -----------------------------------------------------------------------------
+# --- 409 / 413 / 415 / 429 ----------------------------------------------------------------------
 
 class Conflict(CCPError):
     status = 409
@@ -151,6 +151,14 @@ class PayloadTooLarge(CCPError):
     status = 413
     title = "Payload too large"
     type = f"{CCP_EXCEPTIONS}payload-too-large"
+
+
+class UnsupportedMediaType(CCPError):
+    """Part 2: a deploy body (or execution unit) of a kind this server does not run."""
+
+    status = 415
+    title = "Unsupported media type"
+    type = f"{OGC_PART2_EXCEPTIONS}unsupported-media-type"
 
 
 class TooManyJobs(CCPError):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ccp import archive, provenance, templating
+from ccp import outputs as output_kinds
 from ccp.archive import Archives
 from ccp.executionlog import ExecutionLog
 from ccp.jobs import JobStatus
@@ -127,6 +128,11 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         fetched = workdir / "ccp_data"
         runtime.fetch(instance, fetched)
         outputs = archive.zip_outputs(fetched, archive_dir / archive.OUTPUT_ZIP)
+        named, missing = output_kinds.collect(execution.method.raw, fetched, archive_dir,
+                                              inputs["ccpreplicas"])
+        outputs += named
+        for output_id in missing:
+            log.event("Fetch", f"named output '{output_id}' matched no file")
         shutil.rmtree(fetched, ignore_errors=True)
         if "undeploy" in scripts:
             enter("Undeploy", "running the undeploy script")
@@ -287,7 +293,8 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
         started=started,
         ended=finished,
         user=execution.user,
-        outputs=[provenance.OutputFile(o["name"], o["size"], o["sha256"]) for o in outputs],
+        outputs=[provenance.OutputFile(o["name"], o["size"], o["sha256"], o.get("output", ""))
+                 for o in outputs],
         derived_from=execution.derived_from,
         method_digest=execution.method.digest,
         method_source=execution.method_source,

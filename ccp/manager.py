@@ -12,6 +12,7 @@ reachability; `RuntimePool` (ccp.runtimepool) holds one runtime per Infrastructu
 from __future__ import annotations
 
 import collections
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +21,8 @@ from typing import Any
 from pygeoapi.process.base import UnknownProcessError
 from pygeoapi.process.manager.base import BaseManager
 
-from ccp import errors, safejson, templating
+from ccp import errors, safejson, syncexec, templating
+from ccp import outputs as output_kinds
 from ccp.archive import Archives
 from ccp.auth import ANONYMOUS, Requester
 from ccp.executor import Executor
@@ -48,6 +50,9 @@ DEFAULTS = {
     "infrastructures": "infrastructures",
     "storage": {"type": "local"},
     "base_url": "http://localhost:5000",
+    "sync_max_seconds": 60,
+    "sync_max_waiting": 8,
+    "max_value_bytes": 1024 * 1024,
 }
 
 
@@ -85,8 +90,13 @@ class CCPManager(BaseManager):
                                  self.template_limits,
                                  settings.get("runtime_token_secret_env",
                                               "CCP_RUNTIME_TOKEN_SECRET"), self.metering)
+        # Synchronous execution: how long and how many requests may hold (ccp.syncexec).
+        self.sync_max_seconds = float(settings["sync_max_seconds"])
+        self.sync_holders = syncexec.Holders(int(settings["sync_max_waiting"]))
+        self.finished = syncexec.FinishSignals()
+        self.max_value_bytes = int(settings["max_value_bytes"])  # outputs given by value
         self.workers = WorkerPool(self.store, self.worker_id, int(settings["concurrency"]),
-                                  self.executor.run)
+                                  self._run_job)
         self.recovery = Recovery(self.store, self.registry, self.runtimes, self.archives,
                                  self.executor, self.worker_id,
                                  float(settings["heartbeat_timeout"]))
@@ -133,7 +143,18 @@ class CCPManager(BaseManager):
         self.recovery.stop(max(0.1, deadline - time.monotonic()))
         self._started = False
 
+    def _run_job(self, job: Job, stopping: threading.Event) -> None:
+        try:
+            self.executor.run(job, stopping)
+        finally:
+            self.finished.announce(job.identifier)  # wakes a synchronous request waiting
+
     # --- jobs --------------------------------------------------------------------------------
+
+    def wait_final(self, job_id: str, seconds: float) -> Job:
+        """The job once it has ended, or as it is after `seconds`."""
+        return syncexec.wait_until(self.finished, job_id, seconds,
+                                   lambda: self.get_job(job_id), lambda job: job.is_final)
 
     def get_job(self, job_id: str) -> Job:
         try:
@@ -159,6 +180,10 @@ class CCPManager(BaseManager):
                 raise errors.InvalidParameter(f"'{key}' must be an object keyed by {key[:-1]} id")
         if request.get("response", "raw") not in ("raw", "document"):
             raise errors.InvalidParameter("'response' must be 'raw' or 'document'")
+        try:
+            output_kinds.selection(method.raw, request)
+        except output_kinds.OutputRequestError as err:
+            raise errors.InvalidParameter(str(err), title="Invalid output request") from err
         infrastructure = self.registry.infrastructure_of(method)
         if infrastructure is None:
             raise errors.Conflict(

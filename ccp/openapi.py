@@ -24,6 +24,23 @@ def _binary(media_type: str, description: str) -> dict[str, Any]:
             "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
 
 
+def _results(description: str) -> dict[str, Any]:
+    """A results answer: the document, several raw outputs, or one raw output of its type."""
+    return {"description": description,
+            "headers": {"Link": {"description": "rel=monitor (the job, when synchronous), "
+                                 "archive, outputs, provenance",
+                                 "schema": {"type": "string"}}},
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/Results"}},
+                        "multipart/related": {"schema": {"type": "string",
+                                                         "format": "binary"}},
+                        "*/*": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+NO_CONTENT_RESULTS = {"description": "response raw, every output by reference: one Link "
+                      "header per output (rel .../results, title = output id)",
+                      "headers": {"Link": {"schema": {"type": "string"}}}}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     titles = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
               406: "Not acceptable", 409: "Conflict", 413: "Payload too large",
@@ -39,6 +56,12 @@ def _path_param(name: str, description: str, enum: list[str] | None = None) -> d
             "schema": schema}
 
 
+DEPLOY_BODY = {
+    JSON: {"schema": {"anyOf": [{"$ref": "#/components/schemas/Method"},
+                                {"$ref": "#/components/schemas/ApplicationPackage"}]}},
+    "application/ogcapppkg+json": {"schema": {
+        "$ref": "#/components/schemas/ApplicationPackage"}},
+}
 PROCESS_ID = _path_param("processId", "Method (process) identifier")
 JOB_ID = _path_param("jobId", "Execution (job) identifier")
 LANG = _path_param("lang", "Language of the stub", LANGUAGES)
@@ -96,7 +119,9 @@ SCHEMAS: dict[str, Any] = {
                        "title": {"type": "string"}, "executable": {"type": "boolean"},
                        "readOnly": {"type": "boolean"},
                        "notExecutableBecause": {"type": "string"},
-                       "jobControlOptions": {"type": "array", "items": {"type": "string"}},
+                       "jobControlOptions": {"type": "array", "items": {
+                           "type": "string",
+                           "enum": ["sync-execute", "async-execute", "dismiss"]}},
                        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
     },
     "ProcessList": {
@@ -118,8 +143,35 @@ SCHEMAS: dict[str, Any] = {
     },
     "Execute": {
         "type": "object",
-        "properties": {"inputs": {"type": "object"}, "outputs": {"type": "object"},
-                       "response": {"type": "string", "enum": ["raw", "document"]}},
+        "properties": {
+            "inputs": {"type": "object"},
+            "outputs": {"type": "object", "description": "Outputs to give (all if left out), "
+                        "each {transmissionMode, format}; an unknown id is a 400",
+                        "additionalProperties": {"$ref": "#/components/schemas/OutputRequest"}},
+            "response": {"type": "string", "enum": ["raw", "document"],
+                         "description": "raw: the outputs themselves (one: its media type; "
+                         "several: multipart/related; by reference: 204 + Link headers). "
+                         "document (CCP's default when left out): the results document"}},
+    },
+    "OutputRequest": {
+        "type": "object",
+        "properties": {"transmissionMode": {"type": "string", "enum": ["value", "reference"]},
+                       "format": {"type": "object", "properties": {
+                           "mediaType": {"type": "string"}, "encoding": {"type": "string"},
+                           "schema": {}}}},
+    },
+    "Results": {
+        "type": "object",
+        "description": "Output id -> its value, a qualified value {value, mediaType, "
+                       "encoding} or a link {href, type}",
+        "additionalProperties": {},
+    },
+    "ApplicationPackage": {
+        "type": "object",
+        "description": "OGC Application Package: executionUnit of type ccp (image, "
+                       "infrastructure, scripts) or docker/oci (image, command)",
+        "properties": {"processDescription": {"type": "object"},
+                       "executionUnit": {}},
     },
     "Infrastructure": {
         "type": "object", "required": ["id", "name", "type"],
@@ -153,11 +205,10 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                   **_errors(400)}},
             "post": {"summary": "Deploy a Method (OGC API - Processes Part 2)",
                      "operationId": "deploy",
-                     "requestBody": {"required": True, "content": {
-                         JSON: {"schema": {"$ref": "#/components/schemas/Method"}},
-                         "application/ogcapppkg+json": {"schema": any_object}}},
+                     "requestBody": {"required": True, "content": DEPLOY_BODY},
                      "responses": {"201": _json({"$ref": "#/components/schemas/ProcessSummary"},
-                                                "Deployed"), **_errors(400, 403, 409, 413)}},
+                                                "Deployed"),
+                                   **_errors(400, 403, 409, 413, 415)}},
         },
         "/processes/{processId}": {
             "parameters": [PROCESS_ID],
@@ -165,25 +216,43 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                     "responses": {"200": _json({"$ref": "#/components/schemas/Method"}),
                                   **_errors(404)}},
             "put": {"summary": "Replace a Method", "operationId": "replace",
-                    "requestBody": {"required": True, "content": {
-                        JSON: {"schema": {"$ref": "#/components/schemas/Method"}}}},
+                    "requestBody": {"required": True, "content": DEPLOY_BODY},
                     "responses": {"204": {"description": "Replaced"},
-                                  **_errors(400, 403, 404, 409, 413)}},
+                                  **_errors(400, 403, 404, 409, 413, 415)}},
             "delete": {"summary": "Undeploy a Method", "operationId": "undeploy",
                        "responses": {"204": {"description": "Undeployed"},
                                      **_errors(403, 404)}},
         },
         "/processes/{processId}/execution": {
             "parameters": [PROCESS_ID],
-            "post": {"summary": "Execute a Method asynchronously", "operationId": "execute",
+            "post": {"summary": "Execute a Method: synchronously (200, 204) when it declares "
+                                "sync-execute and the client does not prefer respond-async, "
+                                "within the server's cap; else asynchronously (201)",
+                     "operationId": "execute",
+                     "parameters": [{"name": "Prefer", "in": "header", "required": False,
+                                     "description": "respond-async and/or wait=<seconds> "
+                                     "(RFC 7240)", "schema": {"type": "string"}}],
                      "requestBody": {"required": True, "content": {
                          JSON: {"schema": {"$ref": "#/components/schemas/Execute"}}}},
                      "responses": {
+                         "200": _results("Synchronous: the results"),
                          "201": {"description": "Accepted; Location names the job",
-                                 "headers": {"Location": {"schema": {"type": "string"}}},
+                                 "headers": {"Location": {"schema": {"type": "string"}},
+                                             "Preference-Applied": {
+                                                 "schema": {"type": "string"}}},
                                  "content": {JSON: {"schema": {
                                      "$ref": "#/components/schemas/StatusInfo"}}}},
+                         "204": NO_CONTENT_RESULTS,
                          **_errors(400, 403, 404, 409, 413, 429)}},
+        },
+        "/processes/{processId}/package": {
+            "parameters": [PROCESS_ID],
+            "get": {"summary": "The OGC Application Package that deploys the Method again",
+                    "operationId": "getPackage",
+                    "responses": {"200": {"description": "Application package", "content": {
+                        "application/ogcapppkg+json": {"schema": {
+                            "$ref": "#/components/schemas/ApplicationPackage"}}}},
+                        **_errors(404)}},
         },
         "/processes/{processId}/versions": {
             "parameters": [PROCESS_ID],
@@ -252,8 +321,19 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
         },
         "/jobs/{jobId}/results": {
             "parameters": [JOB_ID],
-            "get": {"summary": "Results of a successful Execution", "operationId": "getResult",
-                    "responses": {"200": _json(any_object), **_errors(404, 409)}},
+            "get": {"summary": "Results of a successful Execution (as its request asked: "
+                               "document, or raw)", "operationId": "getResult",
+                    "responses": {"200": _results("The results"), "204": NO_CONTENT_RESULTS,
+                                  **_errors(404, 409)}},
+        },
+        "/jobs/{jobId}/results/{outputId}": {
+            "parameters": [JOB_ID, _path_param("outputId", "Output identifier")],
+            "get": {"summary": "One output of a successful Execution, with its media type "
+                               "(several files of one glob: a zip)",
+                    "operationId": "getOutput",
+                    "responses": {"200": _binary("*/*", "The output"),
+                                  "302": {"description": "Redirect to a presigned URL"},
+                                  **_errors(404, 409)}},
         },
         "/jobs/{jobId}/archive": {
             "parameters": [JOB_ID],

@@ -24,6 +24,7 @@ class OutputFile:
     name: str
     size: int
     sha256: str
+    output: str = ""  # the named output it belongs to; empty: a file of output.zip
 
 
 @dataclass
@@ -115,11 +116,14 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
     doc.actedOnBehalfOf(infrastructure, user)
 
     for output in facts.outputs:
-        entity = doc.entity(
-            f"job:{facts.job_id}/outputs/{_local(output.name, safe='/')}",
-            {"prov:type": "ccp:OutputFile", "prov:label": output.name,
-             "ccp:size": output.size, "ccp:sha256": output.sha256},
-        )
+        attributes = {"prov:type": "ccp:OutputFile", "prov:label": output.name,
+                      "ccp:size": output.size, "ccp:sha256": output.sha256}
+        name = f"job:{facts.job_id}/outputs/{_local(output.name, safe='/')}"
+        if output.output:
+            attributes.update({"prov:type": "ccp:NamedOutput", "ccp:output": output.output})
+            name = (f"job:{facts.job_id}/results/{_local(output.output)}/"
+                    f"{_local(output.name, safe='/')}")
+        entity = doc.entity(name, attributes)
         doc.wasGeneratedBy(entity, activity, facts.ended)
         doc.wasAttributedTo(entity, user)
 

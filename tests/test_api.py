@@ -30,12 +30,13 @@ def assert_ogc_exception(response, status: int, *words: str) -> dict:
     return body
 
 
-def test_processes_are_published_async_with_control_inputs(client) -> None:
+def test_processes_are_published_with_their_modes_and_control_inputs(client) -> None:
     listed = client.get("/processes").get_json()["processes"]
     ids = {p["id"] for p in listed}
     assert {"hello-world", "always-fails", "sleep", "jdk8-maven-example"} <= ids
     description = client.get("/processes/hello-world").get_json()
-    assert description["jobControlOptions"] == ["async-execute"]
+    assert description["jobControlOptions"] == ["sync-execute", "async-execute"]
+    assert client.get("/processes/sleep").get_json()["jobControlOptions"] == ["async-execute"]
     assert {"ccpimage", "ccpmaxtime", "ccpreplicas", "name"} <= set(description["inputs"])
     assert description["executable"] is True
     assert any(link["rel"].endswith("/execute") for link in description["links"])

@@ -106,7 +106,8 @@ def test_two_servers_sharing_postgresql_run_each_job_exactly_once(
     for number in range(24):
         server = servers[number % 2]
         response = requests.post(f"{server.url}/processes/count-run/execution",
-                                 json={"inputs": {"ledger": str(ledger)}}, timeout=10)
+                                 json={"inputs": {"ledger": str(ledger)}},
+                                 headers={"Prefer": "respond-async"}, timeout=10)
         assert response.status_code == 201
         job_ids.append(response.json()["jobID"])
     deadline = time.monotonic() + 90

@@ -318,7 +318,8 @@ def test_servers_started_together_on_a_new_postgresql_database_all_serve(
     job_ids = []
     for number in range(12):
         response = requests.post(f"{servers[number % 4].url}/processes/count-run/execution",
-                                 json={"inputs": {"ledger": str(ledger)}}, timeout=10)
+                                 json={"inputs": {"ledger": str(ledger)}},
+                                 headers={"Prefer": "respond-async"}, timeout=10)
         assert response.status_code == 201, response.text
         job_ids.append(response.json()["jobID"])
     deadline = time.monotonic() + 90

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ccp.api import downloads, infrastructures, jobs, landing, metrics, outputs, processes
+from ccp.api import (
+    downloads,
+    infrastructures,
+    jobs,
+    landing,
+    metrics,
+    outputfiles,
+    processes,
+    results,
+)
 
 BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, processes.blueprint, jobs.blueprint,
-                                     downloads.blueprint, infrastructures.blueprint,
-                                     metrics.blueprint, outputs.blueprint)
+                                     results.blueprint, downloads.blueprint,
+                                     infrastructures.blueprint, metrics.blueprint,
+                                     outputfiles.blueprint)

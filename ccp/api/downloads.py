@@ -12,7 +12,7 @@ from ccp.archive import Download
 blueprint = Blueprint("downloads", __name__)
 
 
-def _send(download: Download, mimetype: str, filename: str) -> WerkzeugResponse:
+def send_download(download: Download, mimetype: str, filename: str) -> WerkzeugResponse:
     if manager().redirect_downloads and (url := download.presigned_url()):
         return redirect(url, 302)
 
@@ -32,7 +32,7 @@ def download_archive(job_id: str) -> WerkzeugResponse:
     finished_job(job_id)
     archives = manager().archives
     if manager().redirect_downloads:
-        return _send(archives.whole_zip_download(job_id), "application/zip",
+        return send_download(archives.whole_zip_download(job_id), "application/zip",
                      f"ccp-{job_id}.zip")
     response = Response(stream_with_context(archives.stream_zip(job_id)),
                         mimetype="application/zip")
@@ -48,7 +48,7 @@ def download_outputs(job_id: str) -> WerkzeugResponse:
         download = manager().archives.download(job_id, archive.OUTPUT_ZIP)
     except FileNotFoundError as err:
         raise errors.NotFound(f"{filename} is not in the archive") from err
-    return _send(download, "application/zip", filename)
+    return send_download(download, "application/zip", filename)
 
 
 @blueprint.get("/jobs/<jobid:job_id>/provenance")

@@ -25,6 +25,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/docker",
 ]
 
 

@@ -54,6 +54,10 @@ class Reply:
                               f"{content[:200]!r}") from err
 
 
+# Executions answer at once with their job, even of Methods that can run synchronously.
+ASYNC = "respond-async"
+
+
 class Transport(Protocol):
     where: str
 
@@ -72,6 +76,7 @@ class HTTPTransport:
         self.where = url.rstrip("/")
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "ccp-cli"
+        self.session.headers["Prefer"] = ASYNC  # the CLI follows every job itself
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
             address = urlsplit(self.where)
@@ -115,7 +120,7 @@ class InProcessTransport:
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: Any = None) -> Reply:
         response = self.client.open(path, method=method, query_string=params, json=body,
-                                    buffered=False)
+                                    headers={"Prefer": ASYNC}, buffered=False)
         return Reply(response.status_code, dict(response.headers), response.iter_encoded(),
                      response.close)
 

@@ -1,5 +1,5 @@
 """The OpenAPI paths of the metrics, statistics and outputs routes (ccp.api.metrics,
-ccp.api.outputs), merged into ccp.openapi's document."""
+ccp.api.outputfiles), merged into ccp.openapi's document."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from ccp import errors, outputs
+from ccp import errors, outputfiles
 from ccp.metrics import Phase, Sample, prov_attributes, summarize
 from ccp.metrics.samples import COLUMNS, from_csv, increase, rows, to_csv
 from ccp.runtimes.usage import Usage, from_docker_stats, from_lxd_state
@@ -126,20 +126,21 @@ def test_metrics_usage_from_the_engines_answers() -> None:
 
 @pytest.mark.parametrize("path", ["a.txt", "dir/b c.csv", "naïve/ü.txt", ".hidden", "a..b"])
 def test_preview_paths_that_name_a_member(path: str) -> None:
-    assert outputs.checked_path(path) == path
+    assert outputfiles.checked_path(path) == path
 
 
 @pytest.mark.parametrize("path", ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a/.",
                                   "a\\b", "a\x00b", "a\nb", "x" * 1025])
 def test_preview_paths_that_could_mean_something_else_are_refused(path: str) -> None:
     with pytest.raises(errors.InvalidParameter):
-        outputs.checked_path(path)
+        outputfiles.checked_path(path)
 
 
 def test_preview_media_types() -> None:
-    assert outputs.media_type("m/points.GeoJSON") == "application/geo+json"
-    assert outputs.media_type("t.csv") == "text/csv"
-    assert outputs.media_type("i.png") == "image/png"
-    assert outputs.media_type("page.html") == "text/html"
-    assert outputs.media_type("blob") == "application/octet-stream"
-    assert "text/html" not in outputs.INLINE_TYPES and "image/svg+xml" not in outputs.INLINE_TYPES
+    assert outputfiles.media_type("m/points.GeoJSON") == "application/geo+json"
+    assert outputfiles.media_type("t.csv") == "text/csv"
+    assert outputfiles.media_type("i.png") == "image/png"
+    assert outputfiles.media_type("page.html") == "text/html"
+    assert outputfiles.media_type("blob") == "application/octet-stream"
+    assert "text/html" not in outputfiles.INLINE_TYPES
+    assert "image/svg+xml" not in outputfiles.INLINE_TYPES

@@ -99,8 +99,8 @@ const CCP = (() => {
     return (await api("GET", path, { headers: { Accept: "text/plain, */*" } })).text();
   }
 
-  async function sendJSON(method, path, data) {
-    const response = await api(method, path, { json: data });
+  async function sendJSON(method, path, data, headers) {
+    const response = await api(method, path, { json: data, headers });
     const text = await response.text();
     return { response, data: text ? JSON.parse(text) : null };
   }

@@ -4,7 +4,7 @@ zip, is ccp.api.downloads').
 
 A member is user data. Every answer carries `X-Content-Type-Options: nosniff` and a
 Content-Security-Policy `sandbox` with nothing allowed, so even a member opened directly in
-a browser runs no script; only types that cannot run anything (ccp.outputs.INLINE_TYPES) are
+a browser runs no script; only types that cannot run anything (ccp.outputfiles.INLINE_TYPES) are
 sent inline, everything else as an attachment.
 """
 
@@ -16,11 +16,11 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response
 
-from ccp import archive, errors, outputs
+from ccp import archive, errors, outputfiles
 from ccp.api.common import base_url, finished_job, int_param, json_response, manager
 from ccp.jobs import Job
 
-blueprint = Blueprint("outputs", __name__)
+blueprint = Blueprint("outputfiles", __name__)
 DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024
 SANDBOX = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
 
@@ -46,7 +46,7 @@ def list_outputs(job_id: str) -> Response:
     limit = int_param("limit", 1000, 1, 10000)
     offset = int_param("offset", 0, 0)
     with _zip_of(job_id) as stream:
-        found = outputs.members(stream)
+        found = outputfiles.members(stream)
     url = f"{base_url()}/jobs/{job_id}/outputs"
     page = found[offset:offset + limit]
     return json_response({
@@ -64,11 +64,11 @@ def list_outputs(job_id: str) -> Response:
 
 @blueprint.get("/jobs/<jobid:job_id>/outputs/<path:path>")
 def get_output(job_id: str, path: str) -> Response:
-    outputs.checked_path(path)
+    outputfiles.checked_path(path)
     limit = int(manager().settings.get("max_output_file_bytes") or DEFAULT_MAX_FILE_BYTES)
     stream = _zip_of(job_id)
     try:
-        member = outputs.find(stream, path)
+        member = outputfiles.find(stream, path)
     except BaseException:
         stream.close()
         raise
@@ -80,9 +80,9 @@ def get_output(job_id: str, path: str) -> Response:
 
     def chunks() -> Iterator[bytes]:
         with stream:
-            yield from outputs.read(stream, path)
+            yield from outputfiles.read(stream, path)
 
-    inline = member.media_type in outputs.INLINE_TYPES
+    inline = member.media_type in outputfiles.INLINE_TYPES
     text = member.media_type.startswith("text/") or member.media_type.endswith("json")
     response = Response(chunks(),  # needs no request context: it only reads the zip
                         content_type=member.media_type + ("; charset=utf-8" if text else ""))
