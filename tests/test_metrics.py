@@ -19,7 +19,7 @@ import jwt
 import pytest
 from conftest import make_config
 from engines import ENGINE, IMAGE, LXD_IMAGE, REPO, Engine, lxd_client
-from helpers import archive_of, submit, wait_final, wait_until
+from helpers import ASYNC, archive_of, submit, wait_final, wait_until
 from sqlalchemy import text
 
 from ccp.app import create_app
@@ -322,7 +322,7 @@ def test_metrics_and_statistics_of_others_are_not_found(tmp_path: Path,
             return {"Authorization": f"Bearer {token}"}
 
         response = client.post("/processes/hello-world/execution", json={"inputs": {}},
-                               headers=bearer("alice"))
+                               headers={**bearer("alice"), **ASYNC})
         job_id = response.get_json()["jobID"]
         wait_until(_Authorized(client, bearer("alice")), job_id,
                    lambda job: job["status"] in ("successful", "failed"), 30)

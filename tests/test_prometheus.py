@@ -8,7 +8,7 @@ from typing import Any
 
 import jwt
 import requests
-from helpers import wait_final_url
+from helpers import ASYNC, wait_final_url
 from prometheus_client.parser import text_string_to_metric_families
 
 JWT_SECRET = "prometheus-test-secret-0123456789abcdef"
@@ -37,7 +37,7 @@ def test_prometheus_metrics_on_a_default_server(server_process: Any) -> None:
                                             ("type", "local"))] == 1.0
 
     response = requests.post(f"{server.url}/processes/hello-world/execution",
-                             json={"inputs": {}}, timeout=10)
+                             json={"inputs": {}}, headers=ASYNC, timeout=10)
     job = wait_final_url(server.url, response.json()["jobID"])
     assert job["status"] == "successful"
 

@@ -18,6 +18,7 @@ import pytest
 import requests
 from conftest import REPO, ServerProcess
 from engines import ENGINE, Engine
+from helpers import ASYNC
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 from test_metrics import busy_method
@@ -46,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def run(server: ServerProcess, method: str, inputs: dict[str, Any] | None = None) -> str:
     response = requests.post(f"{server.url}/processes/{method}/execution",
-                             json={"inputs": inputs or {}}, timeout=10)
+                             json={"inputs": inputs or {}}, headers=ASYNC, timeout=10)
     assert response.status_code == 201, response.text
     return response.json()["jobID"]
 
