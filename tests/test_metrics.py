@@ -173,7 +173,7 @@ def test_metrics_of_a_running_execution_are_live_then_archived(
 
 
 def test_metrics_as_csv_by_f_and_by_accept_and_only_newer_rounds(client: Any) -> None:
-    job_id = submit(client, "busy-local", {"seconds": 1})
+    job_id = submit(client, "busy-local", {"seconds": 2})  # busy 1 to 2 s
     assert wait_final(client, job_id, 60)["status"] == "successful"
     by_f = client.get(f"/jobs/{job_id}/metrics?f=csv")
     by_accept = client.get(f"/jobs/{job_id}/metrics", headers={"Accept": "text/csv"})
@@ -196,7 +196,7 @@ def test_metrics_as_csv_by_f_and_by_accept_and_only_newer_rounds(client: Any) ->
 
 
 def test_metrics_are_deleted_with_their_job(app: Any, client: Any) -> None:
-    job_id = submit(client, "busy-local", {"seconds": 1})
+    job_id = submit(client, "busy-local", {"seconds": 2})  # busy 1 to 2 s
     assert wait_final(client, job_id, 60)["status"] == "successful"
     store = app.extensions["ccp"].manager.metering.store
     assert store.samples(job_id) and store.phases(job_id)
@@ -206,7 +206,7 @@ def test_metrics_are_deleted_with_their_job(app: Any, client: Any) -> None:
 
 def test_metrics_of_an_imported_execution_come_from_its_archive(client: Any,
                                                                  app_factory: Any) -> None:
-    job_id = submit(client, "busy-local", {"seconds": 1})
+    job_id = submit(client, "busy-local", {"seconds": 2})  # busy 1 to 2 s
     assert wait_final(client, job_id, 60)["status"] == "successful"
     exported = client.get(f"/jobs/{job_id}/archive").data
     other = app_factory().test_client()
@@ -255,7 +255,7 @@ def test_metrics_a_broken_metrics_table_never_fails_an_execution(tmp_path: Path)
             connection.execute(text("DROP TABLE ccp_metric_samples"))
             connection.execute(text("DROP TABLE ccp_phases"))
         client = application.test_client()
-        job_id = submit(client, "busy-local", {"seconds": 1})
+        job_id = submit(client, "busy-local", {"seconds": 2})  # busy 1 to 2 s
         deadline = time.monotonic() + 60
         while not manager.get_job(job_id).is_final and time.monotonic() < deadline:
             time.sleep(0.1)
