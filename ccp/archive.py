@@ -4,6 +4,7 @@ This module owns every name in it and every place it lives; nothing else builds 
 path of an archive. Layout (the same in the store, in the downloadable zip and in an
 imported zip):
     metadata/request.json  method.json  infrastructure.json  instance.json  status.json
+    metadata/staged-inputs.json   inputs given by reference: source, path, size, sha256
     metadata/provenance.json  provenance.ttl
     metadata/metrics.csv      what each replica used, sampled while it ran (ccp.metrics)
     auth/jwt.json
@@ -38,6 +39,7 @@ STATUS = "metadata/status.json"
 PROVENANCE_JSON = "metadata/provenance.json"
 PROVENANCE_TTL = "metadata/provenance.ttl"
 METRICS_CSV = "metadata/metrics.csv"
+STAGED_INPUTS = "metadata/staged-inputs.json"
 CLAIMS = "auth/jwt.json"
 OUTPUT_ZIP = "outputs/output.zip"
 NAMED_OUTPUTS = "outputs/named"

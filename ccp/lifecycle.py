@@ -22,7 +22,9 @@ from ccp.executionlog import ExecutionLog
 from ccp.jobs import JobStatus
 from ccp.metrics import Meter, prov_attributes, samples, summarize
 from ccp.model import Infrastructure, Method
+from ccp.references import DownloadFailed, Reference, Sources, download_all, drop_unchanged
 from ccp.runtimes.base import (
+    DATA_PATH,
     Instance,
     Runtime,
     RuntimeCancelled,
@@ -33,8 +35,8 @@ from ccp.runtimes.base import (
 
 LOGGER = logging.getLogger(__name__)
 
-PROGRESS = {"Launch": 10, "Deploy": 25, "Execute": 40, "Fetch": 80, "Undeploy": 85,
-            "Destroy": 90, "Archive": 95}
+PROGRESS = {"Download": 7, "Launch": 10, "Stage": 20, "Deploy": 25, "Execute": 40,
+            "Fetch": 80, "Undeploy": 85, "Destroy": 90, "Archive": 95}
 CANCEL_SCRIPT_TIMEOUT = 30
 HEARTBEAT_SECONDS = 2.0
 
@@ -64,6 +66,9 @@ class Execution:
     runtime_env: dict[str, str] = field(default_factory=dict)
     method_source: str = "file"  # file, deployed or archive
     template_limits: templating.Limits = field(default_factory=templating.Limits)
+    references: list[Reference] = field(default_factory=list)  # inputs given by href
+    sources: Sources | None = None  # where they are downloaded from
+    staged_inputs: list[dict[str, Any]] = field(default_factory=list)  # what was staged
 
 
 @dataclass
@@ -110,6 +115,11 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         scripts = templating.render_all(execution.method.scripts, inputs,
                                         execution.template_limits)
         watchdog.cancel_script = scripts.get("cancel")
+        if execution.references and execution.sources is not None:
+            enter("Download", f"{len(execution.references)} input(s) given by reference")
+            execution.staged_inputs = download_all(
+                execution.references, execution.sources, workdir / "stage",
+                lambda text: log.event("Download", text), watchdog.cancel_requested.is_set)
         enter("Launch", f"starting {inputs['ccpimage']} on {execution.infrastructure.id}")
         instance = runtime.launch(
             execution.job_id,
@@ -120,6 +130,11 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         reporter.instance_started(instance.to_dict())
         watchdog.instance = instance
         meter.watch(instance)
+        if execution.staged_inputs:
+            enter("Stage", f"copying {len(execution.staged_inputs)} input(s) to "
+                  f"{DATA_PATH}/inputs")
+            runtime.stage_inputs(instance, workdir / "stage" / "inputs")
+            shutil.rmtree(workdir / "stage", ignore_errors=True)
         for name in ("Deploy", "Execute"):
             if name.lower() in scripts:
                 enter(name, f"running the {name.lower()} script")
@@ -127,6 +142,9 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         enter("Fetch", "copying /ccp_data")
         fetched = workdir / "ccp_data"
         runtime.fetch(instance, fetched)
+        for root in ([fetched / f"replica-{n}" for n in range(1, instance.replicas + 1)]
+                     if instance.replicas > 1 else [fetched]):
+            drop_unchanged(root, execution.staged_inputs)
         outputs = archive.zip_outputs(fetched, archive_dir / archive.OUTPUT_ZIP)
         named, missing = output_kinds.collect(execution.method.raw, fetched, archive_dir,
                                               inputs["ccpreplicas"])
@@ -149,7 +167,7 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
             f"Timeout: the execution exceeded ccpmaxtime of {inputs['ccpmaxtime']} s during "
             f"{phase} and was stopped"
         )
-    except PhaseFailed as err:
+    except (PhaseFailed, DownloadFailed) as err:
         status, message = JobStatus.FAILED, str(err)
     except templating.RenderError as err:
         status, message = JobStatus.FAILED, f"Launch failed: a script could not be rendered: {err}"
@@ -277,6 +295,8 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         "statistics": statistics,
     })
     archive.write_json(archive_dir / archive.CLAIMS, execution.user)
+    if execution.references:
+        archive.write_json(archive_dir / archive.STAGED_INPUTS, execution.staged_inputs)
 
 
 def _write_provenance(execution: Execution, status: str, started: str, finished: str,
@@ -299,6 +319,7 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
         method_digest=execution.method.digest,
         method_source=execution.method_source,
         statistics=prov_attributes(statistics) if statistics else {},
+        staged_inputs=execution.staged_inputs,
     )
     doc = provenance.build(facts)
     (archive_dir / archive.PROVENANCE_JSON).parent.mkdir(parents=True, exist_ok=True)

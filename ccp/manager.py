@@ -21,23 +21,27 @@ from typing import Any
 from pygeoapi.process.base import UnknownProcessError
 from pygeoapi.process.manager.base import BaseManager
 
-from ccp import errors, safejson, syncexec, templating
+from ccp import callbacks, errors, jobmanagement, references, safejson, syncexec, templating
 from ccp import outputs as output_kinds
 from ccp.archive import Archives
 from ccp.auth import ANONYMOUS, Requester
+from ccp.callbacks import Callbacks, CallbackSettings
 from ccp.executor import Executor
 from ccp.importing import Importer
 from ccp.inputs import InputError, resolve_inputs
+from ccp.jobmanagement import JobManagement
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.methodstore import MethodStore
 from ccp.metrics import Metering, MetricsSettings, prometheus
 from ccp.model import Method
+from ccp.outbound import OutboundPolicy
 from ccp.policy import RETRY_AFTER_SECONDS, Policy
 from ccp.processor import CCPProcessor
 from ccp.recovery import Recovery
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
+from ccp.runtimes import RUNTIME_TYPES
 from ccp.storage import storage_from_config
 from ccp.values import as_bool
 from ccp.workers import WorkerPool
@@ -102,6 +106,18 @@ class CCPManager(BaseManager):
                                  float(settings["heartbeat_timeout"]))
         self.importer = Importer(self.store, self.archives, self.registry, self.json_limits)
         prometheus.describe_server(self.metering.registry, self)
+        outbound = settings.get("outbound") or {}
+        self.outbound = OutboundPolicy.from_config(outbound, self.base_url)
+        self.sources = references.Sources(
+            self.outbound, self.archives.storage, self.store,
+            tuple(str(outbound.get("s3_shared_prefixes") or "").split(",")))
+        self.callbacks = Callbacks(self.store, self.outbound,
+                                   CallbackSettings.from_config(settings.get("callbacks")))
+        self.executor.sources = self.sources
+        self.executor.on_change = self.callbacks.job_changed
+        self.job_management = JobManagement(self, float(settings.get("created_job_ttl")
+                                                         or jobmanagement.DEFAULT_TTL))
+        self.recovery.tasks.append(self.job_management.expire)
         self._started = False
 
     # pygeoapi sets `processes` from its resources; CCP's processes are the registry's Methods.
@@ -135,12 +151,14 @@ class CCPManager(BaseManager):
         self._started = True
         self.recovery.start()
         self.workers.start()
+        self.callbacks.start()
 
     def stop(self, timeout: float = 60) -> None:
         """Stop taking jobs; running executions are cancelled, destroyed and archived."""
         deadline = time.monotonic() + timeout
         self.workers.stop(deadline)
         self.recovery.stop(max(0.1, deadline - time.monotonic()))
+        self.callbacks.stop(max(0.1, deadline - time.monotonic()))
         self._started = False
 
     def _run_job(self, job: Job, stopping: threading.Event) -> None:
@@ -165,7 +183,18 @@ class CCPManager(BaseManager):
     def submit(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
                derived_from: str | None = None, method: Method | None = None,
                method_source: str | None = None) -> str:
-        """Validate an execution request and queue it; returns the new job id.
+        """Validate an execution request and queue it; returns the new job id."""
+        record = self.prepare(process_id, request, requester, derived_from, method,
+                              method_source)
+        self.check_quota(requester)
+        self.store.add(record)
+        self.workers.wake()
+        return str(record["identifier"])
+
+    def prepare(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
+                derived_from: str | None = None, method: Method | None = None,
+                method_source: str | None = None) -> dict[str, Any]:
+        """Validate an execution request for `requester`: the job record to store.
 
         `method_source` says where the Method came from: `file` (the operator's methods
         folder), `deployed` (through the API) or `archive` (an imported Execution).
@@ -195,24 +224,28 @@ class CCPManager(BaseManager):
         if method_source != "file":
             self.policy.check_may_run_user_method(requester, infrastructure)
         try:
-            inputs = resolve_inputs(method, request.get("inputs"), infrastructure)
+            given, by_reference = references.split(method.inputs, request.get("inputs"))
+            inputs = resolve_inputs(method, given, infrastructure)
         except InputError as err:
             if err.code == "MissingParameterValue":
                 raise errors.MissingParameter(str(err)) from err
             title = "Unknown input" if err.code == "NoApplicableCode" else None
             raise errors.InvalidParameter(str(err), title=title) from err
-        self.check_quota(requester)
-        job_id = str(uuid.uuid4())
-        self.store.add({
-            "identifier": job_id, "process_id": method.id,
+        callbacks.check_subscriber(request, self.outbound)
+        if by_reference and \
+                "stage-inputs" not in RUNTIME_TYPES[infrastructure.type].load().capabilities:
+            raise errors.InvalidParameter(f"infrastructure '{infrastructure.id}' cannot take "
+                                          "inputs by reference (href)")
+        by_reference = [self.sources.check(reference, requester) for reference in by_reference]
+        return {
+            "identifier": str(uuid.uuid4()), "process_id": method.id,
             "process_version": method.version, "infrastructure_id": infrastructure.id,
             "request": request, "inputs": inputs, "owner": requester.subject,
             "claims": requester.claims, "derived_from": derived_from,
             "method": method.to_dict(), "method_digest": method.digest,
             "method_source": method_source, "infrastructure": infrastructure.to_dict(),
-        })
-        self.workers.wake()
-        return job_id
+            "input_references": [reference.to_dict() for reference in by_reference] or None,
+        }
 
     def check_quota(self, requester: Requester, adding_bytes: int = 0) -> None:
         """Refuse what would take one user past their role's limits."""
@@ -235,8 +268,9 @@ class CCPManager(BaseManager):
     def dismiss(self, job_id: str, wait: float = 20.0) -> Job:
         """Dismiss a job: a queued one at once, a running one by cancel script + Destroy."""
         job = self.get_job(job_id)
-        if job.status == JobStatus.ACCEPTED and self.store.dismiss_if_accepted(
-                job_id, "Dismissed before it started"):
+        if job.status in (JobStatus.ACCEPTED, JobStatus.CREATED) and \
+                self.store.dismiss_if_waiting(job_id, "Dismissed before it started"):
+            self.callbacks.job_changed(job_id, job.request.get("subscriber"))
             return self.get_job(job_id)
         if self.store.request_dismiss(job_id):
             deadline = time.monotonic() + wait

@@ -12,6 +12,7 @@ from ccp.runtimes import RUNTIME_TYPES
 JSON = "application/json"
 ERROR = {"$ref": "#/components/schemas/Exception"}
 JOB_STATUSES = list(STATUS_VALUES)
+PROV_FORMATS = ["json", "jsonld", "ttl", "nt", "xml", "provn"]
 LANGUAGES = ["python", "r", "julia", "ipynb"]
 
 
@@ -44,7 +45,8 @@ NO_CONTENT_RESULTS = {"description": "response raw, every output by reference: o
 def _errors(*codes: int) -> dict[str, Any]:
     titles = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
               406: "Not acceptable", 409: "Conflict", 413: "Payload too large",
-              415: "Unsupported media type", 429: "Too many executions (see Retry-After)"}
+              415: "Unsupported media type", 422: "Unsupported schema",
+              423: "Locked: the job has started", 429: "Too many executions (see Retry-After)"}
     return {str(code): _json(ERROR, titles[code]) for code in codes}
 
 
@@ -83,6 +85,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["type", "jobID", "status", "processID"],
         "properties": {
+            "id": {"type": "string", "description": "The job id (Part 4)"},
+            "process": {"type": "string", "description": "The process URI (Part 4)"},
             "type": {"type": "string", "enum": ["process"]},
             "processID": {"type": "string"}, "processVersion": {"type": "string"},
             "jobID": {"type": "string"},
@@ -144,14 +148,17 @@ SCHEMAS: dict[str, Any] = {
     "Execute": {
         "type": "object",
         "properties": {
-            "inputs": {"type": "object"},
+            "inputs": {"type": "object", "description": "Values, or references "
+                       "{\"href\": URL} (http, https, s3 of this server's store) "
+                       "staged at /ccp_data/inputs/<input id>"},
             "outputs": {"type": "object", "description": "Outputs to give (all if left out), "
                         "each {transmissionMode, format}; an unknown id is a 400",
                         "additionalProperties": {"$ref": "#/components/schemas/OutputRequest"}},
             "response": {"type": "string", "enum": ["raw", "document"],
                          "description": "raw: the outputs themselves (one: its media type; "
                          "several: multipart/related; by reference: 204 + Link headers). "
-                         "document (CCP's default when left out): the results document"}},
+                         "document (CCP's default when left out): the results document"},
+            "subscriber": {"$ref": "#/components/schemas/Subscriber"}},
     },
     "OutputRequest": {
         "type": "object",
@@ -173,6 +180,28 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"processDescription": {"type": "object"},
                        "executionUnit": {}},
     },
+    "Subscriber": {
+        "type": "object",
+        "description": "Callback URIs (class callback), under the outbound policy",
+        "properties": {"successUri": {"type": "string", "format": "uri"},
+                       "inProgressUri": {"type": "string", "format": "uri"},
+                       "failedUri": {"type": "string", "format": "uri"}},
+    },
+    "JobDefinition": {
+        "type": "object",
+        "description": "Part 4: an execute request naming its process",
+        "required": ["process"],
+        "properties": {"process": {"type": "string", "description": "<server>/processes/<id>, "
+                                   "/processes/<id> or <id>"},
+                       "inputs": {"type": "object"}, "outputs": {"type": "object"},
+                       "response": {"type": "string", "enum": ["raw", "document"]},
+                       "subscriber": {"$ref": "#/components/schemas/Subscriber"}},
+    },
+    "JobInputs": {
+        "type": "object", "required": ["inputs", "outputs"],
+        "properties": {"inputs": {"type": "object"}, "outputs": {"type": "object"},
+                       "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
+    },
     "Infrastructure": {
         "type": "object", "required": ["id", "name", "type"],
         "properties": {"id": {"type": "string"}, "name": {"type": "string"},
@@ -181,6 +210,25 @@ SCHEMAS: dict[str, Any] = {
                        "problem": {"type": "string"},
                        "description": {"type": "string"}, "settings": {"type": "object"}},
     },
+}
+
+
+STATUS_INFO = {"$ref": "#/components/schemas/StatusInfo"}
+PROV_MEDIA_TYPES = ("application/json", "application/ld+json", "text/turtle",
+                    "application/n-triples", "application/xml", "text/provenance-notation")
+PROV_SCHEMAS = {"application/json": {"type": "object"}, "application/ld+json": {}}
+# What the server POSTs to a subscriber's URIs (class callback).
+CALLBACKS = {
+    "jobSucceeded": {"{$request.body#/subscriber/successUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": {"type": "object", "description":
+                                                      "The results document"}}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
+    "jobFailed": {"{$request.body#/subscriber/failedUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": STATUS_INFO}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
+    "jobInProgress": {"{$request.body#/subscriber/inProgressUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": STATUS_INFO}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
 }
 
 
@@ -243,7 +291,8 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                  "content": {JSON: {"schema": {
                                      "$ref": "#/components/schemas/StatusInfo"}}}},
                          "204": NO_CONTENT_RESULTS,
-                         **_errors(400, 403, 404, 409, 413, 429)}},
+                         **_errors(400, 403, 404, 409, 413, 429)},
+                     "callbacks": CALLBACKS},
         },
         "/processes/{processId}/package": {
             "parameters": [PROCESS_ID],
@@ -289,6 +338,16 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                          "schema": {"type": "array", "items": {"type": "string"}}}],
                     "responses": {"200": _json({"$ref": "#/components/schemas/JobList"}),
                                   **_errors(400)}},
+            "post": {"summary": "Create a job, not started yet (Part 4)",
+                     "operationId": "createJob",
+                     "requestBody": {"required": True, "content": {
+                         JSON: {"schema": {"$ref": "#/components/schemas/JobDefinition"}}}},
+                     "responses": {"201": {"description": "Created (status created)",
+                                           "headers": {"Location": {"schema": {
+                                               "type": "string"}}},
+                                           "content": {JSON: {"schema": STATUS_INFO}}},
+                                   **_errors(400, 403, 404, 409, 413, 415, 422, 429)},
+                     "callbacks": CALLBACKS},
         },
         "/jobs/import": {
             "post": {"summary": "Import an exported Execution archive",
@@ -310,6 +369,18 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                        "operationId": "dismiss",
                        "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
                                      **_errors(404)}},
+            "patch": {"summary": "Change a created job: a JSON merge patch of its definition "
+                                 "(Part 4)", "operationId": "updateJob",
+                      "requestBody": {"required": True, "content": {JSON: {"schema": {
+                          "type": "object", "description": "null removes a member",
+                          "properties": {
+                              "process": {"type": "string", "nullable": True},
+                              "inputs": {"type": "object", "nullable": True},
+                              "outputs": {"type": "object", "nullable": True},
+                              "response": {"type": "string", "nullable": True},
+                              "subscriber": {"type": "object", "nullable": True}}}}}},
+                      "responses": {"200": _json(STATUS_INFO),
+                                    **_errors(400, 403, 404, 413, 415, 422, 423)}},
         },
         "/jobs/{jobId}/dismiss": {
             "parameters": [JOB_ID],
@@ -325,6 +396,8 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                "document, or raw)", "operationId": "getResult",
                     "responses": {"200": _results("The results"), "204": NO_CONTENT_RESULTS,
                                   **_errors(404, 409)}},
+            "post": {"summary": "Start a created job (Part 4)", "operationId": "startJob",
+                     "responses": {"200": _json(STATUS_INFO), **_errors(404, 423, 429)}},
         },
         "/jobs/{jobId}/results/{outputId}": {
             "parameters": [JOB_ID, _path_param("outputId", "Output identifier")],
@@ -334,6 +407,33 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                     "responses": {"200": _binary("*/*", "The output"),
                                   "302": {"description": "Redirect to a presigned URL"},
                                   **_errors(404, 409)}},
+        },
+        "/jobs/{jobId}/definition": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "The definition the job was created with (Part 4)",
+                    "operationId": "getJobDefinition",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/JobDefinition"}),
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/inputs": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "Every input of the job, defaults included (Part 4)",
+                    "operationId": "getJobInputs",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/JobInputs"}),
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/prov": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "W3C PROV of the job, so far (Part 4); Accept or f=",
+                    "operationId": "getJobProv",
+                    "parameters": [{"name": "f", "in": "query", "schema": {
+                        "type": "string", "enum": PROV_FORMATS}}],
+                    "responses": {"200": {"description": "PROV-JSON (default), PROV-O as "
+                                          "JSON-LD, Turtle or N-Triples, PROV-XML, PROV-N",
+                                          "content": {media: {"schema": PROV_SCHEMAS.get(
+                                              media, {"type": "string"})}
+                                              for media in PROV_MEDIA_TYPES}},
+                                  **_errors(400, 404, 406)}},
         },
         "/jobs/{jobId}/archive": {
             "parameters": [JOB_ID],
@@ -354,7 +454,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
             "parameters": [JOB_ID],
             "get": {"summary": "W3C PROV record", "operationId": "getProvenance",
                     "parameters": [{"name": "f", "in": "query", "schema": {
-                        "type": "string", "enum": ["json", "ttl", "xml", "provn"]}}],
+                        "type": "string", "enum": PROV_FORMATS}}],
                     "responses": {"200": {"description": "PROV-JSON, Turtle, XML or PROV-N"},
                                   **_errors(400, 404, 406)}},
         },

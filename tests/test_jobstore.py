@@ -47,8 +47,8 @@ def test_claim_update_list_dismiss(store_url: str) -> None:
         time.sleep(0.002)
     claimed = store.claim_next("w1")
     assert claimed.identifier == "job-0" and claimed.status == "running"
-    assert store.dismiss_if_accepted("job-1", "no")
-    assert not store.dismiss_if_accepted("job-0", "running jobs are not dismissed this way")
+    assert store.dismiss_if_waiting("job-1", "no")
+    assert not store.dismiss_if_waiting("job-0", "running jobs are not dismissed this way")
     assert store.request_dismiss("job-0")
     assert store.get("job-0").dismiss_requested is True
     assert store.claim_next("w1").identifier == "job-2"

@@ -13,11 +13,12 @@ from ccp.api import (
     landing,
     metrics,
     outputfiles,
+    part4,
     processes,
     results,
 )
 
 BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, processes.blueprint, jobs.blueprint,
                                      results.blueprint, downloads.blueprint,
-                                     infrastructures.blueprint, metrics.blueprint,
-                                     outputfiles.blueprint)
+                                     infrastructures.blueprint, part4.blueprint,
+                                     metrics.blueprint, outputfiles.blueprint)

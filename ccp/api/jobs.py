@@ -46,6 +46,10 @@ def status_info(job: Job) -> dict[str, Any]:
             {"rel": "self", "type": "application/json", "href": url},
             {"rel": "up", "type": "application/json", "href": f"{base_url()}/jobs"},
             {"rel": "logs", "type": "text/plain", "href": f"{url}/logs"},
+            # Part 4: what it was asked to do, with which inputs, and its provenance so far
+            {"rel": "definition", "type": "application/json", "href": f"{url}/definition"},
+            {"rel": "inputs", "type": "application/json", "href": f"{url}/inputs"},
+            {"rel": "prov", "type": "application/json", "href": f"{url}/prov"},
         ],
     }
     if job.derived_from:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,7 +61,7 @@ STATS_THREADS = 16  # replicas whose stats are asked for at once
 
 class DockerRuntime(Runtime):
     type = "docker"
-    capabilities = frozenset({"metrics"})
+    capabilities = frozenset({"metrics", "stage-inputs"})
     settings: DockerSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -182,6 +183,19 @@ class DockerRuntime(Runtime):
             size = f" of {limit // 2**20} MiB" if limit else ""
             return f"killed by the out-of-memory killer: the memory limit{size} was exceeded"
         return "killed by SIGKILL"
+
+    # --- stage inputs -----------------------------------------------------------------------
+
+    def stage_inputs(self, instance: Instance, directory: Path) -> None:
+        """Put the inputs in /ccp_data/inputs of every replica with the engine (a tar stream
+        spooled once; modes open to whatever user the image runs as)."""
+        with tempfile.TemporaryFile(dir=directory.parent, prefix=".ccp-stage-") as spool:
+            tarcopy.write_tree(directory, DATA_PATH.strip("/") + "/inputs", spool,
+                               dir_mode=0o777, file_mode=0o666)
+            for replica, container_id in self.targets(instance):
+                spool.seek(0)
+                with self.docker.errors(f"copying the inputs into replica {replica}"):
+                    self.docker.api.put_archive(container_id, "/", spool)
 
     # --- fetch ------------------------------------------------------------------------------
 

@@ -90,7 +90,7 @@ def limits_of(config: dict[str, str]) -> dict[str, Any]:
 
 class LXDRuntime(Runtime):
     type = "lxd"
-    capabilities = frozenset({"metrics"})
+    capabilities = frozenset({"metrics", "stage-inputs"})
     settings: LXDSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -250,7 +250,24 @@ class LXDRuntime(Runtime):
             LOGGER.warning("the exec in LXD container %s did not return after a forced stop",
                            name)
 
-    # --- Fetch, Destroy -------------------------------------------------------------------
+    # --- Stage inputs, Fetch, Destroy -----------------------------------------------------
+
+    def stage_inputs(self, instance: Instance, directory: Path) -> None:
+        """Push the inputs into /ccp_data/inputs through LXD's file API (directories first;
+        regular files only, streamed)."""
+        name = instance.handle["name"]
+        with self.lxd.errors(f"copy the inputs into container {name}"):
+            files = self._client_of(instance).instances.get(name).files
+            files.mk_dir(f"{DATA_PATH}/inputs", mode="0755")
+            for path in sorted(directory.rglob("*")):  # a directory before what it holds
+                remote = f"{DATA_PATH}/inputs/{path.relative_to(directory).as_posix()}"
+                if path.is_symlink():
+                    continue
+                if path.is_dir():
+                    files.mk_dir(remote, mode="0755")
+                elif path.is_file():
+                    with path.open("rb") as data:
+                        files.put(remote, data, mode="0644")
 
     def fetch(self, instance: Instance, destination: Path) -> None:
         skipped = lxd_fetch.fetch(self.lxd, self._client_of(instance), instance.handle["name"],

@@ -8,11 +8,11 @@ const CCPCharts = (() => {
   // one colour per replica / series, and one per lifecycle phase and job status
   const PALETTE = ["#1f5fbf", "#d9480f", "#2b8a3e", "#862e9c", "#c2255c", "#0b7285", "#e67700", "#5c940d"];
   const PHASE_COLORS = {
-    Launch: "#74c0fc", Deploy: "#b197fc", Execute: "#1f5fbf", Fetch: "#63e6be",
+    Launch: "#74c0fc", Stage: "#ffd43b", Deploy: "#b197fc", Execute: "#1f5fbf", Fetch: "#63e6be",
     Undeploy: "#ffa8a8", Destroy: "#adb5bd",
   };
   const STATUS_COLORS = {
-    accepted: "#98a2b3", running: "#4c8bf5", successful: "#2b8a3e", failed: "#c92a2a", dismissed: "#e0a000",
+    created: "#dee2e6", accepted: "#98a2b3", running: "#4c8bf5", successful: "#2b8a3e", failed: "#c92a2a", dismissed: "#e0a000",
   };
 
   function svg(tag, attrs, ...children) {

@@ -10,7 +10,7 @@
 
 const CCP = (() => {
   const TOKEN_KEY = "ccp.token";
-  const STATUSES = ["accepted", "running", "successful", "failed", "dismissed"];
+  const STATUSES = ["created", "accepted", "running", "successful", "failed", "dismissed"];
   const ACTIVE = ["accepted", "running"];
 
   // --- token ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
   const { el, append, clear, enc, getJSON } = CCP;
   const C = CCPCharts;
   const $ = (id) => document.getElementById(id);
-  const ACTIVE = ["accepted", "running"];
+  const ACTIVE = ["created", "accepted", "running"];
   const SCRIPT_PHASES = ["Deploy", "Execute", "Undeploy"];
   const BUSY_PERCENT = 2;
   let jobId = null;

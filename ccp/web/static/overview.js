@@ -7,7 +7,7 @@
   const { el, append, clear, getJSON } = CCP;
   const C = CCPCharts;
   const $ = (id) => document.getElementById(id);
-  const STATUSES = ["successful", "failed", "dismissed", "running", "accepted"];
+  const STATUSES = ["successful", "failed", "dismissed", "running", "accepted", "created"];
   let timer = null;
 
   function renderDays(days) {
