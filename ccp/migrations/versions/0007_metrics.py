@@ -1,7 +1,7 @@
 """Execution metrics: resource samples and phase times (ccp.metrics).
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 
 ccp_metric_samples holds one row per replica per sampling round of a running execution;
 ccp_phases the start and end of each lifecycle phase. Both are keyed by job id and removed
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
