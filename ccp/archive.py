@@ -6,6 +6,7 @@ imported zip):
     metadata/request.json  method.json  infrastructure.json  instance.json  status.json
     metadata/staged-inputs.json   inputs given by reference: source, path, size, sha256
     metadata/provenance.json  provenance.ttl
+    metadata/metrics.csv      what each replica used, sampled while it ran (ccp.metrics)
     auth/jwt.json
     outputs/output.zip        everything the method wrote to /ccp_data
     outputs/named/<output id>/<path>   the files of each named output (ccp.outputs)
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 from ccp.storage.base import Storage
+from ccp.storage.ranged import open_ranged
 
 REQUEST = "metadata/request.json"
 METHOD = "metadata/method.json"
@@ -36,6 +38,7 @@ INSTANCE = "metadata/instance.json"
 STATUS = "metadata/status.json"
 PROVENANCE_JSON = "metadata/provenance.json"
 PROVENANCE_TTL = "metadata/provenance.ttl"
+METRICS_CSV = "metadata/metrics.csv"
 STAGED_INPUTS = "metadata/staged-inputs.json"
 CLAIMS = "auth/jwt.json"
 OUTPUT_ZIP = "outputs/output.zip"
@@ -229,6 +232,11 @@ class Archives:
 
     def size(self, job_id: str, part: str) -> int:
         return self.storage.size(self.key(job_id, part))
+
+    def open_seekable(self, job_id: str, part: str) -> BinaryIO:
+        """One stored part as a seekable file, read in ranges (a zip's members, say);
+        FileNotFoundError if the archive has no such part."""
+        return open_ranged(self.storage, self.key(job_id, part))
 
     def download(self, job_id: str, part: str) -> Download:
         """One stored part to send; FileNotFoundError if the archive has no such part."""

@@ -15,6 +15,7 @@ from ccp.archive import Archives
 from ccp.auth import runtime_token
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
+from ccp.metrics import Metering
 from ccp.model import Infrastructure, Method
 from ccp.references import Reference, Sources
 from ccp.runtimepool import RuntimePool
@@ -26,13 +27,15 @@ LOGGER = logging.getLogger(__name__)
 class Executor:
     def __init__(self, store: JobStore, archives: Archives, runtimes: RuntimePool,
                  base_url: str, template_limits: templating.Limits,
-                 runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET") -> None:
+                 runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET",
+                 metering: Metering | None = None) -> None:
         self.store = store
         self.archives = archives
         self.runtimes = runtimes
         self.base_url = base_url
         self.template_limits = template_limits
         self.runtime_token_secret_env = runtime_token_secret_env
+        self.metering = metering
         self.sources: Sources | None = None  # where inputs by reference come from
         # (job id, subscriber) after each change of a job: subscriber callbacks
         self.on_change: Callable[[str, Any], None] = lambda _job_id, _subscriber: None
@@ -46,7 +49,10 @@ class Executor:
         try:
             execution = self.execution_of(job)
             runtime = self.runtimes.get(execution.infrastructure)
-            outcome = lifecycle.run(execution, runtime, self.archives, reporter)
+            meter = self.metering.meter(job, runtime) if self.metering else None
+            outcome = lifecycle.run(execution, runtime, self.archives, reporter, meter)
+            if self.metering:
+                self.metering.flush()  # its samples are in the store before it is final
         except Exception as err:
             LOGGER.exception("job %s could not run", job.identifier)
             self.store.update_running(job.identifier, status=JobStatus.FAILED, progress=100,

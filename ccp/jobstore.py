@@ -119,6 +119,36 @@ method_versions = Table(
 )
 
 
+# What running executions use (ccp.metrics): one row per replica per sampling round, with
+# cumulative counters as the runtime reports them; times are epoch seconds.
+metric_samples = Table(
+    "ccp_metric_samples", metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("replica", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("cpu_seconds", Float),
+    Column("memory_bytes", BigInteger),
+    Column("memory_limit_bytes", BigInteger),
+    Column("network_rx_bytes", BigInteger),
+    Column("network_tx_bytes", BigInteger),
+    Column("block_read_bytes", BigInteger),
+    Column("block_write_bytes", BigInteger),
+    Column("processes", Integer),
+)
+
+# The lifecycle phases of executions as they happen (ccp.metrics), epoch seconds.
+phases = Table(
+    "ccp_phases", metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("phase", String(16), nullable=False),
+    Column("started", Float, nullable=False),
+    Column("finished", Float),
+)
+
+
 class JobNotFound(KeyError):
     pass
 

@@ -20,6 +20,7 @@ from ccp import outputs as output_kinds
 from ccp.archive import Archives
 from ccp.executionlog import ExecutionLog
 from ccp.jobs import JobStatus
+from ccp.metrics import Meter, prov_attributes, samples, summarize
 from ccp.model import Infrastructure, Method
 from ccp.references import DownloadFailed, Reference, Sources, download_all, drop_unchanged
 from ccp.runtimes.base import (
@@ -79,6 +80,7 @@ class Outcome:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     stored: bool = True
     archive_bytes: int | None = None
+    statistics: dict[str, Any] | None = None  # what it used (ccp.metrics.summary)
 
 
 class PhaseFailed(RuntimeError):
@@ -86,8 +88,9 @@ class PhaseFailed(RuntimeError):
 
 
 def run(execution: Execution, runtime: Runtime, archives: Archives,
-        reporter: Reporter) -> Outcome:
+        reporter: Reporter, meter: Meter | None = None) -> Outcome:
     started = now_iso()
+    meter = meter or Meter(execution.job_id, runtime)
     workdir = execution.workdir
     archive_dir = execution.archive_dir
     log = ExecutionLog(archive_dir)
@@ -103,6 +106,7 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         if watchdog.cancel_requested.is_set():
             raise RuntimeCancelled("dismissed")
         phase = name
+        meter.phase(name)
         log.event(name, message)
         reporter.progress(name, PROGRESS[name], f"{name}: {message}")
 
@@ -125,6 +129,7 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         )
         reporter.instance_started(instance.to_dict())
         watchdog.instance = instance
+        meter.watch(instance)
         if execution.staged_inputs:
             enter("Stage", f"copying {len(execution.staged_inputs)} input(s) to "
                   f"{DATA_PATH}/inputs")
@@ -177,13 +182,16 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
 
     reporter.progress("Destroy", PROGRESS["Destroy"], f"Destroy: removing the runtime ({status})")
     log.event("Destroy", "removing the runtime")
+    meter.phase("Destroy")
     description = _destroy(runtime, instance, log)
+    meter.finish()
     log.event("Done", message)
     finished = now_iso()
 
     reporter.progress("Archive", PROGRESS["Archive"], "Archive: storing the execution record")
-    return _archive(execution, archives, description,
-                    Outcome(status, message, started, finished, outputs))
+    outcome = Outcome(status, message, started, finished, outputs,
+                      statistics=_write_metrics(meter, execution.archive_dir))
+    return _archive(execution, archives, description, outcome)
 
 
 def record_lost(execution: Execution, runtime: Runtime, archives: Archives, message: str,
@@ -203,9 +211,9 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
     for a retry and say so."""
     archive_dir = execution.archive_dir
     _write_metadata(execution, instance, outcome.status, outcome.message, outcome.started,
-                    outcome.finished, archive_dir)
+                    outcome.finished, archive_dir, outcome.statistics)
     _write_provenance(execution, outcome.status, outcome.started, outcome.finished,
-                      outcome.outputs, archive_dir)
+                      outcome.outputs, archive_dir, outcome.statistics)
     outcome.archive_bytes = archive.directory_size(archive_dir)
     try:
         archives.store(execution.job_id, archive_dir)
@@ -214,7 +222,7 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
         return Outcome(JobStatus.FAILED, f"The archive could not be stored ({err}); it is kept "
                        f"on the server for a retry ({outcome.status}: {outcome.message})",
                        outcome.started, outcome.finished, outcome.outputs, stored=False,
-                       archive_bytes=outcome.archive_bytes)
+                       archive_bytes=outcome.archive_bytes, statistics=outcome.statistics)
     shutil.rmtree(execution.workdir, ignore_errors=True)
     return outcome
 
@@ -252,8 +260,22 @@ def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> 
     return description
 
 
+def _write_metrics(meter: Meter, archive_dir: Path) -> dict[str, Any] | None:
+    """metadata/metrics.csv from the meter's samples; returns their summary. Metrics never
+    fail an execution: if they cannot be written, the archive goes without them."""
+    try:
+        taken, phases = meter.collected()
+        (archive_dir / archive.METRICS_CSV).parent.mkdir(parents=True, exist_ok=True)
+        (archive_dir / archive.METRICS_CSV).write_text(samples.to_csv(taken))
+        return summarize(taken, phases, meter.interval)
+    except Exception:
+        LOGGER.exception("the metrics of %s could not be written", meter.job_id)
+        return None
+
+
 def _write_metadata(execution: Execution, instance: dict[str, Any], status: str, message: str,
-                    started: str, finished: str, archive_dir: Path) -> None:
+                    started: str, finished: str, archive_dir: Path,
+                    statistics: dict[str, Any] | None = None) -> None:
     archive.write_json(archive_dir / archive.REQUEST, execution.request)
     archive.write_json(archive_dir / archive.METHOD, execution.method.to_dict())
     archive.write_json(archive_dir / archive.INFRASTRUCTURE, execution.infrastructure.to_dict())
@@ -270,6 +292,7 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         "inputs": execution.inputs,
         "derivedFrom": execution.derived_from,
         "method": {"digest": execution.method.digest, "source": execution.method_source},
+        "statistics": statistics,
     })
     archive.write_json(archive_dir / archive.CLAIMS, execution.user)
     if execution.references:
@@ -277,7 +300,8 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
 
 
 def _write_provenance(execution: Execution, status: str, started: str, finished: str,
-                      outputs: list[dict[str, Any]], archive_dir: Path) -> None:
+                      outputs: list[dict[str, Any]], archive_dir: Path,
+                      statistics: dict[str, Any] | None = None) -> None:
     facts = provenance.ProvenanceFacts(
         job_id=execution.job_id,
         base_url=execution.base_url,
@@ -294,6 +318,7 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
         derived_from=execution.derived_from,
         method_digest=execution.method.digest,
         method_source=execution.method_source,
+        statistics=prov_attributes(statistics) if statistics else {},
         staged_inputs=execution.staged_inputs,
     )
     doc = provenance.build(facts)

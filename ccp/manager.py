@@ -33,6 +33,7 @@ from ccp.jobmanagement import JobManagement
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.methodstore import MethodStore
+from ccp.metrics import Metering, MetricsSettings, prometheus
 from ccp.model import Method
 from ccp.outbound import OutboundPolicy
 from ccp.policy import RETRY_AFTER_SECONDS, Policy
@@ -87,10 +88,12 @@ class CCPManager(BaseManager):
             max_depth=int(settings.get("max_json_depth") or safejson.JSONLimits.max_depth))
         self.worker_id = uuid.uuid4().hex[:12]
         self.runtimes = RuntimePool()
+        self.metering = Metering(self.store.engine,
+                                 MetricsSettings.from_config(settings.get("metrics")))
         self.executor = Executor(self.store, self.archives, self.runtimes, self.base_url,
                                  self.template_limits,
                                  settings.get("runtime_token_secret_env",
-                                              "CCP_RUNTIME_TOKEN_SECRET"))
+                                              "CCP_RUNTIME_TOKEN_SECRET"), self.metering)
         # Synchronous execution: how long and how many requests may hold (ccp.syncexec).
         self.sync_max_seconds = float(settings["sync_max_seconds"])
         self.sync_holders = syncexec.Holders(int(settings["sync_max_waiting"]))
@@ -102,6 +105,7 @@ class CCPManager(BaseManager):
                                  self.executor, self.worker_id,
                                  float(settings["heartbeat_timeout"]))
         self.importer = Importer(self.store, self.archives, self.registry, self.json_limits)
+        prometheus.describe_server(self.metering.registry, self)
         outbound = settings.get("outbound") or {}
         self.outbound = OutboundPolicy.from_config(outbound, self.base_url)
         self.sources = references.Sources(
@@ -308,5 +312,6 @@ class CCPManager(BaseManager):
         """Remove a finished job and its stored archive."""
         self.get_job(job_id)
         self.archives.delete(job_id)
+        self.metering.delete(job_id)
         self.store.delete(job_id)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ccp.jobs import STATUS_VALUES
+from ccp.metrics import openapi as metrics_openapi
 from ccp.runtimes import RUNTIME_TYPES
 
 JSON = "application/json"
@@ -545,6 +546,7 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                   **_errors(400, 404, 406)}},
         },
     }
+    paths.update(metrics_openapi.paths())
     spec: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": title, "version": "1.0.0",

@@ -49,6 +49,7 @@ class ProvenanceFacts:
     derived_from: str | None = None
     method_digest: str = ""
     method_source: str = "file"  # file, deployed or archive
+    statistics: dict[str, float | int] = field(default_factory=dict)  # what it used
     # inputs given by reference, as staged: name, index, source, path, size, sha256
     staged_inputs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -75,7 +76,8 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         facts.started,
         facts.ended,
         {"prov:type": "ccp:Execution", "ccp:status": facts.status,
-         "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}"},
+         "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}",
+         **{f"ccp:{_local(name)}": value for name, value in sorted(facts.statistics.items())}},
     )
     method_id, version = str(facts.method["id"]), str(facts.method.get("version", ""))
     attributes = {"prov:type": "ccp:Method", "prov:label": facts.method.get("title", method_id),

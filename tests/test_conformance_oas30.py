@@ -159,7 +159,8 @@ def test_conformance_oas30_implements_every_get(live: ServerProcess,
     """/conf/oas30/oas-impl: every GET path of the definition, with its path parameters
     filled in, is served, and answers a status the definition gives for it."""
     values = {"processId": "hello-world", "jobId": job_ids["successful"], "lang": "python",
-              "version": "1.0.0", "infrastructureId": "local", "outputId": "greeting"}
+              "version": "1.0.0", "infrastructureId": "local", "outputId": "greeting",
+              "path": "hello.txt"}
     document = definition(live)
     for template, item in document["paths"].items():
         if "get" not in item:

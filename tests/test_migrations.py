@@ -188,7 +188,8 @@ def test_a_new_database_gets_the_schema_of_the_code_at_head(new_database) -> Non
     assert revisions_in(url) == [migrations.head()]
     assert differences_from_the_code(url) == []
     assert tables_in(url) == {"alembic_version", "ccp_jobs", "ccp_method_versions",
-                              "ccp_dispatch", "ccp_callbacks"}
+                              "ccp_dispatch", "ccp_callbacks", "ccp_metric_samples",
+                              "ccp_phases"}
     # Again: nothing to do.
     assert migrations.upgrade(store.engine) == migrations.head()
     assert revisions_in(url) == [migrations.head()]

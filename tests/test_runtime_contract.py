@@ -35,6 +35,7 @@ from ccp.runtimes.base import (
     RuntimeCancelled,
     RuntimeFailure,
     RuntimeTimeout,
+    Unsupported,
 )
 from ccp.runtimes.output import MAX_LINE_BYTES
 from ccp.runtimes.runners import LEASE_DIR
@@ -428,3 +429,84 @@ def test_contract_without_the_capability_stage_inputs_is_refused(tmp_path: Path)
     runtime = KINDS["local"].runtime()
     with pytest.raises(RuntimeFailure, match="cannot stage inputs"):
         Runtime.stage_inputs(runtime, Instance("contract-none", "local"), tmp_path)
+
+
+class _Bare(Runtime):
+    """A runtime with no optional capability: what the base class answers for them."""
+
+    type = "bare"
+
+    def launch(self, execution_id: str, image: str, env: dict[str, str], replicas: int = 1
+               ) -> Instance:
+        return Instance(execution_id, self.type)
+
+    def run(self, instance: Instance, script: str, timeout: float, log: Any) -> int:
+        return 0
+
+    def fetch(self, instance: Instance, destination: Path) -> None:
+        destination.mkdir(parents=True, exist_ok=True)
+
+    def destroy(self, instance: Instance) -> None:
+        return None
+
+    def describe(self, instance: Instance) -> dict[str, Any]:
+        return {"runtime": self.type}
+
+
+def test_contract_metrics_are_refused_by_a_runtime_without_the_capability() -> None:
+    runtime = _Bare(KINDS["local"].runtime().infrastructure)
+    assert "metrics" not in runtime.capabilities
+    with pytest.raises(Unsupported, match="metrics"):
+        runtime.sample(Instance("contract-bare", "bare"))
+
+
+def test_contract_metrics_sample_what_each_replica_uses(kind: Kind, runtime: Runtime,
+                                                        launch: Any) -> None:
+    instance = launch()
+    if "metrics" not in runtime.capabilities:
+        with pytest.raises(Unsupported):
+            runtime.sample(instance)
+        return
+    # ~30 MB held in a shell variable, some CPU burnt, a file written; then it waits
+    script = ("x=$(head -c 30000000 /dev/zero | tr '\\000' a); i=0; "
+              "while [ $i -lt 150000 ]; do i=$((i+1)); done; "
+              "dd if=/dev/zero of=/ccp_data/file bs=1M count=8 conv=fsync 2>/dev/null; "
+              "echo held ${#x}; sleep 120; echo ${#x}")  # not exec'd: x stays
+    lines = Lines()
+    errors: list[BaseException] = []
+
+    def busy() -> None:
+        try:
+            runtime.run(instance, script, 180, lines)
+        except RuntimeCancelled:
+            pass
+        except BaseException as err:
+            errors.append(err)
+
+    worker = threading.Thread(target=busy, daemon=True)
+    worker.start()
+    seen = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and not errors:
+            seen = runtime.sample(instance)
+            if "held 30000000" in lines.of("stdout"):
+                break
+            time.sleep(0.3)
+        seen = runtime.sample(instance)
+    finally:
+        runtime.cancel(instance)
+        worker.join(30)
+    assert errors == [] and "held 30000000" in lines.of("stdout"), (errors, lines.entries)
+    assert [usage.replica for usage in seen] == [1]
+    usage = seen[0]
+    assert usage.cpu_seconds is not None and usage.cpu_seconds > 0.1, usage
+    assert usage.memory_bytes is not None and usage.memory_bytes > 25_000_000, usage
+    assert usage.memory_limit_bytes == 128 * 2**20, usage
+    assert usage.processes is not None and usage.processes >= 2, usage  # the shell, sleep
+    assert usage.block_read_bytes is not None and usage.block_write_bytes is not None, usage
+    if kind.name == "local":  # host processes: the host's network, no counters of their own
+        assert (usage.network_rx_bytes, usage.network_tx_bytes) == (None, None), usage
+    else:
+        assert usage.network_rx_bytes is not None and usage.network_rx_bytes >= 0, usage
+        assert usage.network_tx_bytes is not None and usage.network_tx_bytes >= 0, usage

@@ -12,6 +12,8 @@ from ccp.api import (
     infrastructures,
     jobs,
     landing,
+    metrics,
+    outputfiles,
     part4,
     processes,
     results,
@@ -20,4 +22,5 @@ from ccp.api import (
 BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, apidoc.blueprint, apidoc.swagger_files,
                                      processes.blueprint, jobs.blueprint, results.blueprint,
                                      downloads.blueprint, infrastructures.blueprint,
-                                     part4.blueprint)
+                                     part4.blueprint, metrics.blueprint,
+                                     outputfiles.blueprint)

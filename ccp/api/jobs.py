@@ -19,7 +19,9 @@ from ccp.api.common import (
     requester,
 )
 from ccp.api.joblist import job_filter
+from ccp.api.metrics import links_of as metrics_links
 from ccp.api.negotiation import HTML, JSON, negotiate, represent, self_links, with_format
+from ccp.api.outputfiles import links_of as outputs_links
 from ccp.jobs import JOB_TYPE, STATUS_VALUES, Job, JobStatus
 from ccp.model import ID_PATTERN
 
@@ -69,6 +71,7 @@ def status_info(job: Job, fmt: str = "json") -> dict[str, Any]:
     if job.status == JobStatus.SUCCESSFUL:
         info["links"].append({"rel": f"{REL}results", "type": JSON,
                               "href": f"{url}/results", "title": "Results"})
+    info["links"] += metrics_links(job) + outputs_links(job)
     return info
 
 
@@ -109,7 +112,10 @@ def _jobs_url(filters: list[tuple[str, str]], offset: int, limit: int) -> str:
 @blueprint.get("/jobs/<jobid:job_id>")
 def get_job(job_id: str) -> Response:
     fmt = negotiate()
-    info = status_info(find_job(job_id), fmt)
+    job = find_job(job_id)
+    info = status_info(job, fmt)
+    if job.is_final:  # what it used, in a few numbers (ccp.metrics.summary)
+        info["statistics"] = manager().metering.statistics_of(job, manager().archives)
     return represent(fmt, info, "job.html", title=f"Job {job_id}")
 
 

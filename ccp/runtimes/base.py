@@ -18,6 +18,7 @@ from ccp.runtimes.settings import Settings
 
 if TYPE_CHECKING:
     from ccp.model import Infrastructure
+    from ccp.runtimes.usage import Usage
 
 DATA_PATH = "/ccp_data"
 LABEL = "ccp.execution"
@@ -36,6 +37,10 @@ class RuntimeTimeout(RuntimeError):
 
 class RuntimeCancelled(RuntimeError):
     """A script was interrupted by cancel()."""
+
+
+class Unsupported(RuntimeFailure):
+    """The runtime does not have the optional capability asked for."""
 
 
 @dataclass
@@ -144,6 +149,14 @@ class Runtime(ABC):
     @abstractmethod
     def describe(self, instance: Instance) -> dict[str, Any]:
         """What ran this execution, for metadata/instance.json."""
+
+    def sample(self, instance: Instance) -> list[Usage]:
+        """"metrics": what each replica uses now, one Usage per replica (ccp/runtimes/usage.py).
+
+        Called from a sampling thread beside the lifecycle, at any point between launch and
+        destroy; it may raise (the sample is then skipped), but never changes the instance.
+        """
+        raise Unsupported(f"the {self.type} runtime does not report metrics")
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         """Destroy instances left for executions that `is_orphan` says are over.

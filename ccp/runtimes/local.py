@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ccp.model import Infrastructure
-from ccp.runtimes import tarcopy
+from ccp.runtimes import tarcopy, usage
 from ccp.runtimes.base import (
     DATA_PATH,
     Instance,
@@ -53,8 +53,9 @@ from ccp.runtimes.base import (
 )
 from ccp.runtimes.deadline import wait_for_script
 from ccp.runtimes.output import guarded, pump, splitters
-from ccp.runtimes.runners import RunnerUids, check_range, runner_command, sweep
+from ccp.runtimes.runners import RunnerUids, check_range, processes_of, runner_command, sweep
 from ccp.runtimes.settings import LocalSettings
+from ccp.runtimes.usage import Usage
 
 LOGGER = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ warned_no_uid_switch = threading.Event()
 
 class LocalRuntime(Runtime):
     type = "local"
-    capabilities = frozenset({"stage-inputs"})
+    capabilities = frozenset({"metrics", "stage-inputs"})
     settings: LocalSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -277,6 +278,17 @@ class LocalRuntime(Runtime):
                 cleaned.append(execution_id)
         return cleaned
 
+    # --- metrics ----------------------------------------------------------------------------
+
+    def sample(self, instance: Instance) -> list[Usage]:
+        """The execution's processes: those of its runner uid, else those carrying its
+        environment marker (the ones a script did not scrub)."""
+        if self.switch_uid:
+            pids = processes_of(int(instance.handle["uid"]))
+        else:
+            pids = _tagged(instance.execution_id)
+        return [usage.of_processes(pids, 1, self.settings.memory)]
+
     # --- describe ---------------------------------------------------------------------------
 
     def describe(self, instance: Instance) -> dict[str, Any]:
@@ -348,7 +360,17 @@ def _kill_tagged(execution_id: str) -> None:
     variable `ccptaskname` follows them, and survives a server crash (not a process that
     scrubs its environment: only runner uids catch those).
     """
+    for pid in _tagged(execution_id):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _tagged(execution_id: str) -> list[int]:
+    """The processes (the server aside) whose environment names this execution."""
     marker = f"ccptaskname={execution_id}".encode()
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -357,7 +379,5 @@ def _kill_tagged(execution_id: str) -> None:
         except OSError:
             continue
         if marker in environ.split(b"\0"):
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            found.append(int(entry.name))
+    return found

@@ -43,6 +43,14 @@ class Storage(ABC):
         with self.open(key) as stream:
             return stream.read()
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of one stored file from `offset` (stores that can seek or
+        ask for a range override this reading from the start)."""
+        with self.open(key) as stream:
+            while offset > 0 and (skipped := len(stream.read(min(offset, 1024 * 1024)))):
+                offset -= skipped
+            return stream.read(length)
+
     def location(self, key: str) -> str:
         """Where a key is, for people (a path, a URL)."""
         return key

@@ -47,6 +47,11 @@ class LocalStorage(Storage):
     def open(self, key: str) -> BinaryIO:
         return self._path(key).open("rb")
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        with self._path(key).open("rb") as stream:
+            stream.seek(offset)
+            return stream.read(length)
+
     def size(self, key: str) -> int:
         path = self._path(key)
         if not path.is_file():

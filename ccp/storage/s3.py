@@ -95,13 +95,24 @@ class S3Storage(Storage):
             raise StorageError(f"S3 store at {self.endpoint} is unreachable: {err}") from err
 
     def open(self, key: str) -> BinaryIO:
+        return cast(BinaryIO, self._get(key))
+
+    def _get(self, key: str, offset: int = 0, length: int = 0) -> _Released:
+        """The object from `offset`, `length` bytes of it (0: to its end)."""
         try:
-            response = self.client.get_object(self.bucket, self._key(key))
+            response = self.client.get_object(self.bucket, self._key(key), offset=offset,
+                                              length=length)
         except S3Error as err:
             if err.code in MISSING:
                 raise FileNotFoundError(key) from err
             raise StorageError(str(err)) from err
-        return cast(BinaryIO, _Released(response))
+        return _Released(response)
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        with self._get(key, offset, length) as stream:
+            return stream.read()
 
     def size(self, key: str) -> int:
         try:

@@ -1,4 +1,4 @@
-"""HTML pages for people: Method list, editor, execution form, executions, job page.
+"""HTML pages for people: Method list, editor, execution form, executions, job page, overview.
 
 The pages are static shells (Jinja2 templates without any user data) plus plain JavaScript
 that reads and changes everything through the JSON API with `fetch()`, so the pages and the
@@ -71,3 +71,8 @@ def executions() -> str:
 @blueprint.get("/executions/<job_id>")
 def execution(job_id: str) -> str:
     return page("job.html", "executions", "Execution")
+
+
+@blueprint.get("/overview")
+def overview() -> str:
+    return page("overview.html", "overview", "Overview")

@@ -35,6 +35,7 @@ class DockerEngine:
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
         self._version_cache: tuple[float, dict[str, Any]] | None = None
+        self._one_shot = True
 
     @property
     def address(self) -> str:
@@ -131,6 +132,16 @@ class DockerEngine:
             except docker.errors.APIError as err:
                 if err.status_code != 409:  # 409: a removal is already in progress
                     raise
+
+    def stats(self, container_id: str) -> dict[str, Any]:
+        """One answer of the stats API, at once: `one-shot` (API 1.41+) skips the second
+        reading the engine otherwise waits for; older engines take that second."""
+        if self._one_shot:
+            try:
+                return self.api.stats(container_id, stream=False, one_shot=True)
+            except docker.errors.InvalidVersion:
+                self._one_shot = False
+        return self.api.stats(container_id, stream=False)
 
     # --- descriptions for instance.json -------------------------------------------------------
 

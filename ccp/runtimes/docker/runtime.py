@@ -21,13 +21,14 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import docker.errors
 
 from ccp.model import Infrastructure
-from ccp.runtimes import tarcopy
+from ccp.runtimes import tarcopy, usage
 from ccp.runtimes.base import (
     DATA_PATH,
     LABEL,
@@ -43,6 +44,7 @@ from ccp.runtimes.docker.engine import DockerEngine
 from ccp.runtimes.docker.execs import ScriptExec, all_ended, interrupt, oom_kills
 from ccp.runtimes.output import guarded
 from ccp.runtimes.settings import DockerSettings
+from ccp.runtimes.usage import Usage
 
 # PID 1 of every CCP container: sleeps until stopped. SIGTERM ends it at once (the trap runs
 # as soon as `wait` is interrupted); `kill -9 -1` from a timed-out script only ends the
@@ -54,11 +56,12 @@ CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 REPLICA_LABEL = "ccp.replica"
 RUNTIME_LABEL = "ccp.runtime"
 SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
+STATS_THREADS = 16  # replicas whose stats are asked for at once
 
 
 class DockerRuntime(Runtime):
     type = "docker"
-    capabilities = frozenset({"stage-inputs"})
+    capabilities = frozenset({"metrics", "stage-inputs"})
     settings: DockerSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -242,6 +245,18 @@ class DockerRuntime(Runtime):
                 self.docker.remove_container(container["Id"])
                 cleaned.add(execution_id)
         return sorted(cleaned)
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    def sample(self, instance: Instance) -> list[Usage]:
+        """Docker's stats of every replica's container (Swarm: every task container), asked
+        side by side: an engine may take up to a second to answer each."""
+        targets = self.targets(instance)
+        with self.docker.errors("reading container stats"), \
+                ThreadPoolExecutor(max_workers=min(len(targets), STATS_THREADS) or 1) as pool:
+            stats = list(pool.map(lambda target: self.docker.stats(target[1]), targets))
+        return [usage.from_docker_stats(found, replica)
+                for (replica, _), found in zip(targets, stats, strict=True)]
 
     # --- describe ---------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from ws4py.exc import WebSocketException
 
 from ccp.model import Infrastructure
+from ccp.runtimes import usage
 from ccp.runtimes.base import (
     DATA_PATH,
     Instance,
@@ -41,6 +42,7 @@ from ccp.runtimes.lxd import fetch as lxd_fetch
 from ccp.runtimes.lxd.client import OPERATION_TIMEOUT, LXDServer
 from ccp.runtimes.output import guarded, splitters
 from ccp.runtimes.settings import LXDSettings
+from ccp.runtimes.usage import Usage
 
 LOGGER = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ def limits_of(config: dict[str, str]) -> dict[str, Any]:
 
 class LXDRuntime(Runtime):
     type = "lxd"
-    capabilities = frozenset({"stage-inputs"})
+    capabilities = frozenset({"metrics", "stage-inputs"})
     settings: LXDSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -291,6 +293,18 @@ class LXDRuntime(Runtime):
                 self.lxd.remove(client, entry["name"])
                 cleaned.append(execution_id)
         return cleaned
+
+    # --- Metrics ----------------------------------------------------------------------------
+
+    def sample(self, instance: Instance) -> list[Usage]:
+        """LXD's state of the container; block I/O from its cgroup when LXD is on this host."""
+        name = instance.handle["name"]
+        with self.lxd.errors(f"read the state of container {name}"):
+            state = self._client_of(instance).api.instances[name].state.get().json()["metadata"]
+        pid = state.get("pid")
+        local = not self.settings.endpoint and isinstance(pid, int) and pid > 0
+        block = usage.cgroup_block_io(pid) if local else None
+        return [usage.from_lxd_state(state, 1, self.settings.memory, block)]
 
     # --- Describe ---------------------------------------------------------------------------
 
