@@ -23,6 +23,7 @@ from ccp.runtimes.base import RuntimeFailure
 from ccp.runtimes.settings import DockerSettings
 
 VERSION_CACHE_SECONDS = 60
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"  # on the containers of Swarm tasks
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
 

@@ -17,6 +17,7 @@ Settings: see DockerSettings and docs/remote-docker.md.
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from ccp.runtimes import tarcopy
 from ccp.runtimes.base import (
     DATA_PATH,
     LABEL,
+    WARM_LAUNCH,
     Instance,
     LogSink,
     Runtime,
@@ -38,8 +40,9 @@ from ccp.runtimes.base import (
     now_iso,
 )
 from ccp.runtimes.deadline import wait_for_script
-from ccp.runtimes.docker.engine import DockerEngine
+from ccp.runtimes.docker.engine import SWARM_SERVICE_LABEL, DockerEngine
 from ccp.runtimes.docker.execs import ScriptExec, all_ended, interrupt, oom_kills
+from ccp.runtimes.docker.warm import WarmContainers, adopted_execution
 from ccp.runtimes.output import guarded
 from ccp.runtimes.settings import DockerSettings
 
@@ -52,16 +55,19 @@ KEEP_ALIVE = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'
 CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 REPLICA_LABEL = "ccp.replica"
 RUNTIME_LABEL = "ccp.runtime"
-SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
 
 
-class DockerRuntime(Runtime):
+class DockerRuntime(WarmContainers, Runtime):
     type = "docker"
+    capabilities = frozenset({WARM_LAUNCH})
     settings: DockerSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
         super().__init__(infrastructure)
         self.docker = DockerEngine(self.settings, infrastructure.id)
+        # execution id -> the environment of an adopted warm container, given to every exec
+        # (its own environment predates the execution); never in the handle (job store)
+        self.exec_env: dict[str, dict[str, str]] = {}
 
     def check(self) -> None:
         with self.docker.errors("checking the engine"):
@@ -74,17 +80,24 @@ class DockerRuntime(Runtime):
         if replicas != 1:
             raise RuntimeFailure("the docker runtime runs exactly one replica; use a swarm "
                                  "infrastructure for more")
+        return self.start_container(execution_id, image, env, {})
+
+    def start_container(self, execution_id: str, image: str, env: dict[str, str],
+                        labels: dict[str, str]) -> Instance:
+        """Create and start the container `ccp-<execution id>` with the Infrastructure's
+        limits and isolation, labelled with the execution (and `labels`)."""
         image_attrs = self.docker.ensure_image(image)
         limits = self.limits()
         name = f"ccp-{execution_id}"
         api = self.docker.api
         with self.docker.errors(f"creating container {name}"):
             container = api.create_container(
-                image,
+                image_attrs.get("Id") or image,  # what was inspected is what runs
                 entrypoint=["sh", "-c"],
                 command=[KEEP_ALIVE],
                 name=name,
-                labels={LABEL: execution_id, REPLICA_LABEL: "1", RUNTIME_LABEL: self.type},
+                labels={LABEL: execution_id, REPLICA_LABEL: "1", RUNTIME_LABEL: self.type,
+                        **labels},
                 environment=self.environment(env, "1"),
                 detach=True,
                 host_config=api.create_host_config(
@@ -114,7 +127,7 @@ class DockerRuntime(Runtime):
             runtime=self.type,
             handle={"engine": self.docker.address, "container": container_id, "name": name,
                     "image": image, "imageId": image_attrs.get("Id"),
-                    "makeDataDir": as_root},
+                    "imageDigest": image_attrs.get("Id"), "makeDataDir": as_root},
         )
 
     def environment(self, env: dict[str, str], task_id: str) -> list[str]:
@@ -153,11 +166,14 @@ class DockerRuntime(Runtime):
         log = guarded(log, f"execution {instance.execution_id}")
         if instance.handle.get("makeDataDir"):
             script = f"mkdir -p {DATA_PATH} 2>/dev/null; {script}"  # same line: same numbering
+        env = self.exec_env.get(instance.execution_id)
         execs: list[ScriptExec] = []
         try:
             with self.docker.errors("starting the script"):
                 for replica, container_id in targets:
-                    execs.append(ScriptExec(api, container_id, replica, script, log))
+                    environment = None if env is None else self.environment(env, str(replica))
+                    execs.append(ScriptExec(api, container_id, replica, script, log,
+                                            environment))
             wait_for_script(lambda seconds: all_ended(execs, seconds), instance, timeout)
             with self.docker.errors("reading the exit code"):
                 codes = [e.exit_code() for e in execs]
@@ -206,13 +222,19 @@ class DockerRuntime(Runtime):
         ids = set()
         if instance.handle.get("container"):
             ids.add(instance.handle["container"])
+        # by label; an adopted warm container (labelled with its member id) by its name
+        selectors: list[dict[str, Any]] = [{"label": f"{LABEL}={instance.execution_id}"}]
+        if not ids:
+            selectors.append({"label": LABEL,
+                              "name": f"^/ccp-{re.escape(instance.execution_id)}$"})
         with self.docker.errors(f"listing the containers of {instance.execution_id}"):
-            for container in self.docker.api.containers(
-                    all=True, filters={"label": f"{LABEL}={instance.execution_id}"}):
-                if SWARM_SERVICE_LABEL not in (container.get("Labels") or {}):
-                    ids.add(container["Id"])
+            for selector in selectors:
+                for container in self.docker.api.containers(all=True, filters=selector):
+                    if SWARM_SERVICE_LABEL not in (container.get("Labels") or {}):
+                        ids.add(container["Id"])
         for container_id in ids:
             self.docker.remove_container(container_id)
+        self.exec_env.pop(instance.execution_id, None)
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         cleaned = set()
@@ -223,7 +245,9 @@ class DockerRuntime(Runtime):
             execution_id = labels.get(LABEL)
             if not execution_id or SWARM_SERVICE_LABEL in labels:
                 continue  # a Swarm task: the swarm runtime removes its service
-            if is_orphan(execution_id):
+            # a warm pool member not yet taken is its pool's (or the next server's) to remove
+            execution_id = adopted_execution(container)
+            if execution_id and is_orphan(execution_id):
                 self.docker.remove_container(container["Id"])
                 cleaned.add(execution_id)
         return sorted(cleaned)

@@ -29,6 +29,7 @@ from ws4py.exc import WebSocketException
 from ccp.model import Infrastructure
 from ccp.runtimes.base import (
     DATA_PATH,
+    WARM_LAUNCH,
     Instance,
     LogSink,
     Runtime,
@@ -39,12 +40,12 @@ from ccp.runtimes.base import (
 from ccp.runtimes.deadline import wait_for_script
 from ccp.runtimes.lxd import fetch as lxd_fetch
 from ccp.runtimes.lxd.client import OPERATION_TIMEOUT, LXDServer
+from ccp.runtimes.lxd.warm import EXECUTION_KEY, WarmContainers
 from ccp.runtimes.output import guarded, splitters
 from ccp.runtimes.settings import LXDSettings
 
 LOGGER = logging.getLogger(__name__)
 
-EXECUTION_KEY = "user.ccp.execution"
 NAME_PREFIX = "ccp-"
 STOP_WAIT = 30.0              # seconds to wait for the exec thread after a forced stop
 _NAME_ALLOWED = re.compile(r"[^a-z0-9-]+")
@@ -86,8 +87,9 @@ def limits_of(config: dict[str, str]) -> dict[str, Any]:
     return {key: config[key] for key in LIMIT_KEYS if key in config}
 
 
-class LXDRuntime(Runtime):
+class LXDRuntime(WarmContainers, Runtime):
     type = "lxd"
+    capabilities = frozenset({WARM_LAUNCH})
     settings: LXDSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -107,14 +109,22 @@ class LXDRuntime(Runtime):
                ) -> Instance:
         if replicas != 1:
             raise RuntimeFailure("the LXD runtime runs exactly one replica")
+        return self.start_container(
+            execution_id, image, {**env, "ccptaskname": env.get("ccptaskname", execution_id)},
+            {})
+
+    def start_container(self, execution_id: str, image: str, env: dict[str, str],
+                        extra_config: dict[str, str]) -> Instance:
+        """Create and start the container of `execution_id` with the Infrastructure's limits,
+        its label, the environment `env` (and `extra_config`)."""
         settings = self.settings
         client = self.lxd.client()
         name = instance_name(execution_id)
         source, fingerprint = self._image_source(client, image)
-        environment = {**env, "ccptaskname": env.get("ccptaskname", execution_id),
-                       "ccptaskid": "1", "CCP_DATA": DATA_PATH}
+        environment = {**env, "ccptaskid": "1", "CCP_DATA": DATA_PATH}
         config = {f"environment.{key}": str(value) for key, value in environment.items()}
         config[EXECUTION_KEY] = execution_id
+        config.update(extra_config)
         config["security.privileged"] = "true" if settings.privileged else "false"
         if settings.memory:
             config["limits.memory"] = memory_limit(settings.memory)
@@ -133,6 +143,7 @@ class LXDRuntime(Runtime):
                 "name": name,
                 "image": image,
                 "fingerprint": fingerprint,
+                "imageDigest": f"sha256:{fingerprint}",
                 "endpoint": self.lxd.label,
                 "project": settings.project,
                 "profiles": list(settings.profile),
