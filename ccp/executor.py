@@ -24,8 +24,10 @@ LOGGER = logging.getLogger(__name__)
 class Executor:
     def __init__(self, store: JobStore, archives: Archives, runtimes: RuntimePool,
                  base_url: str, template_limits: templating.Limits,
-                 runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET") -> None:
+                 runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET",
+                 warm: lifecycle.WarmSource | None = None) -> None:
         self.store = store
+        self.warm = warm
         self.archives = archives
         self.runtimes = runtimes
         self.base_url = base_url
@@ -38,7 +40,7 @@ class Executor:
         try:
             execution = self.execution_of(job)
             runtime = self.runtimes.get(execution.infrastructure)
-            outcome = lifecycle.run(execution, runtime, self.archives, reporter)
+            outcome = lifecycle.run(execution, runtime, self.archives, reporter, self.warm)
         except Exception as err:
             LOGGER.exception("job %s could not run", job.identifier)
             self.store.update_running(job.identifier, status=JobStatus.FAILED, progress=100,

@@ -46,6 +46,13 @@ class Reporter(Protocol):
     def stopping(self) -> bool: ...
 
 
+class WarmSource(Protocol):
+    """Runtimes launched ahead (ccp.warmpool): one adopted by this execution, or None."""
+
+    def take(self, infrastructure: Infrastructure, image: str, replicas: int,
+             execution_id: str, env: dict[str, str]) -> Instance | None: ...
+
+
 @dataclass
 class Execution:
     job_id: str
@@ -72,6 +79,7 @@ class Outcome:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     stored: bool = True
     archive_bytes: int | None = None
+    image_digest: str | None = None  # what the runtime ran, by content (for the cache)
 
 
 class PhaseFailed(RuntimeError):
@@ -79,7 +87,7 @@ class PhaseFailed(RuntimeError):
 
 
 def run(execution: Execution, runtime: Runtime, archives: Archives,
-        reporter: Reporter) -> Outcome:
+        reporter: Reporter, warm: WarmSource | None = None) -> Outcome:
     started = now_iso()
     workdir = execution.workdir
     archive_dir = execution.archive_dir
@@ -105,12 +113,7 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
                                         execution.template_limits)
         watchdog.cancel_script = scripts.get("cancel")
         enter("Launch", f"starting {inputs['ccpimage']} on {execution.infrastructure.id}")
-        instance = runtime.launch(
-            execution.job_id,
-            inputs["ccpimage"],
-            {**execution.runtime_env, "ccptaskname": execution.job_id},
-            replicas=inputs["ccpreplicas"],
-        )
+        instance = _launch(execution, runtime, warm, log)
         reporter.instance_started(instance.to_dict())
         watchdog.instance = instance
         for name in ("Deploy", "Execute"):
@@ -157,8 +160,23 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
     finished = now_iso()
 
     reporter.progress("Archive", PROGRESS["Archive"], "Archive: storing the execution record")
+    digest = instance.handle.get("imageDigest") if instance is not None else None
     return _archive(execution, archives, description,
-                    Outcome(status, message, started, finished, outputs))
+                    Outcome(status, message, started, finished, outputs, image_digest=digest))
+
+
+def _launch(execution: Execution, runtime: Runtime, warm: WarmSource | None,
+            log: ExecutionLog) -> Instance:
+    """A warm runtime launched ahead for this image, if there is one; else a new one."""
+    image, replicas = execution.inputs["ccpimage"], execution.inputs["ccpreplicas"]
+    env = {**execution.runtime_env, "ccptaskname": execution.job_id}
+    instance = warm.take(execution.infrastructure, image, replicas, execution.job_id,
+                         env) if warm is not None else None
+    if instance is None:
+        return runtime.launch(execution.job_id, image, env, replicas=replicas)
+    log.event("Launch", f"took a warm runtime launched ahead at "
+                        f"{instance.handle['warm']['launched']}")
+    return instance
 
 
 def record_lost(execution: Execution, runtime: Runtime, archives: Archives, message: str,
@@ -179,7 +197,7 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
     archive_dir = execution.archive_dir
     _write_metadata(execution, instance, outcome.status, outcome.message, outcome.started,
                     outcome.finished, archive_dir)
-    _write_provenance(execution, outcome.status, outcome.started, outcome.finished,
+    _write_provenance(execution, instance, outcome.status, outcome.started, outcome.finished,
                       outcome.outputs, archive_dir)
     outcome.archive_bytes = archive.directory_size(archive_dir)
     try:
@@ -214,6 +232,8 @@ def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> 
         description = runtime.describe(instance)
     except Exception as err:
         description = {"runtime": runtime.type, "describeError": str(err)}
+    # launched ahead by a warm pool (member id, launched, adopted), or for this execution
+    description["warm"] = instance.handle.get("warm") or False
     for attempt in range(3):
         try:
             runtime.destroy(instance)
@@ -249,8 +269,9 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
     archive.write_json(archive_dir / archive.CLAIMS, execution.user)
 
 
-def _write_provenance(execution: Execution, status: str, started: str, finished: str,
-                      outputs: list[dict[str, Any]], archive_dir: Path) -> None:
+def _write_provenance(execution: Execution, instance: dict[str, Any], status: str,
+                      started: str, finished: str, outputs: list[dict[str, Any]],
+                      archive_dir: Path) -> None:
     facts = provenance.ProvenanceFacts(
         job_id=execution.job_id,
         base_url=execution.base_url,
@@ -266,6 +287,7 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
         derived_from=execution.derived_from,
         method_digest=execution.method.digest,
         method_source=execution.method_source,
+        warm_runtime=bool(instance.get("warm")),
     )
     doc = provenance.build(facts)
     (archive_dir / archive.PROVENANCE_JSON).parent.mkdir(parents=True, exist_ok=True)

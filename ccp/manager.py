@@ -37,6 +37,7 @@ from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
 from ccp.storage import storage_from_config
 from ccp.values import as_bool
+from ccp.warmpool import WarmPools
 from ccp.workers import WorkerPool
 
 DEFAULTS = {
@@ -78,10 +79,12 @@ class CCPManager(BaseManager):
             max_depth=int(settings.get("max_json_depth") or safejson.JSONLimits.max_depth))
         self.worker_id = uuid.uuid4().hex[:12]
         self.runtimes = RuntimePool()
+        self.warm = WarmPools(self.runtimes, lambda: self.registry.infrastructures,
+                              self.worker_id)
         self.executor = Executor(self.store, self.archives, self.runtimes, self.base_url,
                                  self.template_limits,
                                  settings.get("runtime_token_secret_env",
-                                              "CCP_RUNTIME_TOKEN_SECRET"))
+                                              "CCP_RUNTIME_TOKEN_SECRET"), self.warm)
         self.workers = WorkerPool(self.store, self.worker_id, int(settings["concurrency"]),
                                   self.executor.run)
         self.recovery = Recovery(self.store, self.registry, self.runtimes, self.archives,
@@ -120,12 +123,14 @@ class CCPManager(BaseManager):
             return
         self._started = True
         self.recovery.start()
+        self.warm.start()
         self.workers.start()
 
     def stop(self, timeout: float = 60) -> None:
         """Stop taking jobs; running executions are cancelled, destroyed and archived."""
         deadline = time.monotonic() + timeout
         self.workers.stop(deadline)
+        self.warm.stop()
         self.recovery.stop(max(0.1, deadline - time.monotonic()))
         self._started = False
 

@@ -42,6 +42,7 @@ class ProvenanceFacts:
     derived_from: str | None = None
     method_digest: str = ""
     method_source: str = "file"  # file, deployed or archive
+    warm_runtime: bool = False  # ran in a runtime a warm pool launched ahead
 
 
 def _local(text: str, safe: str = "") -> str:
@@ -66,7 +67,8 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         facts.started,
         facts.ended,
         {"prov:type": "ccp:Execution", "ccp:status": facts.status,
-         "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}"},
+         "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}",
+         "ccp:warmRuntime": facts.warm_runtime},
     )
     method_id, version = str(facts.method["id"]), str(facts.method.get("version", ""))
     attributes = {"prov:type": "ccp:Method", "prov:label": facts.method.get("title", method_id),

@@ -30,11 +30,13 @@ from helpers import Lines
 from ccp.model import Infrastructure
 from ccp.runtimes import RUNTIME_TYPES, runtime_for
 from ccp.runtimes.base import (
+    WARM_LAUNCH,
     Instance,
     Runtime,
     RuntimeCancelled,
     RuntimeFailure,
     RuntimeTimeout,
+    WarmTag,
 )
 from ccp.runtimes.output import MAX_LINE_BYTES
 from ccp.runtimes.runners import LEASE_DIR
@@ -382,3 +384,88 @@ def test_contract_memory_limit_stops_a_greedy_script(runtime: Runtime, launch: A
     assert code != 0, lines.entries
     assert runtime.describe(instance)["limits"], "the limits are not in instance.json"
 
+
+
+# --- warm-launch (optional capability) --------------------------------------------------------
+
+def _warm_tag() -> WarmTag:
+    return WarmTag(f"contract-{uuid.uuid4().hex[:8]}", "contract-test-owner",
+                   float(int(time.time()) + 600))  # labels keep whole seconds
+
+
+@pytest.fixture
+def warm(kind: Kind, runtime: Runtime) -> Iterator[list[Instance]]:
+    """Warm instances a test launched (members and adopted ones); destroyed afterwards, and
+    nothing of theirs may be left."""
+    instances: list[Instance] = []
+    yield instances
+    for instance in instances:
+        runtime.destroy(instance)
+    for instance in instances:
+        assert kind.leftovers(instance.execution_id) == [], instance.execution_id
+        member = (instance.handle.get("warm") or {}).get("member")
+        if member:
+            assert kind.leftovers(member) == [], member
+
+
+def test_contract_warm_pool_launch_ahead_then_adopt_gives_the_execution_its_own_environment(
+        kind: Kind, runtime: Runtime, warm: list[Instance]) -> None:
+    if WARM_LAUNCH not in runtime.capabilities:
+        with pytest.raises(RuntimeFailure, match="warm-launch"):
+            runtime.launch_warm(kind.image, _warm_tag())
+        assert runtime.warm_members() == []
+        return
+    tag = _warm_tag()
+    member = runtime.launch_warm(kind.image, tag)
+    warm.append(member)
+    assert member.execution_id.startswith("warm-")
+    assert (member.execution_id, tag) in [(i.execution_id, t) for i, t in
+                                          runtime.warm_members()]
+    assert kind.leftovers(member.execution_id) != []
+    execution_id = f"contract-{uuid.uuid4()}"
+    instance = runtime.adopt(member, execution_id,
+                             {"ccptaskname": execution_id, "CCP_TOKEN": "token-for-it"})
+    warm.append(instance)
+    assert instance.handle["warm"]["member"] == member.execution_id
+    assert member.execution_id not in [i.execution_id for i, _ in runtime.warm_members()]
+    lines = Lines()
+    assert runtime.run(instance, "\n".join([
+        'echo "name=$ccptaskname id=$ccptaskid token=$CCP_TOKEN"',
+        'test "$CCP_DATA" = /ccp_data && test -d /ccp_data && test -w /ccp_data',
+        "echo data-ok",
+    ]), 30, lines) == 0, lines.entries
+    assert lines.of("stdout") == [f"name={execution_id} id=1 token=token-for-it", "data-ok"]
+    assert "token-for-it" not in json.dumps(instance.to_dict())
+    assert instance.handle["imageDigest"] == runtime.image_digest(kind.image)
+
+
+def test_contract_warm_pool_adopted_runtimes_are_orphans_of_their_execution_members_are_not(
+        kind: Kind, runtime: Runtime, warm: list[Instance]) -> None:
+    if WARM_LAUNCH not in runtime.capabilities:
+        with pytest.raises(RuntimeFailure, match="warm-launch"):
+            runtime.adopt(Instance("warm-x", kind.name, {}), "x", {})
+        return
+    adopted_member, member = (runtime.launch_warm(kind.image, _warm_tag()) for _ in range(2))
+    warm.append(member)
+    execution_id = f"contract-{uuid.uuid4()}"
+    instance = runtime.adopt(adopted_member, execution_id, {"ccptaskname": execution_id})
+    warm.append(instance)
+    ids = {execution_id, member.execution_id, adopted_member.execution_id}
+    cleaned = kind.runtime().destroy_orphans(lambda candidate: candidate in ids)
+    assert cleaned == [execution_id]
+    assert kind.leftovers(execution_id) == []
+    assert kind.leftovers(adopted_member.execution_id) == []
+    assert kind.leftovers(member.execution_id) != [], "a pool member was taken for an orphan"
+
+
+def test_contract_warm_pool_member_gone_is_a_clear_failure_to_adopt(
+        kind: Kind, runtime: Runtime, warm: list[Instance]) -> None:
+    if WARM_LAUNCH not in runtime.capabilities:
+        assert runtime.image_digest(kind.image)  # the cache still knows what runs here
+        return
+    member = runtime.launch_warm(kind.image, _warm_tag())
+    runtime.destroy(member)
+    with pytest.raises(RuntimeFailure):
+        runtime.adopt(member, f"contract-{uuid.uuid4()}", {})
+    assert kind.leftovers(member.execution_id) == []
+    assert runtime.image_digest(kind.missing_images[0]) is None

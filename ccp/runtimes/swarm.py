@@ -39,7 +39,7 @@ from docker.types import (
 )
 from docker.utils import version_gte
 
-from ccp.runtimes.base import LABEL, Instance, RuntimeFailure, now_iso
+from ccp.runtimes.base import LABEL, WARM_PREFIX, Instance, RuntimeFailure, now_iso
 from ccp.runtimes.docker import (
     CAPABILITIES,
     KEEP_ALIVE,
@@ -255,7 +255,9 @@ class SwarmRuntime(WarmServices, DockerRuntime):
                       if (n.get("Labels") or {}).get(RUNTIME_LABEL) == self.type}
         cleaned = []
         for execution_id in sorted(filter(None, found)):
-            if is_orphan(execution_id):
+            # warm-...: a pool member (its pool's), or the tasks and network of an adopted
+            # service, which go with the service's own execution
+            if not execution_id.startswith(WARM_PREFIX) and is_orphan(execution_id):
                 self.destroy(Instance(execution_id, self.type, {}))
                 cleaned.append(execution_id)
         return cleaned

@@ -40,7 +40,7 @@ from ccp.runtimes.base import (
 from ccp.runtimes.deadline import wait_for_script
 from ccp.runtimes.lxd import fetch as lxd_fetch
 from ccp.runtimes.lxd.client import OPERATION_TIMEOUT, LXDServer
-from ccp.runtimes.lxd.warm import EXECUTION_KEY, WarmContainers
+from ccp.runtimes.lxd.warm import EXECUTION_KEY, WARM_MEMBER_KEY, WarmContainers
 from ccp.runtimes.output import guarded, splitters
 from ccp.runtimes.settings import LXDSettings
 
@@ -277,7 +277,10 @@ class LXDRuntime(WarmContainers, Runtime):
             listed = client.api.instances.get(params={"recursion": "1"}).json()["metadata"]
         cleaned = []
         for entry in listed:
-            execution_id = (entry.get("config") or {}).get(EXECUTION_KEY)
+            config = entry.get("config") or {}
+            execution_id = config.get(EXECUTION_KEY)
+            if execution_id == config.get(WARM_MEMBER_KEY):
+                continue  # a warm pool member, not yet an execution's: its pool's
             if execution_id and is_orphan(execution_id):
                 LOGGER.warning("destroying LXD container %s left by execution %s",
                                entry["name"], execution_id)

@@ -20,6 +20,7 @@ from ccp.runtimes.lxd.client import LXDServer
 
 EXECUTION_KEY = "user.ccp.execution"
 WARM_KEY = "user.ccp.warm."  # + pool, owner, expires, member
+WARM_MEMBER_KEY = WARM_KEY + "member"
 
 
 class WarmContainers:
@@ -38,7 +39,7 @@ class WarmContainers:
             raise RuntimeFailure("the LXD runtime runs exactly one replica")
         member = f"{WARM_PREFIX}{uuid.uuid4().hex}"
         config = {WARM_KEY + key: value for key, value in tag.labels().items()}
-        config[WARM_KEY + "member"] = member
+        config[WARM_MEMBER_KEY] = member
         return self.start_container(member, image, {}, config)
 
     def adopt(self, member: Instance, execution_id: str, env: dict[str, str]) -> Instance:
@@ -74,7 +75,7 @@ class WarmContainers:
         members = []
         for entry in listed:
             config = entry.get("config") or {}
-            member_id = config.get(WARM_KEY + "member")
+            member_id = config.get(WARM_MEMBER_KEY)
             tag = WarmTag.from_labels({key.removeprefix(WARM_KEY): value
                                        for key, value in config.items()
                                        if key.startswith(WARM_KEY)})
