@@ -218,6 +218,17 @@ class Archives:
         """Where a stored archive (or one part of it) is, for people: a path or a URL."""
         return self.storage.location(f"{prefix_of(job_id)}/{part}" if part else prefix_of(job_id))
 
+    def copy_results(self, source_job: str, target_job: str) -> int:
+        """Store the outputs and the script logs of one stored archive in another (a cache
+        hit's); returns the bytes copied. The execution log, metadata and PROV are each
+        archive's own."""
+        copied = 0
+        for part in self.storage.list(prefix_of(source_job)):
+            if part == OUTPUT_ZIP or (part.startswith(f"{LOGS}/") and part != EXECUTION_LOG):
+                self.storage.copy(self.key(source_job, part), self.key(target_job, part))
+                copied += self.storage.size(self.key(target_job, part))
+        return copied
+
     def delete(self, job_id: str) -> None:
         self.storage.delete_prefix(prefix_of(job_id))
         self.storage.delete_prefix(export_prefix_of(job_id))

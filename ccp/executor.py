@@ -12,6 +12,7 @@ from typing import Any
 from ccp import archive, lifecycle, templating
 from ccp.archive import Archives
 from ccp.auth import runtime_token
+from ccp.cache import key_of_run
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.model import Infrastructure, Method
@@ -50,7 +51,9 @@ class Executor:
         self.store.update_running(
             job.identifier, status=outcome.status, message=outcome.message, progress=100,
             finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs,
-            archive_bytes=outcome.archive_bytes)
+            archive_bytes=outcome.archive_bytes,
+            cache_key=key_of_run(job, outcome.image_digest)
+            if outcome.status == JobStatus.SUCCESSFUL else None)
 
     def fail_lost(self, job: Job) -> None:
         """A job whose server died under it: destroy its runtime, archive what is known."""
@@ -88,6 +91,7 @@ class Executor:
             runtime_env=self._runtime_env(job, infrastructure),
             method_source=job.method_source or "file",
             template_limits=self.template_limits,
+            cache_of=job.cache_of,
         )
 
     def _runtime_env(self, job: Job, infrastructure: Infrastructure) -> dict[str, str]:

@@ -58,6 +58,8 @@ class Job:
     method_digest: str | None = None
     method_source: str | None = None
     archive_bytes: int | None = None
+    cache_key: str | None = None
+    cache_of: str | None = None
 
     @property
     def is_final(self) -> bool:

@@ -72,6 +72,10 @@ jobs = Table(
     Column("method_digest", String(80)),
     Column("method_source", String(16)),
     Column("archive_bytes", BigInteger),
+    # sha256:<hex> of Method digest + inputs + image digest, for successful executions of
+    # deterministic Methods (what the cache looks up); the execution a cache hit reused
+    Column("cache_key", String(80), index=True),
+    Column("cache_of", String(64)),
 )
 
 # When each owner last had a job claimed: workers serve owners round-robin from it.
@@ -315,6 +319,18 @@ class JobStore:
                 update(jobs).where(jobs.c.identifier == job_id, _stale(older_than))
                 .values(worker=worker, heartbeat=time.time(), updated=now_iso())
             ).rowcount == 1
+
+    def find_cached(self, cache_key: str, owner: str | None, seeing_all: bool) -> Job | None:
+        """The newest stored successful execution with this cache key that the owner (or
+        anyone, for `seeing_all`) may see."""
+        query = select(jobs).where(jobs.c.cache_key == cache_key,
+                                   jobs.c.status == JobStatus.SUCCESSFUL.value,
+                                   jobs.c.stored.is_(True))
+        if not seeing_all:
+            query = query.where(_owner_is(owner))
+        with self.engine.connect() as connection:
+            row = connection.execute(query.order_by(jobs.c.finished.desc()).limit(1)).first()
+        return None if row is None else _decode(row)
 
     def is_orphan(self, job_id: str) -> bool:
         """True for a job this store knows to be over; unknown ids belong to someone else."""

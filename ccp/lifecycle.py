@@ -68,6 +68,7 @@ class Execution:
     runtime_env: dict[str, str] = field(default_factory=dict)
     method_source: str = "file"  # file, deployed or archive
     template_limits: templating.Limits = field(default_factory=templating.Limits)
+    cache_of: str | None = None  # served from the archive of this identical execution
 
 
 @dataclass
@@ -190,6 +191,32 @@ def record_lost(execution: Execution, runtime: Runtime, archives: Archives, mess
                     Outcome("failed", message, started, finished))
 
 
+def record_cache_hit(execution: Execution, archives: Archives, instance: dict[str, Any],
+                     outputs: list[dict[str, Any]]) -> Outcome:
+    """Write the archive of an execution served from the cache: nothing runs; the outputs
+    and script logs are those of `execution.cache_of`, which ran the same Method on the same
+    inputs and image (ccp/cache.py)."""
+    earlier = execution.cache_of
+    started = now_iso()
+    log = ExecutionLog(execution.archive_dir)
+    log.event("Cache", f"the same Method, inputs and image as Execution {earlier}: its "
+                       "outputs are this one's; no runtime was launched")
+    message = f"Successful from the cache: the outputs of Execution {earlier}"
+    log.event("Done", message)
+    outcome = _archive(execution, archives, instance,
+                       Outcome("successful", message, started, now_iso(), outputs))
+    if outcome.stored and earlier:
+        try:
+            outcome.archive_bytes = (outcome.archive_bytes or 0) + archives.copy_results(
+                earlier, execution.job_id)
+        except Exception as err:
+            LOGGER.exception("copying the outputs of %s failed", earlier)
+            return Outcome("failed", f"the outputs of Execution {earlier} could not be "
+                           f"copied from the cache: {err}", started, outcome.finished,
+                           archive_bytes=outcome.archive_bytes)
+    return outcome
+
+
 def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
              outcome: Outcome) -> Outcome:
     """Write metadata and PROV, then store the archive; if the store fails, keep it on disk
@@ -264,6 +291,7 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         "finished": finished,
         "inputs": execution.inputs,
         "derivedFrom": execution.derived_from,
+        "cacheOf": execution.cache_of,
         "method": {"digest": execution.method.digest, "source": execution.method_source},
     })
     archive.write_json(archive_dir / archive.CLAIMS, execution.user)
@@ -288,6 +316,7 @@ def _write_provenance(execution: Execution, instance: dict[str, Any], status: st
         method_digest=execution.method.digest,
         method_source=execution.method_source,
         warm_runtime=bool(instance.get("warm")),
+        cache_of=execution.cache_of,
     )
     doc = provenance.build(facts)
     (archive_dir / archive.PROVENANCE_JSON).parent.mkdir(parents=True, exist_ok=True)

@@ -20,9 +20,10 @@ from typing import Any
 from pygeoapi.process.base import UnknownProcessError
 from pygeoapi.process.manager.base import BaseManager
 
-from ccp import errors, safejson, templating
+from ccp import cache, errors, safejson, templating
 from ccp.archive import Archives
 from ccp.auth import ANONYMOUS, Requester
+from ccp.cache import ExecutionCache
 from ccp.executor import Executor
 from ccp.importing import Importer
 from ccp.inputs import InputError, resolve_inputs
@@ -91,6 +92,8 @@ class CCPManager(BaseManager):
                                  self.executor, self.worker_id,
                                  float(settings["heartbeat_timeout"]))
         self.importer = Importer(self.store, self.archives, self.registry, self.json_limits)
+        self.cache = ExecutionCache(self.store, self.archives, self.runtimes,
+                                    self.recovery.reachability, self.worker_id)
         self._started = False
 
     # pygeoapi sets `processes` from its resources; CCP's processes are the registry's Methods.
@@ -144,11 +147,13 @@ class CCPManager(BaseManager):
 
     def submit(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
                derived_from: str | None = None, method: Method | None = None,
-               method_source: str | None = None) -> str:
+               method_source: str | None = None, use_cache: bool | None = None) -> str:
         """Validate an execution request and queue it; returns the new job id.
 
         `method_source` says where the Method came from: `file` (the operator's methods
         folder), `deployed` (through the API) or `archive` (an imported Execution).
+        An identical earlier execution the requester may see completes it at once instead
+        (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
         """
         method = method or self.registry.method(process_id)
         if method is None:
@@ -160,6 +165,7 @@ class CCPManager(BaseManager):
                 raise errors.InvalidParameter(f"'{key}' must be an object keyed by {key[:-1]} id")
         if request.get("response", "raw") not in ("raw", "document"):
             raise errors.InvalidParameter("'response' must be 'raw' or 'document'")
+        use_cache = cache.wanted(request) and use_cache is not False
         infrastructure = self.registry.infrastructure_of(method)
         if infrastructure is None:
             raise errors.Conflict(
@@ -179,14 +185,20 @@ class CCPManager(BaseManager):
             raise errors.InvalidParameter(str(err), title=title) from err
         self.check_quota(requester)
         job_id = str(uuid.uuid4())
-        self.store.add({
+        record = {
             "identifier": job_id, "process_id": method.id,
             "process_version": method.version, "infrastructure_id": infrastructure.id,
             "request": request, "inputs": inputs, "owner": requester.subject,
             "claims": requester.claims, "derived_from": derived_from,
             "method": method.to_dict(), "method_digest": method.digest,
             "method_source": method_source, "infrastructure": infrastructure.to_dict(),
-        })
+        }
+        earlier = self.cache.lookup(method, infrastructure, inputs, requester) \
+            if use_cache else None
+        if earlier is not None:
+            self.cache.serve(record, earlier, self.executor.execution_of)
+            return job_id
+        self.store.add(record)
         self.workers.wake()
         return job_id
 
@@ -237,8 +249,9 @@ class CCPManager(BaseManager):
                 raise errors.NoSuchProcess(job.process_id)
         else:
             method = Method.from_dict(job.method)
+        # a re-execution runs: it may be asked to show that the result is reproducible
         return self.submit(method.id, job.request, requester, derived_from=job_id,
-                           method=method)
+                           method=method, use_cache=False)
 
     def import_archive(self, zip_path: Path, requester: Requester = ANONYMOUS) -> str:
         """Register an exported Execution archive as a finished job; returns its id."""

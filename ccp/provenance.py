@@ -43,6 +43,7 @@ class ProvenanceFacts:
     method_digest: str = ""
     method_source: str = "file"  # file, deployed or archive
     warm_runtime: bool = False  # ran in a runtime a warm pool launched ahead
+    cache_of: str | None = None  # a cache hit: the identical execution whose outputs it has
 
 
 def _local(text: str, safe: str = "") -> str:
@@ -68,7 +69,7 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         facts.ended,
         {"prov:type": "ccp:Execution", "ccp:status": facts.status,
          "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}",
-         "ccp:warmRuntime": facts.warm_runtime},
+         "ccp:warmRuntime": facts.warm_runtime, "ccp:cacheHit": bool(facts.cache_of)},
     )
     method_id, version = str(facts.method["id"]), str(facts.method.get("version", ""))
     attributes = {"prov:type": "ccp:Method", "prov:label": facts.method.get("title", method_id),
@@ -122,6 +123,18 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         )
         doc.wasGeneratedBy(entity, activity, facts.ended)
         doc.wasAttributedTo(entity, user)
+
+    if facts.cache_of:
+        # nothing ran: every output is the one the identical earlier execution made
+        cached_id = _local(facts.cache_of)
+        cached = doc.activity(f"job:{cached_id}", other_attributes={
+            "prov:type": "ccp:Execution"})
+        doc.wasInformedBy(activity, cached)
+        for output in facts.outputs:
+            name = _local(output.name, safe="/")
+            doc.wasDerivedFrom(f"job:{facts.job_id}/outputs/{name}",
+                               f"job:{cached_id}/outputs/{name}",
+                               other_attributes={"prov:type": "ccp:CacheHit"})
 
     if facts.derived_from:
         earlier_id = _local(facts.derived_from)

@@ -18,6 +18,7 @@ from ccp.api.common import (
     manager,
     requester,
 )
+from ccp.cache import performance_facts
 from ccp.jobs import STATUS_VALUES, Job, JobStatus
 from ccp.model import ID_PATTERN
 
@@ -48,6 +49,7 @@ def status_info(job: Job) -> dict[str, Any]:
     }
     if job.derived_from:
         info["derivedFrom"] = job.derived_from
+    info.update(performance_facts(job, base_url()))
     if job.method_digest:
         # Which Method ran, by content; `archive`: an imported Execution's own Method, which
         # is not this server's process of that id and version.

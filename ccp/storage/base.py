@@ -29,6 +29,11 @@ class Storage(ABC):
         """Size in bytes of one stored file; FileNotFoundError if absent."""
 
     @abstractmethod
+    def copy(self, source: str, target: str) -> None:
+        """Store the file at key `source` again at key `target`, inside the store (no bytes
+        through the server where the store can help it); FileNotFoundError if absent."""
+
+    @abstractmethod
     def delete_prefix(self, prefix: str) -> None:
         """Remove every file under `prefix/`."""
 

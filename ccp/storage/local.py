@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import BinaryIO
@@ -52,6 +53,19 @@ class LocalStorage(Storage):
         if not path.is_file():
             raise FileNotFoundError(key)
         return path.stat().st_size
+
+    def copy(self, source: str, target: str) -> None:
+        """A hard link where the file system allows (archive files are never changed in
+        place: a new archive replaces a directory), else a copy."""
+        source_path, target_path = self._path(source), self._path(target)
+        if not source_path.is_file():
+            raise FileNotFoundError(source)
+        target_path.parent.mkdir(parents=True, exist_ok=True)
+        target_path.unlink(missing_ok=True)
+        try:
+            os.link(source_path, target_path)
+        except OSError:
+            shutil.copyfile(source_path, target_path)
 
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
