@@ -17,6 +17,7 @@ from typing import Any
 
 import docker
 import pytest
+import requests
 from conftest import REPO, wait_final
 from engines import ENGINE, IMAGE, write_descriptors
 from test_auth import ISSUER, SECRET, token
@@ -251,3 +252,36 @@ def test_cache_hit_lookup_on_postgresql(app_factory: Any, tmp_path: Path,
     first = run(client)
     assert run(client)["cacheHit"]["jobID"] == first["jobID"]
     assert "cacheHit" not in run(client, inputs={"name": "Bob"})
+
+
+def test_cache_hit_shows_on_the_job_page(tmp_path_factory: Any) -> None:
+    from playwright.sync_api import expect, sync_playwright
+    from test_web import CHROMIUM, CHROMIUM_ARGS, deploy, start_server, wait_api
+
+    server = start_server(tmp_path_factory.mktemp("web-cache"))
+    try:
+        deploy(server, deterministic("web-cached"))
+        job_ids = []
+        for _ in range(2):
+            response = requests.post(f"{server.url}/processes/web-cached/execution",
+                                     json={"inputs": {"name": "Web"}}, timeout=10)
+            assert response.status_code == 201, response.text
+            job_ids.append(wait_api(server, response.json()["jobID"])["jobID"])
+        first, hit = job_ids
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{server.url}/ui/executions/{hit}")
+            expect(page.locator("#job-status")).to_have_text("successful")
+            box = page.locator("#perf-facts .cache-hit")
+            expect(box).to_contain_text("Cache hit")
+            expect(box.locator("a")).to_have_text(first)
+            page.goto(f"{server.url}/ui/executions/{first}")
+            expect(page.locator("#job-status")).to_have_text("successful")
+            expect(page.locator("#perf-facts .cache-hit")).to_have_count(0)
+            browser.close()
+            assert errors == []
+    finally:
+        server.stop()
