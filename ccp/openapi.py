@@ -71,6 +71,12 @@ SCHEMAS: dict[str, Any] = {
             "infrastructure": {"type": "string"},
             "image": {"type": "string", "nullable": True},
             "derivedFrom": {"type": "string"},
+            "cacheHit": {"type": "object", "description": "Served from the cache: the "
+                         "identical earlier Execution whose outputs this one has",
+                         "properties": {"jobID": {"type": "string"},
+                                        "href": {"type": "string"}}},
+            "warmRuntime": {"type": "boolean",
+                            "description": "Ran in a runtime a warm pool launched ahead"},
             "method": {"type": "object", "description": "Which Method ran, by content: "
                        "source `file`/`deployed` is this server's Method of processID and "
                        "processVersion; `archive` is an imported Execution's own Method",
@@ -112,12 +118,20 @@ SCHEMAS: dict[str, Any] = {
                        "title": {"type": "string"}, "inputs": {"type": "object"},
                        "outputs": {"type": "object"},
                        "additionalParameters": {"type": "object"},
+                       "deterministic": {"type": "boolean", "default": False,
+                                         "description": "The same inputs on the same image "
+                                         "always give the same outputs: an identical earlier "
+                                         "Execution may be served from the cache"},
                        "links": {"type": "array", "items": {"type": "object"}}},
     },
     "Execute": {
         "type": "object",
         "properties": {"inputs": {"type": "object"}, "outputs": {"type": "object"},
-                       "response": {"type": "string", "enum": ["raw", "document"]}},
+                       "response": {"type": "string", "enum": ["raw", "document"]},
+                       "cache": {"type": "boolean", "default": True,
+                                 "description": "false: run even when an identical earlier "
+                                 "Execution of a deterministic Method could be served from "
+                                 "the cache"}},
     },
     "Infrastructure": {
         "type": "object", "required": ["id", "name", "type"],
