@@ -22,7 +22,8 @@ from docker.utils import parse_repository_tag
 from ccp.runtimes.base import RuntimeFailure
 from ccp.runtimes.settings import DockerSettings
 
-VERSION_CACHE_SECONDS = 60
+VERSION_CACHE_SECONDS = 60  # and of image descriptions
+IMAGE_CACHE_SIZE = 256
 SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"  # on the containers of Swarm tasks
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
@@ -36,6 +37,8 @@ class DockerEngine:
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
         self._version_cache: tuple[float, dict[str, Any]] | None = None
+        # image id -> (when, its description)
+        self._images: dict[str, tuple[float, dict[str, Any]]] = {}
 
     @property
     def address(self) -> str:
@@ -160,6 +163,10 @@ class DockerEngine:
 
     def describe_image(self, reference: str | None, image_id: str | None) -> dict[str, Any]:
         image: dict[str, Any] = {"reference": reference, "id": image_id}
+        # asked once a minute per image, not per execution (its tags may change meanwhile)
+        known = self._images.get(image_id) if image_id else None
+        if known is not None and time.monotonic() - known[0] < VERSION_CACHE_SECONDS:
+            return {**image, **known[1]}
         try:
             attrs = self.api.inspect_image(image_id or reference)
         except Exception as err:
@@ -173,6 +180,11 @@ class DockerEngine:
             "architecture": attrs.get("Architecture"),
             "os": attrs.get("Os"),
         })
+        if image_id and image["id"] == image_id:
+            if len(self._images) >= IMAGE_CACHE_SIZE:
+                self._images.clear()
+            self._images[image_id] = (time.monotonic(),
+                                      {k: v for k, v in image.items() if k != "reference"})
         return image
 
     def describe_container(self, container_id: str | None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +69,7 @@ class DockerRuntime(WarmContainers, Runtime):
         # execution id -> the environment of an adopted warm container, given to every exec
         # (its own environment predates the execution); never in the handle (job store)
         self.exec_env: dict[str, dict[str, str]] = {}
+        self.renames: dict[str, threading.Thread] = {}
 
     def check(self) -> None:
         with self.docker.errors("checking the engine"):
@@ -219,19 +221,19 @@ class DockerRuntime(WarmContainers, Runtime):
     # --- destroy ----------------------------------------------------------------------------
 
     def destroy(self, instance: Instance) -> None:
+        self.settle(instance.execution_id)
         ids = set()
         if instance.handle.get("container"):
             ids.add(instance.handle["container"])
-        # by label; an adopted warm container (labelled with its member id) by its name
-        selectors: list[dict[str, Any]] = [{"label": f"{LABEL}={instance.execution_id}"}]
-        if not ids:
-            selectors.append({"label": LABEL,
-                              "name": f"^/ccp-{re.escape(instance.execution_id)}$"})
-        with self.docker.errors(f"listing the containers of {instance.execution_id}"):
-            for selector in selectors:
-                for container in self.docker.api.containers(all=True, filters=selector):
-                    if SWARM_SERVICE_LABEL not in (container.get("Labels") or {}):
-                        ids.add(container["Id"])
+        else:  # rebuilt without its container (orphan clean-up): by label, and an adopted
+            # warm container (labelled with its member id) by its name
+            selectors = [{"label": f"{LABEL}={instance.execution_id}"},
+                         {"label": LABEL, "name": f"^/ccp-{re.escape(instance.execution_id)}$"}]
+            with self.docker.errors(f"listing the containers of {instance.execution_id}"):
+                for selector in selectors:
+                    for container in self.docker.api.containers(all=True, filters=selector):
+                        if SWARM_SERVICE_LABEL not in (container.get("Labels") or {}):
+                            ids.add(container["Id"])
         for container_id in ids:
             self.docker.remove_container(container_id)
         self.exec_env.pop(instance.execution_id, None)
@@ -255,6 +257,7 @@ class DockerRuntime(WarmContainers, Runtime):
     # --- describe ---------------------------------------------------------------------------
 
     def describe(self, instance: Instance) -> dict[str, Any]:
+        self.settle(instance.execution_id)
         description: dict[str, Any] = {
             "runtime": self.type,
             "isolation": "container: no host mounts, capabilities dropped, no-new-privileges",

@@ -10,6 +10,8 @@ its environment to every exec instead of the container's.
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +28,9 @@ from ccp.runtimes.base import (
 )
 from ccp.runtimes.docker.engine import SWARM_SERVICE_LABEL, DockerEngine
 
+LOGGER = logging.getLogger(__name__)
 WARM_LABEL = "ccp.warm."  # + pool, owner, expires: a runtime launched ahead (WarmTag)
+RENAME_WAIT = 30.0
 
 
 class WarmContainers:
@@ -35,6 +39,7 @@ class WarmContainers:
     type: str
     docker: DockerEngine
     exec_env: dict[str, dict[str, str]]
+    renames: dict[str, threading.Thread]  # execution id -> the rename of its container
 
     # DockerRuntime's (annotations only: a method here would hide the runtime's)
     start_container: Callable[[str, str, dict[str, str], dict[str, str]], Instance]
@@ -54,10 +59,28 @@ class WarmContainers:
             if not state.get("Running"):
                 raise RuntimeFailure(f"the warm container {member.handle.get('name')} no "
                                      f"longer runs ({state.get('Status')})")
-            # the name is what still changes on a container: orphan clean-up reads it
-            self.docker.api.rename(container_id, name)
+        # The name is what still changes on a container: orphan clean-up reads it. Renamed
+        # while the first script starts (describe and destroy wait for it); should the
+        # server die before, the container keeps its member name and its dead owner's
+        # label, and the next server destroys it as a leftover.
+        rename = threading.Thread(target=self._rename, args=(container_id, name),
+                                  name=f"ccp-rename-{execution_id}", daemon=True)
+        self.renames[execution_id] = rename
+        rename.start()
         self.exec_env[execution_id] = dict(env)
         return adopted(member, execution_id, {"name": name})
+
+    def _rename(self, container_id: str, name: str) -> None:
+        try:
+            self.docker.api.rename(container_id, name)
+        except Exception as err:  # gone already (destroyed, say): nothing to name
+            LOGGER.debug("renaming warm container %s to %s: %s", container_id[:12], name, err)
+
+    def settle(self, execution_id: str) -> None:
+        """Wait for the rename of an adopted container (describe and destroy read it)."""
+        rename = self.renames.pop(execution_id, None)
+        if rename is not None:
+            rename.join(RENAME_WAIT)
 
     def warm_members(self) -> list[tuple[Instance, WarmTag]]:
         with self.docker.errors("listing warm containers"):
