@@ -23,6 +23,9 @@ def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
         checked[infrastructure.id] is None)
     if checked.get(infrastructure.id):
         document["problem"] = checked[infrastructure.id]
+    if manager().warm.enabled(infrastructure):  # runtimes launched ahead, per image
+        document["warmPool"] = {"size": getattr(infrastructure.settings, "warm_pool", 0),
+                                "images": manager().warm.status(infrastructure.id)}
     document["links"] = [{"rel": "self", "type": "application/json",
                           "href": f"{base_url()}/infrastructures/{infrastructure.id}"}]
     return document
