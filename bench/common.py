@@ -347,11 +347,12 @@ class CCPServer(Server):
             environment, workdir / f"ccp-server-{self.port}.log", f"{self.url}/conformance")
 
     def archive_complete(self, job_id: str) -> bool:
-        """The archive, its output zip and both PROV serialisations are on disk."""
+        """The archive, its output zip and its PROV record are on disk (the Turtle PROV is
+        made from the JSON when the archive is zipped)."""
         base = self.data_dir / "archives" / "executions" / job_id
         return all((base / part).is_file() for part in (
-            "outputs/output.zip", "metadata/provenance.json", "metadata/provenance.ttl",
-            "metadata/status.json", "logs/execution.log"))
+            "outputs/output.zip", "metadata/provenance.json", "metadata/status.json",
+            "logs/execution.log"))
 
 
 def scratch_dir(prefix: str) -> Path:

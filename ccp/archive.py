@@ -4,7 +4,7 @@ This module owns every name in it and every place it lives; nothing else builds 
 path of an archive. Layout (the same in the store, in the downloadable zip and in an
 imported zip):
     metadata/request.json  method.json  infrastructure.json  instance.json  status.json
-    metadata/provenance.json  provenance.ttl
+    metadata/provenance.json  provenance.ttl (in the zip: made from the JSON when zipped)
     auth/jwt.json
     outputs/output.zip        everything the method wrote to /ccp_data
     logs/execution.log        every line with time, phase, replica and stream
@@ -16,6 +16,7 @@ archive`); when it ends, it is stored at `executions/<job id>/` in the Storage.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
+from ccp import provenance
 from ccp.storage.base import Storage
 
 REQUEST = "metadata/request.json"
@@ -114,17 +116,26 @@ class _ChunkSink:
 
 
 def stream_zip(storage: Storage, job_id: str) -> Iterator[bytes]:
-    """The whole archive as one zip, streamed from the store without holding it in memory."""
+    """The whole archive as one zip, streamed from the store without holding it in memory.
+
+    The Turtle PROV is made here from the stored PROV-JSON (the execution stores only the
+    JSON: converting it costs more than the rest of archiving a short execution)."""
     prefix = prefix_of(job_id)
+    names = storage.list(prefix)
+    made: dict[str, Callable[[], bytes]] = {}
+    if PROVENANCE_JSON in names and PROVENANCE_TTL not in names:
+        made[PROVENANCE_TTL] = lambda: provenance.convert(
+            storage.read_bytes(f"{prefix}/{PROVENANCE_JSON}").decode(), "ttl").encode()
     sink = _ChunkSink()
     with zipfile.ZipFile(cast(IO[bytes], sink), "w", zipfile.ZIP_DEFLATED,
                          allowZip64=True) as archive:
-        for name in storage.list(prefix):
+        for name in sorted([*names, *made]):
             compression = zipfile.ZIP_STORED if name.endswith(".zip") else zipfile.ZIP_DEFLATED
             info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
             info.compress_type = compression
             info.external_attr = 0o644 << 16
-            with storage.open(f"{prefix}/{name}") as data, \
+            with (io.BytesIO(made[name]()) if name in made
+                  else storage.open(f"{prefix}/{name}")) as data, \
                     archive.open(info, "w", force_zip64=True) as member:
                 while chunk := data.read(CHUNK):
                     member.write(chunk)
@@ -176,7 +187,9 @@ class Archives:
         return f"{prefix_of(job_id)}/{part}"
 
     def store(self, job_id: str, directory: Path) -> None:
-        self.storage.put_tree(prefix_of(job_id), directory)
+        """Store the archive grown in `directory`, which is consumed (moved, on the same
+        file system, rather than copied)."""
+        self.storage.put_tree(prefix_of(job_id), directory, move=True)
 
     def exists(self, job_id: str, part: str) -> bool:
         return self.storage.exists(self.key(job_id, part))

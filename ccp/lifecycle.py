@@ -320,8 +320,8 @@ def _write_provenance(execution: Execution, instance: dict[str, Any], status: st
     )
     doc = provenance.build(facts)
     (archive_dir / archive.PROVENANCE_JSON).parent.mkdir(parents=True, exist_ok=True)
+    # Turtle is made from this when the archive is zipped (archive.stream_zip)
     (archive_dir / archive.PROVENANCE_JSON).write_text(provenance.serialize(doc, "json"))
-    (archive_dir / archive.PROVENANCE_TTL).write_text(provenance.serialize(doc, "ttl"))
 
 
 class Watchdog(threading.Thread):

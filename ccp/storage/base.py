@@ -13,8 +13,9 @@ class StorageError(RuntimeError):
 
 class Storage(ABC):
     @abstractmethod
-    def put_tree(self, prefix: str, directory: Path) -> None:
-        """Store every file under `directory` at `prefix/<relative path>`."""
+    def put_tree(self, prefix: str, directory: Path, move: bool = False) -> None:
+        """Store every file under `directory` at `prefix/<relative path>`. `move`: the
+        caller no longer needs `directory`, a store on its file system may take it as is."""
 
     @abstractmethod
     def list(self, prefix: str) -> list[str]:

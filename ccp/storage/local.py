@@ -24,11 +24,17 @@ class LocalStorage(Storage):
     def location(self, key: str) -> str:
         return str(self._path(key))
 
-    def put_tree(self, prefix: str, directory: Path) -> None:
+    def put_tree(self, prefix: str, directory: Path, move: bool = False) -> None:
         target = self._path(prefix)
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(directory, staging)
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if not move:
+                raise OSError("copy")
+            os.rename(directory, staging)  # the same file system: nothing to copy
+        except OSError:
+            shutil.copytree(directory, staging)
         # Replace atomically so readers never see half an archive.
         if target.exists():
             old = target.with_name(target.name + ".old")

@@ -71,7 +71,7 @@ class S3Storage(Storage):
             raise StorageError(f"S3 store at {self.endpoint} is unreachable: {err}") from err
         self._bucket_ready = True
 
-    def put_tree(self, prefix: str, directory: Path) -> None:
+    def put_tree(self, prefix: str, directory: Path, move: bool = False) -> None:
         self._ensure_bucket()
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             key = self._key(f"{prefix}/{path.relative_to(directory).as_posix()}")
