@@ -66,27 +66,49 @@ def _timed(action) -> float:
     return time.perf_counter() - started
 
 
-def _in_process(runs: int) -> dict[str, Any]:
+def _in_process(runs: int, warm: bool = False) -> dict[str, Any]:
     """The same Method through `lifecycle.run` in this process, every step and engine call
-    timed (see bench.profiling)."""
+    timed (see bench.profiling); `warm`: on the warm pool, waiting for its refill between
+    runs (outside the timed steps)."""
     scratch = common.scratch_dir("docker-inproc")
+    method = "true-warm" if warm else "true-docker"
     try:
         methods = scratch / "methods"
-        common.write_method(methods, "true-docker", ["true"], "docker", common.docker_image())
-        infrastructures = common.write_infrastructures(scratch / "infrastructures")
+        common.write_method(methods, method, ["true"], "docker-warm" if warm else "docker",
+                            common.docker_image())
+        infrastructures = common.write_infrastructures(scratch / "infrastructures", WARM_POOL)
         manager = profiling.make_manager(scratch / "data", methods, infrastructures)
+        manager.warm.start()
+
+        def refilled() -> None:
+            deadline = time.monotonic() + 120
+            while warm and manager.warm.status("docker-warm").get(
+                    common.docker_image(), {}) != {"ready": WARM_POOL, "launching": 0}:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the warm pool did not refill")
+                time.sleep(0.02)
 
         def action() -> str:
-            return profiling.run_one(manager, "true-docker")
+            refilled()
+            return profiling.run_one(manager, method)
 
-        action()  # warm-up: engine connection
+        action()  # warm-up: engine connection (and the pool)
         targets = profiling.lifecycle_targets(DockerRuntime) + profiling.docker_api_targets()
-        print("In-process (`lifecycle.run` on this thread, no HTTP); the engine API calls of "
-              "all phases are listed last:")
+        print(f"In-process, {'warm' if warm else 'cold'} (`lifecycle.run` on this thread, no "
+              "HTTP); the engine API calls of all phases are listed last"
+              + (" (with those of the pool's background launch of each replacement: "
+                 "create_container, start)" if warm else "") + ":")
+        times = []
         with profiling.Timers(targets) as timers:
-            began = time.perf_counter()
-            profiling.time_runs(action, runs)
-            found = timers.report(runs, time.perf_counter() - began)
+            for _ in range(runs):
+                refilled()
+                started = time.perf_counter()
+                status = profiling.run_one(manager, method)
+                times.append(time.perf_counter() - started)
+                if status != "successful":
+                    raise RuntimeError(f"an in-process execution ended {status}")
+            found = timers.report(runs, sum(times))
+        manager.warm.stop()
         manager.store.engine.dispose()
         return found
     finally:
@@ -205,6 +227,7 @@ def run(smoke: bool = False, runs: int | None = None) -> common.Result:
     for problem in problems:
         print(f"  PROBLEM: {problem}")
     components = _in_process(runs=2 if smoke else 10)
+    warm_components = _in_process(runs=2 if smoke else 10, warm=True)
     return common.Result(
         name="docker_overhead",
         headline=(f"CCP {ccp['median'] * 1000:.0f} ms (p95 {ccp['p95'] * 1000:.0f}) vs docker "
@@ -216,7 +239,8 @@ def run(smoke: bool = False, runs: int | None = None) -> common.Result:
         machine=info,
         details={"runs": runs, "ccp_wall": ccp_wall, "ccp_server_finished": ccp_finished,
                  "ccp_server_successful": ccp_updated, "floors": floor_times,
-                 "components": components, "phases": phases, "warm_wall": warm_wall,
+                 "components": components, "warm_components": warm_components,
+                 "phases": phases, "warm_wall": warm_wall,
                  "warm_server_successful": warm_updated, "warm_phases": warm_phases},
         ok=not problems and len(ccp_wall) == runs and len(warm_wall) == runs,
         problems=problems,

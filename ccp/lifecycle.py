@@ -20,6 +20,7 @@ from ccp.archive import Archives
 from ccp.executionlog import ExecutionLog
 from ccp.model import Infrastructure, Method
 from ccp.runtimes.base import (
+    RUN_ONCE,
     Instance,
     Runtime,
     RuntimeCancelled,
@@ -114,7 +115,7 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
                                         execution.template_limits)
         watchdog.cancel_script = scripts.get("cancel")
         enter("Launch", f"starting {inputs['ccpimage']} on {execution.infrastructure.id}")
-        instance = _launch(execution, runtime, warm, log)
+        instance = _launch(execution, runtime, warm, log, scripts)
         reporter.instance_started(instance.to_dict())
         watchdog.instance = instance
         for name in ("Deploy", "Execute"):
@@ -167,17 +168,23 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
 
 
 def _launch(execution: Execution, runtime: Runtime, warm: WarmSource | None,
-            log: ExecutionLog) -> Instance:
-    """A warm runtime launched ahead for this image, if there is one; else a new one."""
+            log: ExecutionLog, scripts: dict[str, str]) -> Instance:
+    """A warm runtime launched ahead for this image, if there is one; else a new one, made
+    to run the execute script as its main process when that is the only script."""
     image, replicas = execution.inputs["ccpimage"], execution.inputs["ccpreplicas"]
     env = {**execution.runtime_env, "ccptaskname": execution.job_id}
     instance = warm.take(execution.infrastructure, image, replicas, execution.job_id,
                          env) if warm is not None else None
-    if instance is None:
-        return runtime.launch(execution.job_id, image, env, replicas=replicas)
-    log.event("Launch", f"took a warm runtime launched ahead at "
-                        f"{instance.handle['warm']['launched']}")
-    return instance
+    if instance is not None:
+        log.event("Launch", f"took a warm runtime launched ahead at "
+                            f"{instance.handle['warm']['launched']}")
+        return instance
+    if RUN_ONCE in runtime.capabilities and set(scripts) - {"cancel"} == {"execute"}:
+        instance = runtime.launch_once(execution.job_id, image, env, scripts["execute"],
+                                       replicas=replicas)
+        log.event("Launch", "created; the execute script is its main process")
+        return instance
+    return runtime.launch(execution.job_id, image, env, replicas=replicas)
 
 
 def record_lost(execution: Execution, runtime: Runtime, archives: Archives, message: str,

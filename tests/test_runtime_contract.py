@@ -30,6 +30,7 @@ from helpers import Lines
 from ccp.model import Infrastructure
 from ccp.runtimes import RUNTIME_TYPES, runtime_for
 from ccp.runtimes.base import (
+    RUN_ONCE,
     WARM_LAUNCH,
     Instance,
     Runtime,
@@ -469,3 +470,58 @@ def test_contract_warm_pool_member_gone_is_a_clear_failure_to_adopt(
         runtime.adopt(member, f"contract-{uuid.uuid4()}", {})
     assert kind.leftovers(member.execution_id) == []
     assert runtime.image_digest(kind.missing_images[0]) is None
+
+
+# --- run-once (optional capability) -------------------------------------------------------------
+
+def test_contract_run_once_the_script_is_the_main_process_and_everything_else_holds(
+        kind: Kind, runtime: Runtime, tmp_path: Path) -> None:
+    execution_id = f"contract-{uuid.uuid4()}"
+    script = "\n".join(['echo "name=$ccptaskname id=$ccptaskid token=$CCP_TOKEN"',
+                        "echo to-stderr >&2", "echo kept > /ccp_data/kept.txt", "exit 3"])
+    if RUN_ONCE not in runtime.capabilities:
+        with pytest.raises(RuntimeFailure, match="run-once"):
+            runtime.launch_once(execution_id, kind.image, {}, script)
+        assert kind.leftovers(execution_id) == []
+        return
+    instance = runtime.launch_once(execution_id, kind.image,
+                                   {"ccptaskname": execution_id, "CCP_TOKEN": "once-token"},
+                                   script)
+    try:
+        assert "once-token" not in json.dumps(instance.to_dict())
+        lines = Lines()
+        assert runtime.run(instance, script, 30, lines) == 3
+        assert lines.of("stdout") == [f"name={execution_id} id=1 token=once-token"]
+        assert lines.of("stderr") == ["to-stderr"]
+        runtime.fetch(instance, tmp_path / "data")
+        assert (tmp_path / "data" / "kept.txt").read_text() == "kept\n"
+        assert runtime.describe(instance)["limits"]
+    finally:
+        runtime.destroy(instance)
+    assert kind.leftovers(execution_id) == []
+
+
+def test_contract_run_once_timeout_and_cancel_end_the_main_process(
+        kind: Kind, runtime: Runtime) -> None:
+    if RUN_ONCE not in runtime.capabilities:
+        with pytest.raises(RuntimeFailure, match="run-once"):
+            runtime.launch_once(f"contract-{uuid.uuid4()}", kind.image, {}, "sleep 60")
+        return
+    for ending in ("timeout", "cancel"):
+        execution_id = f"contract-{uuid.uuid4()}"
+        script = "while true; do echo tick; sleep 0.2; done"
+        instance = runtime.launch_once(execution_id, kind.image, {}, script)
+        lines = Lines()
+        timer = threading.Timer(1.5, runtime.cancel, [instance])
+        if ending == "cancel":
+            timer.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(RuntimeTimeout if ending == "timeout" else RuntimeCancelled):
+                runtime.run(instance, script, 1.5 if ending == "timeout" else 120, lines)
+            assert time.monotonic() - started < 15
+            assert "tick" in lines.of("stdout")
+        finally:
+            timer.cancel()
+            runtime.destroy(instance)
+        assert kind.leftovers(execution_id) == []

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 DATA_PATH = "/ccp_data"
 LABEL = "ccp.execution"
 WARM_LAUNCH = "warm-launch"  # the capability of runtimes that can be launched ahead
+RUN_ONCE = "run-once"  # ... that can run a single script as the instance's main process
 WARM_PREFIX = "warm-"  # the execution id of a runtime launched ahead: warm-<hex>
 
 # (replica, stream, line): replica is 1-based, stream is "stdout" or "stderr".
@@ -180,6 +181,17 @@ class Runtime(ABC):
         """What `image` is now, by content (the engine's image id), as `launch` records it
         in `handle["imageDigest"]`; None when it cannot be told (then nothing is cached)."""
         return None
+
+    # --- run-once (optional: runtimes with RUN_ONCE in `capabilities`) ----------------------
+
+    def launch_once(self, execution_id: str, image: str, env: dict[str, str], script: str,
+                    replicas: int = 1) -> Instance:
+        """Like `launch`, for an execution that runs `script` and nothing else: the instance
+        is made with the script as its main process and started by `run(instance, script)`
+        (no keep-alive, no exec); other scripts (a cancel script) run beside it while it
+        runs. Fetch and Destroy work on it once the script has ended."""
+        raise RuntimeFailure(f"the {self.type} runtime cannot run a script as its instance's "
+                             f"main process (no {RUN_ONCE})")
 
     # --- warm-launch (optional: runtimes with WARM_LAUNCH in `capabilities`) ---------------
 

@@ -39,7 +39,15 @@ from docker.types import (
 )
 from docker.utils import version_gte
 
-from ccp.runtimes.base import LABEL, WARM_PREFIX, Instance, RuntimeFailure, now_iso
+from ccp.runtimes.base import (
+    LABEL,
+    WARM_LAUNCH,
+    WARM_PREFIX,
+    Instance,
+    Runtime,
+    RuntimeFailure,
+    now_iso,
+)
 from ccp.runtimes.docker import (
     CAPABILITIES,
     KEEP_ALIVE,
@@ -60,7 +68,9 @@ FINAL_TASK_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "or
 
 class SwarmRuntime(WarmServices, DockerRuntime):
     type = "swarm"
+    capabilities = frozenset({WARM_LAUNCH})  # not run-once: a task is a keep-alive
     settings: SwarmSettings
+    launch_once = Runtime.launch_once  # refuses
 
     # --- launch -----------------------------------------------------------------------------
 

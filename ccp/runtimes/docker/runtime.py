@@ -32,6 +32,7 @@ from ccp.runtimes import tarcopy
 from ccp.runtimes.base import (
     DATA_PATH,
     LABEL,
+    RUN_ONCE,
     WARM_LAUNCH,
     Instance,
     LogSink,
@@ -43,6 +44,7 @@ from ccp.runtimes.base import (
 from ccp.runtimes.deadline import wait_for_script
 from ccp.runtimes.docker.engine import SWARM_SERVICE_LABEL, DockerEngine
 from ccp.runtimes.docker.execs import ScriptExec, all_ended, interrupt, oom_kills
+from ccp.runtimes.docker.once import RunOnce, is_main_script, script_digest
 from ccp.runtimes.docker.warm import WarmContainers, adopted_execution
 from ccp.runtimes.output import guarded
 from ccp.runtimes.settings import DockerSettings
@@ -58,9 +60,9 @@ REPLICA_LABEL = "ccp.replica"
 RUNTIME_LABEL = "ccp.runtime"
 
 
-class DockerRuntime(WarmContainers, Runtime):
+class DockerRuntime(WarmContainers, RunOnce, Runtime):
     type = "docker"
-    capabilities = frozenset({WARM_LAUNCH})
+    capabilities = frozenset({WARM_LAUNCH, RUN_ONCE})
     settings: DockerSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -85,18 +87,22 @@ class DockerRuntime(WarmContainers, Runtime):
         return self.start_container(execution_id, image, env, {})
 
     def start_container(self, execution_id: str, image: str, env: dict[str, str],
-                        labels: dict[str, str]) -> Instance:
+                        labels: dict[str, str], main_script: str | None = None) -> Instance:
         """Create and start the container `ccp-<execution id>` with the Infrastructure's
-        limits and isolation, labelled with the execution (and `labels`)."""
+        limits and isolation, labelled with the execution (and `labels`). With
+        `main_script` (run-once) it is created only: `run` of that script starts it."""
         image_attrs = self.docker.ensure_image(image)
+        as_root = runs_as_root(image_attrs)
         limits = self.limits()
         name = f"ccp-{execution_id}"
         api = self.docker.api
+        command = KEEP_ALIVE if main_script is None else \
+            f"mkdir -p {DATA_PATH} 2>/dev/null; {main_script}" if as_root else main_script
         with self.docker.errors(f"creating container {name}"):
             container = api.create_container(
                 image_attrs.get("Id") or image,  # what was inspected is what runs
                 entrypoint=["sh", "-c"],
-                command=[KEEP_ALIVE],
+                command=[command],
                 name=name,
                 labels={LABEL: execution_id, REPLICA_LABEL: "1", RUNTIME_LABEL: self.type,
                         **labels},
@@ -115,22 +121,21 @@ class DockerRuntime(WarmContainers, Runtime):
                 ),
             )
         container_id = container["Id"]
-        as_root = runs_as_root(image_attrs)
         try:
             with self.docker.errors(f"starting container {name}"):
                 if not as_root:
                     self.prepare_data_dir(container_id)
-                api.start(container_id)
+                if main_script is None:
+                    api.start(container_id)
         except BaseException:
             self.docker.remove_container(container_id)
             raise
-        return Instance(
-            execution_id=execution_id,
-            runtime=self.type,
-            handle={"engine": self.docker.address, "container": container_id, "name": name,
-                    "image": image, "imageId": image_attrs.get("Id"),
-                    "imageDigest": image_attrs.get("Id"), "makeDataDir": as_root},
-        )
+        handle = {"engine": self.docker.address, "container": container_id, "name": name,
+                  "image": image, "imageId": image_attrs.get("Id"),
+                  "imageDigest": image_attrs.get("Id"), "makeDataDir": as_root}
+        if main_script is not None:
+            handle["mainScript"] = script_digest(main_script)
+        return Instance(execution_id=execution_id, runtime=self.type, handle=handle)
 
     def environment(self, env: dict[str, str], task_id: str) -> list[str]:
         merged = {**env, "ccptaskid": task_id, "CCP_DATA": DATA_PATH}
@@ -163,6 +168,9 @@ class DockerRuntime(WarmContainers, Runtime):
     def run(self, instance: Instance, script: str, timeout: float, log: LogSink) -> int:
         if instance.cancelled.is_set():
             raise RuntimeCancelled("cancelled before the script started")
+        if is_main_script(instance, script):
+            return self.run_main(instance, timeout, guarded(
+                log, f"execution {instance.execution_id}"))
         targets = self.targets(instance)
         api = self.docker.api
         log = guarded(log, f"execution {instance.execution_id}")
@@ -191,7 +199,12 @@ class DockerRuntime(WarmContainers, Runtime):
         if code != 137:
             return None
         api = self.docker.api
-        if any(oom_kills(api, container_id) for _, container_id in self.targets(instance)):
+        if instance.handle.get("mainScript"):
+            killed = self.main_oom_killed(instance)
+        else:
+            killed = any(oom_kills(api, container_id)
+                         for _, container_id in self.targets(instance))
+        if killed:
             limit = self.limits().memory_bytes
             size = f" of {limit // 2**20} MiB" if limit else ""
             return f"killed by the out-of-memory killer: the memory limit{size} was exceeded"
