@@ -281,6 +281,10 @@ def test_cache_hit_shows_on_the_job_page(tmp_path_factory: Any) -> None:
             page.goto(f"{server.url}/ui/executions/{first}")
             expect(page.locator("#job-status")).to_have_text("successful")
             expect(page.locator("#perf-facts .cache-hit")).to_have_count(0)
+            page.goto(f"{server.url}/ui/executions")  # the list says it too
+            row = page.locator(f"tr.job-row[data-job='{hit}']")
+            expect(row.locator(".cache-hit a")).to_have_attribute("title", first)
+            expect(page.locator(f"tr.job-row[data-job='{first}'] .cache-hit")).to_have_count(0)
             browser.close()
             assert errors == []
     finally:
