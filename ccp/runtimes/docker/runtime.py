@@ -22,6 +22,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -213,11 +214,16 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
     # --- fetch ------------------------------------------------------------------------------
 
     def fetch(self, instance: Instance, destination: Path) -> None:
-        skipped: list[str] = []
-        for replica, container_id in self.targets(instance):
-            target = destination / f"replica-{replica}" if instance.replicas > 1 else destination
-            skipped += [f"replica {replica}: {problem}"
-                        for problem in self.copy_out(container_id, target)]
+        targets = self.targets(instance)
+
+        def copy(target: tuple[int, str]) -> list[str]:
+            replica, container_id = target
+            into = destination / f"replica-{replica}" if instance.replicas > 1 else destination
+            return [f"replica {replica}: {problem}"
+                    for problem in self.copy_out(container_id, into)]
+
+        with ThreadPoolExecutor(max(1, len(targets))) as copies:  # every replica at once
+            skipped = [problem for found in copies.map(copy, targets) for problem in found]
         if skipped:
             instance.handle["fetchSkipped"] = skipped[:tarcopy.MAX_SKIPPED_REPORTED]
 
