@@ -10,7 +10,7 @@ import docker
 from ccp.runtimes.base import LogSink, RuntimeFailure
 from ccp.runtimes.output import splitters
 
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.01  # the engine may report the exit a moment after the output ends
 EXIT_CODE_WAIT = 10.0
 
 
