@@ -81,11 +81,14 @@ def _in_process(runs: int, warm: bool = False) -> dict[str, Any]:
         manager.warm.start()
 
         def refilled() -> None:
+            """Wait for the pool (once the first execution made it) to be full again."""
             deadline = time.monotonic() + 120
             while warm and manager.warm.status("docker-warm").get(
-                    common.docker_image(), {}) != {"ready": WARM_POOL, "launching": 0}:
+                    common.docker_image(), {"ready": WARM_POOL, "launching": 0}) != {
+                    "ready": WARM_POOL, "launching": 0}:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("the warm pool did not refill")
+                    raise RuntimeError("the warm pool did not refill: "
+                                       f"{manager.warm.status('docker-warm')}")
                 time.sleep(0.02)
 
         def action() -> str:
