@@ -51,7 +51,8 @@ class WarmSource(Protocol):
     """Runtimes launched ahead (ccp.warmpool): one adopted by this execution, or None."""
 
     def take(self, infrastructure: Infrastructure, image: str, replicas: int,
-             execution_id: str, env: dict[str, str]) -> Instance | None: ...
+             execution_id: str, env: dict[str, str], main_script: str | None = None
+             ) -> Instance | None: ...
 
 
 @dataclass
@@ -173,15 +174,15 @@ def _launch(execution: Execution, runtime: Runtime, warm: WarmSource | None,
     to run the execute script as its main process when that is the only script."""
     image, replicas = execution.inputs["ccpimage"], execution.inputs["ccpreplicas"]
     env = {**execution.runtime_env, "ccptaskname": execution.job_id}
+    only = scripts["execute"] if set(scripts) - {"cancel"} == {"execute"} else None
     instance = warm.take(execution.infrastructure, image, replicas, execution.job_id,
-                         env) if warm is not None else None
+                         env, only) if warm is not None else None
     if instance is not None:
         log.event("Launch", f"took a warm runtime launched ahead at "
                             f"{instance.handle['warm']['launched']}")
         return instance
-    if RUN_ONCE in runtime.capabilities and set(scripts) - {"cancel"} == {"execute"}:
-        instance = runtime.launch_once(execution.job_id, image, env, scripts["execute"],
-                                       replicas=replicas)
+    if only is not None and RUN_ONCE in runtime.capabilities:
+        instance = runtime.launch_once(execution.job_id, image, env, only, replicas=replicas)
         log.event("Launch", "created; the execute script is its main process")
         return instance
     return runtime.launch(execution.job_id, image, env, replicas=replicas)

@@ -168,8 +168,10 @@ class WarmPools:
     # --- executions --------------------------------------------------------------------------
 
     def take(self, infrastructure: Infrastructure, image: str, replicas: int,
-             execution_id: str, env: dict[str, str]) -> Instance | None:
-        """A warm runtime adopted by `execution_id`, or None: launch cold."""
+             execution_id: str, env: dict[str, str], main_script: str | None = None
+             ) -> Instance | None:
+        """A warm runtime adopted by `execution_id`, or None: launch cold (`main_script`:
+        see Runtime.adopt)."""
         if self._stopping.is_set() or not self.enabled(infrastructure):
             return None
         current = self.infrastructures().get(infrastructure.id)
@@ -186,7 +188,8 @@ class WarmPools:
                     self._destroy_later(pool.runtime, member.instance)
                     continue
                 try:
-                    return pool.runtime.adopt(member.instance, execution_id, env)
+                    return pool.runtime.adopt(member.instance, execution_id, env,
+                                              main_script)
                 except Exception as err:
                     LOGGER.warning("warm runtime %s of %s could not be taken (%s): launching "
                                    "cold", member.instance.execution_id, infrastructure.id, err)

@@ -525,3 +525,29 @@ def test_contract_run_once_timeout_and_cancel_end_the_main_process(
             timer.cancel()
             runtime.destroy(instance)
         assert kind.leftovers(execution_id) == []
+
+
+def test_contract_warm_pool_adopted_for_its_only_script_runs_it_with_its_environment(
+        kind: Kind, runtime: Runtime, warm: list[Instance], tmp_path: Path) -> None:
+    """An execution with only an execute script says so when it takes a warm runtime (a
+    runtime with run-once may then run it as the main process): the script runs once, with
+    the execution's environment, its output, exit code and /ccp_data as anywhere else."""
+    if WARM_LAUNCH not in runtime.capabilities:
+        return  # refusal: test_contract_warm_pool_launch_ahead_then_adopt_...
+    script = "\n".join(['echo "name=$ccptaskname id=$ccptaskid token=$CCP_TOKEN"',
+                        "echo to-stderr >&2", "echo kept > /ccp_data/kept.txt",
+                        "echo \"$(echo 'quotes' \"and\" \\$dollars)\"", "exit 5"])
+    member = runtime.launch_warm(kind.image, _warm_tag())
+    warm.append(member)
+    execution_id = f"contract-{uuid.uuid4()}"
+    instance = runtime.adopt(member, execution_id, {
+        "ccptaskname": execution_id, "CCP_TOKEN": "it's $secret"}, main_script=script)
+    warm.append(instance)
+    lines = Lines()
+    assert runtime.run(instance, script, 30, lines) == 5, lines.entries
+    assert lines.of("stdout") == [f"name={execution_id} id=1 token=it's $secret",
+                                  "quotes and $dollars"]
+    assert lines.of("stderr") == ["to-stderr"]
+    runtime.fetch(instance, tmp_path / "data")
+    assert (tmp_path / "data" / "kept.txt").read_text() == "kept\n"
+    assert "it's $secret" not in json.dumps(instance.to_dict())

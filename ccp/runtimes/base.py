@@ -201,10 +201,13 @@ class Runtime(ABC):
         raise RuntimeFailure(f"the {self.type} runtime cannot launch runtimes ahead "
                              f"(no {WARM_LAUNCH})")
 
-    def adopt(self, member: Instance, execution_id: str, env: dict[str, str]) -> Instance:
+    def adopt(self, member: Instance, execution_id: str, env: dict[str, str],
+              main_script: str | None = None) -> Instance:
         """Hand a warm instance to one execution: from now on it is that execution's (its
         scripts get `env`, Destroy and the orphan clean-up find it by `execution_id`).
-        Raises RuntimeFailure when the member is gone or no longer runs."""
+        `main_script`: the execution runs this script and nothing else, which a runtime with
+        run-once may run as the instance's main process. Raises RuntimeFailure when the
+        member is gone or no longer runs."""
         raise RuntimeFailure(f"the {self.type} runtime has no warm runtimes to adopt "
                              f"(no {WARM_LAUNCH})")
 

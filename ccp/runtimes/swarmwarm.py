@@ -45,7 +45,8 @@ class WarmServices:
         return self.start_service(f"{WARM_PREFIX}{uuid.uuid4().hex}", image, {}, replicas,
                                   labels)
 
-    def adopt(self, member: Instance, execution_id: str, env: dict[str, str]) -> Instance:
+    def adopt(self, member: Instance, execution_id: str, env: dict[str, str],
+              main_script: str | None = None) -> Instance:
         self.environment(env, "1")  # refuse bad names before anything changes
         api = self.docker.api
         name = member.handle.get("name")

@@ -54,6 +54,15 @@ from ccp.runtimes.settings import DockerSettings
 # as soon as `wait` is interrupted); `kill -9 -1` from a timed-out script only ends the
 # current `sleep`, and the loop goes on.
 KEEP_ALIVE = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'
+
+
+def awaiting_keep_alive(marker: str) -> str:
+    """PID 1 of a warm container: reads a script from its standard input, up to a line
+    `marker`, and becomes it (run-once, see once.py); without one it is the keep-alive, and
+    scripts are execs as in any container."""
+    return ('trap "exit 0" TERM INT; s=; while IFS= read -r l; do '
+            f'[ "$l" = "{marker}" ] && break; s="$s$l\n"; done; '
+            '[ -n "$s" ] && exec sh -c "$s"; ' + KEEP_ALIVE)
 # Docker's default set minus FSETID, MKNOD, NET_RAW, NET_BIND_SERVICE, SETPCAP, SETFCAP,
 # SYS_CHROOT and AUDIT_WRITE: enough for root to own/chmod files and switch users.
 CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
@@ -72,7 +81,7 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
         # execution id -> the environment of an adopted warm container, given to every exec
         # (its own environment predates the execution); never in the handle (job store)
         self.exec_env: dict[str, dict[str, str]] = {}
-        self.renames: dict[str, threading.Thread] = {}
+        self.renames: dict[str, tuple[str, threading.Thread]] = {}
 
     def check(self) -> None:
         with self.docker.errors("checking the engine"):
@@ -88,10 +97,12 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
         return self.start_container(execution_id, image, env, {})
 
     def start_container(self, execution_id: str, image: str, env: dict[str, str],
-                        labels: dict[str, str], main_script: str | None = None) -> Instance:
+                        labels: dict[str, str], main_script: str | None = None,
+                        script_marker: str | None = None) -> Instance:
         """Create and start the container `ccp-<execution id>` with the Infrastructure's
         limits and isolation, labelled with the execution (and `labels`). With
-        `main_script` (run-once) it is created only: `run` of that script starts it."""
+        `main_script` (run-once) it is created only: `run` of that script starts it. With
+        `script_marker` its PID 1 waits for a script on its standard input first."""
         image_attrs = self.docker.ensure_image(image)
         as_root = runs_as_root(image_attrs)
         limits = self.limits()
@@ -99,6 +110,8 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
         api = self.docker.api
         command = KEEP_ALIVE if main_script is None else \
             f"mkdir -p {DATA_PATH} 2>/dev/null; {main_script}" if as_root else main_script
+        if script_marker is not None:
+            command = awaiting_keep_alive(script_marker)
         with self.docker.errors(f"creating container {name}"):
             container = api.create_container(
                 image_attrs.get("Id") or image,  # what was inspected is what runs
@@ -109,6 +122,7 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
                         **labels},
                 environment=self.environment(env, "1"),
                 detach=True,
+                stdin_open=script_marker is not None,
                 host_config=api.create_host_config(
                     network_mode=self.settings.network,
                     mem_limit=limits.memory_bytes,
@@ -136,6 +150,8 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
                   "imageDigest": image_attrs.get("Id"), "makeDataDir": as_root}
         if main_script is not None:
             handle["mainScript"] = script_digest(main_script)
+        if script_marker is not None:
+            handle["scriptMarker"] = script_marker
         return Instance(execution_id=execution_id, runtime=self.type, handle=handle)
 
     def environment(self, env: dict[str, str], task_id: str) -> list[str]:
@@ -170,7 +186,7 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
         if instance.cancelled.is_set():
             raise RuntimeCancelled("cancelled before the script started")
         if is_main_script(instance, script):
-            return self.run_main(instance, timeout, guarded(
+            return self.run_main(instance, script, timeout, guarded(
                 log, f"execution {instance.execution_id}"))
         targets = self.targets(instance)
         api = self.docker.api

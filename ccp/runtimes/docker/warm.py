@@ -27,6 +27,7 @@ from ccp.runtimes.base import (
     adopted,
 )
 from ccp.runtimes.docker.engine import SWARM_SERVICE_LABEL, DockerEngine
+from ccp.runtimes.docker.once import script_digest
 
 LOGGER = logging.getLogger(__name__)
 WARM_LABEL = "ccp.warm."  # + pool, owner, expires: a runtime launched ahead (WarmTag)
@@ -39,19 +40,24 @@ class WarmContainers:
     type: str
     docker: DockerEngine
     exec_env: dict[str, dict[str, str]]
-    renames: dict[str, threading.Thread]  # execution id -> the rename of its container
+    # execution id -> (container id, the thread renaming it)
+    renames: dict[str, tuple[str, threading.Thread]]
 
     # DockerRuntime's (annotations only: a method here would hide the runtime's)
-    start_container: Callable[[str, str, dict[str, str], dict[str, str]], Instance]
+    start_container: Callable[..., Instance]
     environment: Callable[[dict[str, str], str], list[str]]
 
     def launch_warm(self, image: str, tag: WarmTag, replicas: int = 1) -> Instance:
         if replicas != 1:
             raise RuntimeFailure("the docker runtime runs exactly one replica")
         labels = {WARM_LABEL + key: value for key, value in tag.labels().items()}
-        return self.start_container(f"{WARM_PREFIX}{uuid.uuid4().hex}", image, {}, labels)
+        # PID 1 waits for a script (an execution with only an execute script gives it its
+        # script so: no exec), and is a keep-alive otherwise
+        return self.start_container(f"{WARM_PREFIX}{uuid.uuid4().hex}", image, {}, labels,
+                                    script_marker=f"ccp-script-end-{uuid.uuid4().hex}")
 
-    def adopt(self, member: Instance, execution_id: str, env: dict[str, str]) -> Instance:
+    def adopt(self, member: Instance, execution_id: str, env: dict[str, str],
+              main_script: str | None = None) -> Instance:
         self.environment(env, "1")  # refuse bad names before anything changes
         container_id, name = member.handle["container"], f"ccp-{execution_id}"
         with self.docker.errors(f"taking the warm container {member.handle.get('name')}"):
@@ -65,10 +71,13 @@ class WarmContainers:
         # label, and the next server destroys it as a leftover.
         rename = threading.Thread(target=self._rename, args=(container_id, name),
                                   name=f"ccp-rename-{execution_id}", daemon=True)
-        self.renames[execution_id] = rename
+        self.renames[execution_id] = (container_id, rename)
         rename.start()
         self.exec_env[execution_id] = dict(env)
-        return adopted(member, execution_id, {"name": name})
+        handle: dict[str, str] = {"name": name}
+        if main_script is not None and member.handle.get("scriptMarker"):
+            handle["mainScript"] = script_digest(main_script)
+        return adopted(member, execution_id, handle)
 
     def _rename(self, container_id: str, name: str) -> None:
         try:
@@ -78,18 +87,22 @@ class WarmContainers:
 
     def settle(self, execution_id: str) -> None:
         """Wait for the rename of an adopted container (describe and destroy read it)."""
-        rename = self.renames.pop(execution_id, None)
-        if rename is not None:
-            rename.join(RENAME_WAIT)
+        renaming = self.renames.get(execution_id)
+        if renaming is not None:
+            renaming[1].join(RENAME_WAIT)
+            self.renames.pop(execution_id, None)
 
     def warm_members(self) -> list[tuple[Instance, WarmTag]]:
         with self.docker.errors("listing warm containers"):
             containers = self.docker.api.containers(
                 all=True, filters={"label": f"{WARM_LABEL}pool"})
+        taken = {container_id for container_id, _ in list(self.renames.values())}
         members = []
         for container in containers:
             labels = container.get("Labels") or {}
             member_id = labels.get(LABEL, "")
+            if container["Id"] in taken:
+                continue  # adopted here, its new name on the way
             tag = WarmTag.from_labels({key.removeprefix(WARM_LABEL): value
                                        for key, value in labels.items()})
             if tag and container_name(container) == f"ccp-{member_id}" \

@@ -42,7 +42,8 @@ class WarmContainers:
         config[WARM_MEMBER_KEY] = member
         return self.start_container(member, image, {}, config)
 
-    def adopt(self, member: Instance, execution_id: str, env: dict[str, str]) -> Instance:
+    def adopt(self, member: Instance, execution_id: str, env: dict[str, str],
+              main_script: str | None = None) -> Instance:
         from pylxd.exceptions import NotFound
 
         for key, value in env.items():
