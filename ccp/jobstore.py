@@ -181,19 +181,23 @@ class JobStore:
     def update_running(self, job_id: str, durable: bool = True, **values: Any) -> bool:
         """Update a job only while it is running (a dismissed or reaped job stays final).
 
-        `durable=False` is for progress and heartbeats: on SQLite they skip the fsync (a
-        crash may lose the latest one, which the next write or the reaper corrects).
+        `durable=False` is for progress and heartbeats: they skip the fsync (a crash may
+        lose the latest one, which the next write or the reaper corrects): SQLite's
+        synchronous=NORMAL, PostgreSQL's synchronous_commit off, for that commit only.
         """
         values["updated"] = now_iso()
         statement = (update(jobs).where(jobs.c.identifier == job_id,
                                         jobs.c.status == JobStatus.RUNNING.value)
                      .values(**_encode(values)))
-        fast = not durable and self.engine.dialect.name == "sqlite"
+        dialect = self.engine.dialect.name
+        fast = not durable and dialect == "sqlite"
         with self.engine.connect() as connection:
             if fast:
                 connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
                 connection.commit()
             try:
+                if not durable and dialect == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 result = connection.execute(statement)
                 connection.commit()
             finally:

@@ -8,6 +8,7 @@ file sees all of them at once.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -166,9 +167,10 @@ class Method:
         earlier Execution may stand in for a new one (ccp/cache.py)."""
         return self.raw.get("deterministic") is True
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
-        """`sha256:<hex>` of the canonical JSON of the Method: its identity by content."""
+        """`sha256:<hex>` of the canonical JSON of the Method: its identity by content
+        (worked out once: a Method does not change)."""
         return method_digest(self.raw)
 
     def sample_inputs(self) -> dict[str, Any]:
