@@ -119,7 +119,9 @@ class StoreReporter:
         self.store.update_running(self.job_id, durable=False, progress=percent, message=message)
 
     def instance_started(self, instance: dict[str, Any]) -> None:
-        self.store.update_running(self.job_id, instance=instance)
+        # Not flushed to disk: it survives a crash of the server, not of the machine, and
+        # the orphan clean-up finds a runtime by its labels anyway.
+        self.store.update_running(self.job_id, durable=False, instance=instance)
 
     def heartbeat(self) -> None:
         self.store.update_running(self.job_id, durable=False, heartbeat=time.time())
