@@ -241,6 +241,10 @@ def write_method(directory: Path, method_id: str, execute: list[str], infrastruc
         "minOccurs": 1, "maxOccurs": 1}}
     method["additionalParameters"] = {"parameters": [
         {"name": "execute-script", "value": execute}]}
+    # submitted and polled as asynchronous jobs; everything in /ccp_data as one zip
+    method["jobControlOptions"] = ["async-execute"]
+    method["outputs"] = {name: spec for name, spec in method["outputs"].items()
+                         if name in ("output", "stdout")}
     method["links"] = [{"rel": "compatibleWith", "href": f"infrastructures/{infrastructure}",
                         "title": infrastructure}]
     method.update(extra)
@@ -369,7 +373,8 @@ def submit(session: requests.Session, url: str, process_id: str,
            inputs: dict[str, Any] | None = None, headers: dict[str, str] | None = None
            ) -> str:
     response = session.post(f"{url}/processes/{process_id}/execution",
-                            json={"inputs": inputs or {}}, headers=headers, timeout=60)
+                            json={"inputs": inputs or {}},
+                            headers={**(headers or {}), "Prefer": "respond-async"}, timeout=60)
     if response.status_code != 201:
         raise RuntimeError(f"submitting {process_id}: HTTP {response.status_code}: "
                            f"{response.text[:300]}")

@@ -4,9 +4,11 @@ This module owns every name in it and every place it lives; nothing else builds 
 path of an archive. Layout (the same in the store, in the downloadable zip and in an
 imported zip):
     metadata/request.json  method.json  infrastructure.json  instance.json  status.json
+    metadata/staged-inputs.json   inputs given by reference: source, path, size, sha256
     metadata/provenance.json  provenance.ttl (in the zip: made from the JSON when zipped)
     auth/jwt.json
     outputs/output.zip        everything the method wrote to /ccp_data
+    outputs/named/<output id>/<path>   the files of each named output (ccp.outputs)
     logs/execution.log        every line with time, phase, replica and stream
     logs/<phase>.stdout.log   logs/<phase>.stderr.log
 While an execution runs, the archive grows in its work dir (`<data dir>/work/<job id>/
@@ -36,8 +38,10 @@ INSTANCE = "metadata/instance.json"
 STATUS = "metadata/status.json"
 PROVENANCE_JSON = "metadata/provenance.json"
 PROVENANCE_TTL = "metadata/provenance.ttl"
+STAGED_INPUTS = "metadata/staged-inputs.json"
 CLAIMS = "auth/jwt.json"
 OUTPUT_ZIP = "outputs/output.zip"
+NAMED_OUTPUTS = "outputs/named"
 LOGS = "logs"
 EXECUTION_LOG = "logs/execution.log"
 CHUNK = 1024 * 1024
@@ -47,6 +51,13 @@ def phase_log(phase: str, stream: str, replica: int = 1) -> str:
     """`logs/<phase>.<stream>.log` (`.replica-N` before the stream for replicas 2..N)."""
     suffix = "" if replica == 1 else f".replica-{replica}"
     return f"{LOGS}/{phase.lower()}{suffix}.{stream}.log"
+
+
+def named_output(output_id: str, name: str = "") -> str:
+    """`outputs/named/<output id>/<name>`: a file of a named output, by its path under
+    /ccp_data (the output's folder when `name` is empty)."""
+    folder = f"{NAMED_OUTPUTS}/{output_id}"
+    return f"{folder}/{name}" if name else folder
 
 
 def prefix_of(job_id: str) -> str:
@@ -115,17 +126,19 @@ class _ChunkSink:
         return data
 
 
-def stream_zip(storage: Storage, job_id: str) -> Iterator[bytes]:
-    """The whole archive as one zip, streamed from the store without holding it in memory.
+def stream_zip(storage: Storage, job_id: str, part: str = "") -> Iterator[bytes]:
+    """The whole archive (or the files under one part of it) as one zip, streamed from the
+    store without holding it in memory.
 
     The Turtle PROV is made here from the stored PROV-JSON (the execution stores only the
     JSON: converting it costs more than the rest of archiving a short execution)."""
-    prefix = prefix_of(job_id)
+    prefix = f"{prefix_of(job_id)}/{part}" if part else prefix_of(job_id)
     names = storage.list(prefix)
     made: dict[str, Callable[[], bytes]] = {}
-    if PROVENANCE_JSON in names and PROVENANCE_TTL not in names:
-        made[PROVENANCE_TTL] = lambda: provenance.convert(
-            storage.read_bytes(f"{prefix}/{PROVENANCE_JSON}").decode(), "ttl").encode()
+    json_name, ttl_name = (_under(part, name) for name in (PROVENANCE_JSON, PROVENANCE_TTL))
+    if json_name in names and ttl_name and ttl_name not in names:
+        made[ttl_name] = lambda: provenance.convert(
+            storage.read_bytes(f"{prefix}/{json_name}").decode(), "ttl").encode()
     sink = _ChunkSink()
     with zipfile.ZipFile(cast(IO[bytes], sink), "w", zipfile.ZIP_DEFLATED,
                          allowZip64=True) as archive:
@@ -142,6 +155,13 @@ def stream_zip(storage: Storage, job_id: str) -> Iterator[bytes]:
                     yield sink.take()
             yield sink.take()
     yield sink.take()
+
+
+def _under(part: str, name: str) -> str | None:
+    """`name` (of the whole archive) relative to `part`, or None when not under it."""
+    if not part:
+        return name
+    return name[len(part) + 1:] if name.startswith(f"{part.rstrip('/')}/") else None
 
 
 def materialize_zip(storage: Storage, job_id: str, scratch: Path) -> str:
@@ -204,15 +224,32 @@ class Archives:
             return ""
         return self.storage.read_bytes(key).decode("utf-8", "replace")
 
-    def log_text(self, job_id: str, final: bool) -> str:
-        """The execution log: the stored one once final, else the one growing on disk."""
+    def log_bytes(self, job_id: str, final: bool, offset: int = 0) -> bytes:
+        """The execution log from byte `offset` on: the stored one once final, else the one
+        growing on disk (the same bytes, so a reader's offset stays valid across the two)."""
         if final and self.exists(job_id, EXECUTION_LOG):
-            return self.read_text(job_id, EXECUTION_LOG)
+            return self.read_bytes(job_id, EXECUTION_LOG)[offset:]
         live = staging_dir(self.data_dir, job_id) / EXECUTION_LOG
-        return live.read_text(encoding="utf-8", errors="replace") if live.exists() else ""
+        if not live.exists():
+            return b""
+        with live.open("rb") as log:
+            log.seek(offset)
+            return log.read()
 
-    def stream_zip(self, job_id: str) -> Iterator[bytes]:
-        return stream_zip(self.storage, job_id)
+    def stream_zip(self, job_id: str, part: str = "") -> Iterator[bytes]:
+        return stream_zip(self.storage, job_id, part)
+
+    def named_files(self, job_id: str) -> dict[str, list[str]]:
+        """Output id -> the stored files of each named output (paths under /ccp_data)."""
+        found: dict[str, list[str]] = {}
+        for name in self.storage.list(f"{prefix_of(job_id)}/{NAMED_OUTPUTS}"):
+            output_id, _, path = name.partition("/")
+            if path:
+                found.setdefault(output_id, []).append(path)
+        return found
+
+    def size(self, job_id: str, part: str) -> int:
+        return self.storage.size(self.key(job_id, part))
 
     def download(self, job_id: str, part: str) -> Download:
         """One stored part to send; FileNotFoundError if the archive has no such part."""
@@ -232,12 +269,12 @@ class Archives:
         return self.storage.location(f"{prefix_of(job_id)}/{part}" if part else prefix_of(job_id))
 
     def copy_results(self, source_job: str, target_job: str) -> int:
-        """Store the outputs and the script logs of one stored archive in another (a cache
-        hit's); returns the bytes copied. The execution log, metadata and PROV are each
-        archive's own."""
+        """Store the outputs (output.zip and the named outputs) and the script logs of one
+        stored archive in another (a cache hit's); returns the bytes copied. The execution
+        log, metadata and PROV are each archive's own."""
         copied = 0
         for part in self.storage.list(prefix_of(source_job)):
-            if part == OUTPUT_ZIP or (part.startswith(f"{LOGS}/") and part != EXECUTION_LOG):
+            if part.startswith(("outputs/", f"{LOGS}/")) and part != EXECUTION_LOG:
                 self.storage.copy(self.key(source_job, part), self.key(target_job, part))
                 copied += self.storage.size(self.key(target_job, part))
         return copied

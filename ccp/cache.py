@@ -29,7 +29,7 @@ from ccp.archive import Archives
 from ccp.auth import Requester
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobStore
-from ccp.model import Infrastructure, Method
+from ccp.model import Infrastructure
 from ccp.runtimepool import RuntimePool
 from ccp.runtimes.base import now_iso
 
@@ -51,7 +51,7 @@ def key_of_run(job: Job, image_digest: str | None) -> str | None:
     """The cache key a finished run of `job` records: only for a deterministic Method whose
     image digest the runtime told."""
     if not image_digest or job.method.get("deterministic") is not True \
-            or not job.method_digest:
+            or not job.method_digest or job.input_references:
         return None
     return cache_key(job.method_digest, job.infrastructure_id, image_digest, job.inputs)
 
@@ -85,15 +85,18 @@ class ExecutionCache:
         self.reachability = reachability  # infrastructure id -> problem (Recovery's)
         self.worker_id = worker_id
 
-    def lookup(self, method: Method, infrastructure: Infrastructure, inputs: dict[str, Any],
-               requester: Requester) -> Job | None:
-        """The earlier execution this one would repeat, if the requester may see one."""
-        if not method.deterministic or self.reachability.get(infrastructure.id):
+    def lookup(self, record: dict[str, Any], requester: Requester) -> Job | None:
+        """The earlier execution the job `record` (CCPManager.prepare's) would repeat, if
+        the requester may see one. Never for inputs given by reference: what they point at
+        may have changed."""
+        if record["method"].get("deterministic") is not True or record.get("input_references") \
+                or self.reachability.get(record["infrastructure_id"]):
             return None
-        digest = self.runtimes.get(infrastructure).image_digest(inputs["ccpimage"])
+        infrastructure = Infrastructure.from_dict(record["infrastructure"])
+        digest = self.runtimes.get(infrastructure).image_digest(record["inputs"]["ccpimage"])
         if not digest:
             return None
-        key = cache_key(method.digest, infrastructure.id, digest, inputs)
+        key = cache_key(record["method_digest"], infrastructure.id, digest, record["inputs"])
         return self.store.find_cached(key, requester.subject, requester.sees_everything)
 
     def serve(self, record: dict[str, Any], earlier: Job,

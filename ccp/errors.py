@@ -12,6 +12,7 @@ from typing import Any
 
 OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 OGC_PART2_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/"
+OGC_PART4_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0/"
 CCP_EXCEPTIONS = "https://ccp.example.org/exceptions/"
 
 
@@ -57,6 +58,13 @@ class InvalidMethod(InvalidParameter):
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems), problems=problems)
+
+
+class OutboundRefused(InvalidParameter):
+    """The outbound policy: a URL the server will not fetch or call for a user."""
+
+    title = "Outbound request refused"
+    type = f"{CCP_EXCEPTIONS}outbound-policy"
 
 
 class InvalidArchive(InvalidParameter):
@@ -134,7 +142,7 @@ class NotAcceptable(CCPError):
     type = f"{CCP_EXCEPTIONS}not-acceptable"
 
 
-# --- 409 / 413 / 429 -----------------------------------------------------------------------------
+# --- 409 / 413 / 415 / 422 / 423 / 429 -----------------------------------------------------------
 
 class Conflict(CCPError):
     status = 409
@@ -151,6 +159,29 @@ class PayloadTooLarge(CCPError):
     status = 413
     title = "Payload too large"
     type = f"{CCP_EXCEPTIONS}payload-too-large"
+
+
+class UnsupportedMediaType(CCPError):
+    """A body of a kind this server does not take: a deploy body or execution unit it does
+    not run (Part 2), a job definition it cannot read (Part 4)."""
+
+    status = 415
+    title = "Unsupported media type"
+    type = f"{OGC_PART2_EXCEPTIONS}unsupported-media-type"
+
+
+class UnsupportedSchema(CCPError):
+    status = 422
+    title = "Unsupported schema"
+    type = f"{OGC_PART4_EXCEPTIONS}unsupported-schema"
+
+
+class Locked(CCPError):
+    """Part 4: a job that has started can no longer be changed or started again."""
+
+    status = 423
+    title = "Locked"
+    type = f"{OGC_PART4_EXCEPTIONS}locked"
 
 
 class TooManyJobs(CCPError):

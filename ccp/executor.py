@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ccp import archive, lifecycle, templating
@@ -16,6 +17,7 @@ from ccp.cache import key_of_run
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.model import Infrastructure, Method
+from ccp.references import Reference, Sources
 from ccp.runtimepool import RuntimePool
 from ccp.runtimes.base import Instance
 
@@ -34,10 +36,16 @@ class Executor:
         self.base_url = base_url
         self.template_limits = template_limits
         self.runtime_token_secret_env = runtime_token_secret_env
+        self.sources: Sources | None = None  # where inputs by reference come from
+        # (job id, subscriber) after each change of a job: subscriber callbacks
+        self.on_change: Callable[[str, Any], None] = lambda _job_id, _subscriber: None
 
     def run(self, job: Job, stopping: threading.Event) -> None:
         """Run one claimed job to its end; the store gets its final status."""
-        reporter = StoreReporter(self.store, job.identifier, stopping)
+        subscriber = job.request.get("subscriber")
+        reporter = StoreReporter(self.store, job.identifier, stopping,
+                                 lambda: self.on_change(job.identifier, subscriber))
+        self.on_change(job.identifier, subscriber)
         try:
             execution = self.execution_of(job)
             runtime = self.runtimes.get(execution.infrastructure)
@@ -47,6 +55,7 @@ class Executor:
             self.store.update_running(job.identifier, status=JobStatus.FAILED, progress=100,
                                       message=f"Launch failed: {err}",
                                       finished=lifecycle.now_iso())
+            self.on_change(job.identifier, subscriber)
             return
         self.store.update_running(
             job.identifier, status=outcome.status, message=outcome.message, progress=100,
@@ -54,6 +63,7 @@ class Executor:
             archive_bytes=outcome.archive_bytes,
             cache_key=key_of_run(job, outcome.image_digest)
             if outcome.status == JobStatus.SUCCESSFUL else None)
+        self.on_change(job.identifier, subscriber)
 
     def fail_lost(self, job: Job) -> None:
         """A job whose server died under it: destroy its runtime, archive what is known."""
@@ -74,6 +84,7 @@ class Executor:
         self.store.update_running(job.identifier, status=JobStatus.FAILED, message=message,
                                   progress=100, finished=lifecycle.now_iso(), stored=stored,
                                   archive_bytes=archive_bytes)
+        self.on_change(job.identifier, job.request.get("subscriber"))
 
     def execution_of(self, job: Job) -> lifecycle.Execution:
         infrastructure = Infrastructure.from_dict(job.infrastructure)
@@ -92,6 +103,8 @@ class Executor:
             method_source=job.method_source or "file",
             template_limits=self.template_limits,
             cache_of=job.cache_of,
+            references=[Reference.from_dict(r) for r in job.input_references or []],
+            sources=self.sources,
         )
 
     def _runtime_env(self, job: Job, infrastructure: Infrastructure) -> dict[str, str]:
@@ -107,16 +120,19 @@ class Executor:
 class StoreReporter:
     """The lifecycle's view of one job row."""
 
-    def __init__(self, store: JobStore, job_id: str, stopping: threading.Event) -> None:
+    def __init__(self, store: JobStore, job_id: str, stopping: threading.Event,
+                 changed: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.job_id = job_id
         self._stopping = stopping
+        self._changed = changed
 
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
     def progress(self, phase: str, percent: int, message: str) -> None:
         self.store.update_running(self.job_id, durable=False, progress=percent, message=message)
+        self._changed()
 
     def instance_started(self, instance: dict[str, Any]) -> None:
         # Not flushed to disk: it survives a crash of the server, not of the machine, and

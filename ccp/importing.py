@@ -27,6 +27,7 @@ from ccp.archive import (
     directory_size,
 )
 from ccp.auth import Requester
+from ccp.jobs import FINAL_VALUES
 from ccp.jobstore import JobStore
 from ccp.model import DescriptorError, Infrastructure, Method
 from ccp.registry import Registry
@@ -75,8 +76,7 @@ def extract_import(zip_path: Path, destination: Path, max_bytes: int,
         except safejson.JSONRejected as err:
             raise ArchiveRejected(f"{name} is refused: {err}") from err
     status = parsed["status"]
-    if not isinstance(status, dict) or status.get("status") not in (
-            "successful", "failed", "dismissed"):
+    if not isinstance(status, dict) or status.get("status") not in FINAL_VALUES:
         raise ArchiveRejected("metadata/status.json must hold a final 'status' "
                               "(successful, failed or dismissed)")
     if not isinstance(parsed["request"], dict):

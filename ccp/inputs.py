@@ -7,6 +7,8 @@ import copy
 import math
 from typing import TYPE_CHECKING, Any
 
+from ccp import inputschema
+
 if TYPE_CHECKING:
     from ccp.model import Infrastructure, Method
 
@@ -20,44 +22,60 @@ class InputError(ValueError):
 
 
 def check_value(name: str, spec: dict, value: Any) -> Any:
-    """Check one input value against its OGC input description; returns the value."""
+    """Check one input value against its OGC input description; returns the value, with
+    OGC qualified values (`{"value": ..., "mediaType": ...}`) unwrapped."""
     schema = spec.get("schema", {})
     max_occurs = spec.get("maxOccurs", 1)
-    if isinstance(value, list) and schema.get("type") != "array":
-        if max_occurs != "unbounded" and max_occurs <= 1:
-            raise InputError(f"input '{name}' takes a single value, not a list")
-        for item in value:
-            _check_scalar(name, schema, item)
-        return value
-    _check_scalar(name, schema, value)
+    many = max_occurs == "unbounded" or (isinstance(max_occurs, int) and max_occurs > 1)
+    where = f"input '{name}'"
+    if isinstance(value, list) and schema.get("type") != "array" and (
+            many or schema.get("type") is not None):
+        if not many:
+            raise InputError(f"{where} takes a single value, not a list")
+        if isinstance(max_occurs, int) and len(value) > max_occurs:
+            raise InputError(f"{where} takes at most {max_occurs} values, got {len(value)}")
+        return [_check_one(schema, item, f"{where} value {number}")
+                for number, item in enumerate(value, 1)]
+    return _check_one(schema, value, where)
+
+
+def _check_one(schema: dict, value: Any, where: str) -> Any:
+    if isinstance(value, dict) and "href" in value and (
+            schema.get("type") != "object" or inputschema.is_bbox(schema)):
+        raise InputError(f"{where} is given by reference ({{\"href\": ...}}), which this "
+                         "server does not take: give the value itself")
+    value = _unqualified(schema, value, where)
+    try:
+        inputschema.check(schema, value, where)
+    except inputschema.SchemaMismatch as err:
+        raise InputError(str(err)) from err
     return value
 
 
-def _check_scalar(name: str, schema: dict, value: Any) -> None:
-    expected = schema.get("type")
-    checks = {
-        "string": lambda v: isinstance(v, str),
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "boolean": lambda v: isinstance(v, bool),
-        "array": lambda v: isinstance(v, list),
-        "object": lambda v: isinstance(v, dict),
-    }
-    if expected in checks and not checks[expected](value):
-        raise InputError(f"input '{name}' must be of type {expected}, got {value!r}")
-    if expected in (None, "string") and isinstance(value, (dict, list)):
-        raise InputError(f"input '{name}' must be a plain value, got {type(value).__name__}")
-    if "enum" in schema and value not in schema["enum"]:
-        raise InputError(f"input '{name}' must be one of {schema['enum']}, got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"input '{name}' must be a finite number, got {value!r}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise InputError(f"input '{name}' must be >= {schema['minimum']}, got {value}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise InputError(f"input '{name}' must be <= {schema['maximum']}, got {value}")
-    if isinstance(value, str) and "maxLength" in schema and len(value) > schema["maxLength"]:
-        raise InputError(f"input '{name}' is longer than {schema['maxLength']} characters")
+def _unqualified(schema: dict, value: Any, where: str) -> Any:
+    """The value of an OGC qualified value, its media type checked against the schema's.
+    An object input takes `{"value": {...}}` as qualified, anything else as the object."""
+    if not inputschema.is_qualified(value):
+        return value
+    if schema.get("type") == "object" and not isinstance(value["value"], dict):
+        return value
+    form = value.get("format") if isinstance(value.get("format"), dict) else value
+    media = form.get("mediaType")
+    accepted = inputschema.media_types(schema)
+    if media is not None and accepted and (
+            not isinstance(media, str) or media.split(";")[0].strip().lower() not in accepted):
+        raise InputError(f"{where} takes {', '.join(sorted(accepted))}, not "
+                         f"{inputschema.show(media)}")
+    if form.get("encoding") not in (None, "base64", "binary", "utf-8", "UTF-8"):
+        raise InputError(f"{where}: encoding {inputschema.show(form.get('encoding'))} is not "
+                         "supported (base64 for binary data)")
+    if form.get("encoding") == "base64" and isinstance(value["value"], str):
+        try:
+            inputschema.check({"type": "string", "contentEncoding": "base64"}, value["value"],
+                              where)
+        except inputschema.SchemaMismatch as err:
+            raise InputError(str(err)) from err
+    return value["value"]
 
 
 def resolve_inputs(method: Method, given: Any, infrastructure: Infrastructure) -> dict[str, Any]:
@@ -77,10 +95,7 @@ def resolve_inputs(method: Method, given: Any, infrastructure: Infrastructure) -
     for name, spec in method.inputs.items():
         schema = spec.get("schema", {})
         if name in given:
-            value = given[name]
-            if isinstance(value, dict) and "value" in value and schema.get("type") != "object":
-                value = value["value"]  # OGC qualified input value
-            check_value(name, spec, value)
+            value = check_value(name, spec, given[name])
             if schema.get("readOnly") and "default" in schema and value != schema["default"]:
                 raise InputError(f"input '{name}' is read-only and fixed to {schema['default']!r}")
             resolved[name] = value

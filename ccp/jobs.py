@@ -8,8 +8,10 @@ from typing import Any
 
 
 class JobStatus(enum.StrEnum):
-    """OGC API - Processes status codes (CCP never uses `created` outside Part 4)."""
+    """OGC API - Processes status codes; `created` (Part 4) is a job defined but not started
+    yet, which no worker ever claims."""
 
+    CREATED = "created"
     ACCEPTED = "accepted"
     RUNNING = "running"
     SUCCESSFUL = "successful"
@@ -58,6 +60,7 @@ class Job:
     method_digest: str | None = None
     method_source: str | None = None
     archive_bytes: int | None = None
+    input_references: list[dict[str, Any]] | None = None
     cache_key: str | None = None
     cache_of: str | None = None
 

@@ -38,7 +38,7 @@ from ccp.migrations import upgrade
 from ccp.runtimes.base import now_iso
 
 JSON_COLUMNS = ("request", "inputs", "claims", "instance", "outputs", "method",
-                "infrastructure")
+                "infrastructure", "input_references")
 
 metadata = MetaData()
 
@@ -72,6 +72,8 @@ jobs = Table(
     Column("method_digest", String(80)),
     Column("method_source", String(16)),
     Column("archive_bytes", BigInteger),
+    # the inputs given by reference (ccp.references), checked for the owner at submission
+    Column("input_references", Text),
     # sha256:<hex> of Method digest + inputs + image digest, for successful executions of
     # deterministic Methods (what the cache looks up); the execution a cache hit reused
     Column("cache_key", String(80), index=True),
@@ -83,6 +85,23 @@ dispatch = Table(
     "ccp_dispatch", metadata,
     Column("owner", String(256), primary_key=True),
     Column("last_claimed", Float, nullable=False),
+)
+
+
+# Subscriber callbacks waiting to be sent, or sent and kept a while (ccp.callbacks).
+callbacks = Table(
+    "ccp_callbacks", metadata,
+    Column("identifier", String(64), primary_key=True),
+    Column("job_id", String(64), nullable=False, index=True),
+    Column("event", String(16), nullable=False),  # success, failed or inProgress
+    Column("uri", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # pending, sent or failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", Float, nullable=False, index=True),
+    Column("last_error", Text),
+    Column("created", String(40), nullable=False),
+    Column("updated", String(40), nullable=False),
 )
 
 
@@ -177,6 +196,15 @@ class JobStore:
             result = connection.execute(
                 update(jobs).where(jobs.c.identifier == job_id).values(**_encode(values)))
         return result.rowcount == 1
+
+    def update_in_status(self, job_id: str, expected: JobStatus, **values: Any) -> bool:
+        """Update a job only while its status is `expected` (of several writers, one wins)."""
+        values["updated"] = now_iso()
+        with self.engine.begin() as connection:
+            return connection.execute(
+                update(jobs).where(jobs.c.identifier == job_id,
+                                   jobs.c.status == expected.value)
+                .values(**_encode(values))).rowcount == 1
 
     def update_running(self, job_id: str, durable: bool = True, **values: Any) -> bool:
         """Update a job only while it is running (a dismissed or reaped job stays final).
@@ -294,12 +322,13 @@ class JobStore:
                 select(func.coalesce(func.sum(jobs.c.archive_bytes), 0)).where(
                     jobs.c.stored.is_(True), _owner_is(owner))) or 0)
 
-    def dismiss_if_accepted(self, job_id: str, message: str) -> bool:
+    def dismiss_if_waiting(self, job_id: str, message: str) -> bool:
+        """Dismiss a job no worker has claimed (accepted, or created and never started)."""
         now = now_iso()
         with self.engine.begin() as connection:
             return connection.execute(
-                update(jobs).where(jobs.c.identifier == job_id,
-                                   jobs.c.status == JobStatus.ACCEPTED.value)
+                update(jobs).where(jobs.c.identifier == job_id, jobs.c.status.in_(
+                    [JobStatus.ACCEPTED.value, JobStatus.CREATED.value]))
                 .values(status=JobStatus.DISMISSED.value, message=message, finished=now,
                         updated=now, progress=100, dismiss_requested=True)).rowcount == 1
 

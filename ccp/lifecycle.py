@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ccp import archive, provenance, templating
+from ccp import outputs as output_kinds
 from ccp.archive import Archives
 from ccp.executionlog import ExecutionLog
+from ccp.jobs import JobStatus
 from ccp.model import Infrastructure, Method
+from ccp.references import DownloadFailed, Reference, Sources, download_all, drop_unchanged
 from ccp.runtimes.base import (
+    DATA_PATH,
     RUN_ONCE,
     Instance,
     Runtime,
@@ -31,8 +35,8 @@ from ccp.runtimes.base import (
 
 LOGGER = logging.getLogger(__name__)
 
-PROGRESS = {"Launch": 10, "Deploy": 25, "Execute": 40, "Fetch": 80, "Undeploy": 85,
-            "Destroy": 90, "Archive": 95}
+PROGRESS = {"Download": 7, "Launch": 10, "Stage": 20, "Deploy": 25, "Execute": 40,
+            "Fetch": 80, "Undeploy": 85, "Destroy": 90, "Archive": 95}
 CANCEL_SCRIPT_TIMEOUT = 30
 HEARTBEAT_SECONDS = 2.0
 
@@ -70,12 +74,15 @@ class Execution:
     runtime_env: dict[str, str] = field(default_factory=dict)
     method_source: str = "file"  # file, deployed or archive
     template_limits: templating.Limits = field(default_factory=templating.Limits)
+    references: list[Reference] = field(default_factory=list)  # inputs given by href
+    sources: Sources | None = None  # where they are downloaded from
+    staged_inputs: list[dict[str, Any]] = field(default_factory=list)  # what was staged
     cache_of: str | None = None  # served from the archive of this identical execution
 
 
 @dataclass
 class Outcome:
-    status: str  # successful, failed or dismissed
+    status: JobStatus  # successful, failed or dismissed
     message: str
     started: str
     finished: str
@@ -115,10 +122,20 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         scripts = templating.render_all(execution.method.scripts, inputs,
                                         execution.template_limits)
         watchdog.cancel_script = scripts.get("cancel")
+        if execution.references and execution.sources is not None:
+            enter("Download", f"{len(execution.references)} input(s) given by reference")
+            execution.staged_inputs = download_all(
+                execution.references, execution.sources, workdir / "stage",
+                lambda text: log.event("Download", text), watchdog.cancel_requested.is_set)
         enter("Launch", f"starting {inputs['ccpimage']} on {execution.infrastructure.id}")
         instance = _launch(execution, runtime, warm, log, scripts)
         reporter.instance_started(instance.to_dict())
         watchdog.instance = instance
+        if execution.staged_inputs:
+            enter("Stage", f"copying {len(execution.staged_inputs)} input(s) to "
+                  f"{DATA_PATH}/inputs")
+            runtime.stage_inputs(instance, workdir / "stage" / "inputs")
+            shutil.rmtree(workdir / "stage", ignore_errors=True)
         for name in ("Deploy", "Execute"):
             if name.lower() in scripts:
                 enter(name, f"running the {name.lower()} script")
@@ -126,33 +143,41 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         enter("Fetch", "copying /ccp_data")
         fetched = workdir / "ccp_data"
         runtime.fetch(instance, fetched)
+        for root in ([fetched / f"replica-{n}" for n in range(1, instance.replicas + 1)]
+                     if instance.replicas > 1 else [fetched]):
+            drop_unchanged(root, execution.staged_inputs)
         outputs = archive.zip_outputs(fetched, archive_dir / archive.OUTPUT_ZIP)
+        named, missing = output_kinds.collect(execution.method.raw, fetched, archive_dir,
+                                              inputs["ccpreplicas"])
+        outputs += named
+        for output_id in missing:
+            log.event("Fetch", f"named output '{output_id}' matched no file")
         shutil.rmtree(fetched, ignore_errors=True)
         if "undeploy" in scripts:
             enter("Undeploy", "running the undeploy script")
             _run_script(runtime, instance, "Undeploy", scripts["undeploy"], deadline, log)
-        status, message = "successful", "Execution successful"
+        status, message = JobStatus.SUCCESSFUL, "Execution successful"
     except RuntimeCancelled:
         if reporter.stopping():
-            status, message = "failed", (f"Failed: the server shut down during {phase}; "
+            status, message = JobStatus.FAILED, (f"Failed: the server shut down during {phase}; "
                                          "runtime destroyed")
         else:
-            status, message = "dismissed", f"Dismissed during {phase}; runtime destroyed"
+            status, message = JobStatus.DISMISSED, f"Dismissed during {phase}; runtime destroyed"
     except RuntimeTimeout:
-        status, message = "failed", (
+        status, message = JobStatus.FAILED, (
             f"Timeout: the execution exceeded ccpmaxtime of {inputs['ccpmaxtime']} s during "
             f"{phase} and was stopped"
         )
-    except PhaseFailed as err:
-        status, message = "failed", str(err)
+    except (PhaseFailed, DownloadFailed) as err:
+        status, message = JobStatus.FAILED, str(err)
     except templating.RenderError as err:
-        status, message = "failed", f"Launch failed: a script could not be rendered: {err}"
+        status, message = JobStatus.FAILED, f"Launch failed: a script could not be rendered: {err}"
     except RuntimeFailure as err:  # the engine said no or went away: expected, not a bug
         LOGGER.warning("execution %s failed in %s: %s", execution.job_id, phase, err)
-        status, message = "failed", f"{phase} failed: {err}"
+        status, message = JobStatus.FAILED, f"{phase} failed: {err}"
     except Exception as err:
         LOGGER.exception("execution %s failed in %s", execution.job_id, phase)
-        status, message = "failed", f"{phase} failed: {err}"
+        status, message = JobStatus.FAILED, f"{phase} failed: {err}"
     finally:
         watchdog.stop()
 
@@ -196,7 +221,7 @@ def record_lost(execution: Execution, runtime: Runtime, archives: Archives, mess
     started = started or finished
     description = {"runtime": runtime.type, "lost": True, "destroyed": finished}
     return _archive(execution, archives, description,
-                    Outcome("failed", message, started, finished))
+                    Outcome(JobStatus.FAILED, message, started, finished))
 
 
 def record_cache_hit(execution: Execution, archives: Archives, instance: dict[str, Any],
@@ -212,14 +237,14 @@ def record_cache_hit(execution: Execution, archives: Archives, instance: dict[st
     message = f"Successful from the cache: the outputs of Execution {earlier}"
     log.event("Done", message)
     outcome = _archive(execution, archives, instance,
-                       Outcome("successful", message, started, now_iso(), outputs))
+                       Outcome(JobStatus.SUCCESSFUL, message, started, now_iso(), outputs))
     if outcome.stored and earlier:
         try:
             outcome.archive_bytes = (outcome.archive_bytes or 0) + archives.copy_results(
                 earlier, execution.job_id)
         except Exception as err:
             LOGGER.exception("copying the outputs of %s failed", earlier)
-            return Outcome("failed", f"the outputs of Execution {earlier} could not be "
+            return Outcome(JobStatus.FAILED, f"the outputs of Execution {earlier} could not be "
                            f"copied from the cache: {err}", started, outcome.finished,
                            archive_bytes=outcome.archive_bytes)
     return outcome
@@ -239,8 +264,8 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
         archives.store(execution.job_id, archive_dir)
     except Exception as err:
         LOGGER.exception("storing the archive of %s failed", execution.job_id)
-        return Outcome("failed", f"The archive could not be stored ({err}); it is kept on the "
-                       f"server for a retry ({outcome.status}: {outcome.message})",
+        return Outcome(JobStatus.FAILED, f"The archive could not be stored ({err}); it is kept "
+                       f"on the server for a retry ({outcome.status}: {outcome.message})",
                        outcome.started, outcome.finished, outcome.outputs, stored=False,
                        archive_bytes=outcome.archive_bytes)
     shutil.rmtree(execution.workdir, ignore_errors=True)
@@ -303,6 +328,8 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         "method": {"digest": execution.method.digest, "source": execution.method_source},
     })
     archive.write_json(archive_dir / archive.CLAIMS, execution.user)
+    if execution.references:
+        archive.write_json(archive_dir / archive.STAGED_INPUTS, execution.staged_inputs)
 
 
 def _write_provenance(execution: Execution, instance: dict[str, Any], status: str,
@@ -319,10 +346,12 @@ def _write_provenance(execution: Execution, instance: dict[str, Any], status: st
         started=started,
         ended=finished,
         user=execution.user,
-        outputs=[provenance.OutputFile(o["name"], o["size"], o["sha256"]) for o in outputs],
+        outputs=[provenance.OutputFile(o["name"], o["size"], o["sha256"], o.get("output", ""))
+                 for o in outputs],
         derived_from=execution.derived_from,
         method_digest=execution.method.digest,
         method_source=execution.method_source,
+        staged_inputs=execution.staged_inputs,
         warm_runtime=bool(instance.get("warm")),
         cache_of=execution.cache_of,
     )

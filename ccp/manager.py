@@ -12,6 +12,7 @@ reachability; `RuntimePool` (ccp.runtimepool) holds one runtime per Infrastructu
 from __future__ import annotations
 
 import collections
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -20,22 +21,36 @@ from typing import Any
 from pygeoapi.process.base import UnknownProcessError
 from pygeoapi.process.manager.base import BaseManager
 
-from ccp import cache, errors, safejson, templating
+from ccp import (
+    cache,
+    callbacks,
+    errors,
+    jobmanagement,
+    references,
+    safejson,
+    syncexec,
+    templating,
+)
+from ccp import outputs as output_kinds
 from ccp.archive import Archives
 from ccp.auth import ANONYMOUS, Requester
 from ccp.cache import ExecutionCache
+from ccp.callbacks import Callbacks, CallbackSettings
 from ccp.executor import Executor
 from ccp.importing import Importer
 from ccp.inputs import InputError, resolve_inputs
+from ccp.jobmanagement import JobManagement
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.methodstore import MethodStore
 from ccp.model import Method
+from ccp.outbound import OutboundPolicy
 from ccp.policy import RETRY_AFTER_SECONDS, Policy
 from ccp.processor import CCPProcessor
 from ccp.recovery import Recovery
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
+from ccp.runtimes import RUNTIME_TYPES
 from ccp.storage import storage_from_config
 from ccp.values import as_bool
 from ccp.warmpool import WarmPools
@@ -49,6 +64,9 @@ DEFAULTS = {
     "infrastructures": "infrastructures",
     "storage": {"type": "local"},
     "base_url": "http://localhost:5000",
+    "sync_max_seconds": 60,
+    "sync_max_waiting": 8,
+    "max_value_bytes": 1024 * 1024,
 }
 
 
@@ -86,12 +104,29 @@ class CCPManager(BaseManager):
                                  self.template_limits,
                                  settings.get("runtime_token_secret_env",
                                               "CCP_RUNTIME_TOKEN_SECRET"), self.warm)
+        # Synchronous execution: how long and how many requests may hold (ccp.syncexec).
+        self.sync_max_seconds = float(settings["sync_max_seconds"])
+        self.sync_holders = syncexec.Holders(int(settings["sync_max_waiting"]))
+        self.finished = syncexec.FinishSignals()
+        self.max_value_bytes = int(settings["max_value_bytes"])  # outputs given by value
         self.workers = WorkerPool(self.store, self.worker_id, int(settings["concurrency"]),
-                                  self.executor.run)
+                                  self._run_job)
         self.recovery = Recovery(self.store, self.registry, self.runtimes, self.archives,
                                  self.executor, self.worker_id,
                                  float(settings["heartbeat_timeout"]))
         self.importer = Importer(self.store, self.archives, self.registry, self.json_limits)
+        outbound = settings.get("outbound") or {}
+        self.outbound = OutboundPolicy.from_config(outbound, self.base_url)
+        self.sources = references.Sources(
+            self.outbound, self.archives.storage, self.store,
+            tuple(str(outbound.get("s3_shared_prefixes") or "").split(",")))
+        self.callbacks = Callbacks(self.store, self.outbound,
+                                   CallbackSettings.from_config(settings.get("callbacks")))
+        self.executor.sources = self.sources
+        self.executor.on_change = self.callbacks.job_changed
+        self.job_management = JobManagement(self, float(settings.get("created_job_ttl")
+                                                         or jobmanagement.DEFAULT_TTL))
+        self.recovery.tasks.append(self.job_management.expire)
         self.cache = ExecutionCache(self.store, self.archives, self.runtimes,
                                     self.recovery.reachability, self.worker_id)
         self._started = False
@@ -128,6 +163,7 @@ class CCPManager(BaseManager):
         self.recovery.start()
         self.warm.start()
         self.workers.start()
+        self.callbacks.start()
 
     def stop(self, timeout: float = 60) -> None:
         """Stop taking jobs; running executions are cancelled, destroyed and archived."""
@@ -135,9 +171,21 @@ class CCPManager(BaseManager):
         self.workers.stop(deadline)
         self.warm.stop()
         self.recovery.stop(max(0.1, deadline - time.monotonic()))
+        self.callbacks.stop(max(0.1, deadline - time.monotonic()))
         self._started = False
 
+    def _run_job(self, job: Job, stopping: threading.Event) -> None:
+        try:
+            self.executor.run(job, stopping)
+        finally:
+            self.finished.announce(job.identifier)  # wakes a synchronous request waiting
+
     # --- jobs --------------------------------------------------------------------------------
+
+    def wait_final(self, job_id: str, seconds: float) -> Job:
+        """The job once it has ended, or as it is after `seconds`."""
+        return syncexec.wait_until(self.finished, job_id, seconds,
+                                   lambda: self.get_job(job_id), lambda job: job.is_final)
 
     def get_job(self, job_id: str) -> Job:
         try:
@@ -149,6 +197,27 @@ class CCPManager(BaseManager):
                derived_from: str | None = None, method: Method | None = None,
                method_source: str | None = None, use_cache: bool | None = None) -> str:
         """Validate an execution request and queue it; returns the new job id.
+
+        An identical earlier execution the requester may see completes it at once instead
+        (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
+        """
+        record = self.prepare(process_id, request, requester, derived_from, method,
+                              method_source)
+        use_cache = cache.wanted(request) and use_cache is not False
+        self.check_quota(requester)
+        earlier = self.cache.lookup(record, requester) if use_cache else None
+        if earlier is not None:
+            self.cache.serve(record, earlier, self.executor.execution_of)
+            self.callbacks.job_changed(record["identifier"], request.get("subscriber"))
+            return str(record["identifier"])
+        self.store.add(record)
+        self.workers.wake()
+        return str(record["identifier"])
+
+    def prepare(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
+                derived_from: str | None = None, method: Method | None = None,
+                method_source: str | None = None) -> dict[str, Any]:
+        """Validate an execution request for `requester`: the job record to store.
 
         `method_source` says where the Method came from: `file` (the operator's methods
         folder), `deployed` (through the API) or `archive` (an imported Execution).
@@ -165,7 +234,10 @@ class CCPManager(BaseManager):
                 raise errors.InvalidParameter(f"'{key}' must be an object keyed by {key[:-1]} id")
         if request.get("response", "raw") not in ("raw", "document"):
             raise errors.InvalidParameter("'response' must be 'raw' or 'document'")
-        use_cache = cache.wanted(request) and use_cache is not False
+        try:
+            output_kinds.selection(method.raw, request)
+        except output_kinds.OutputRequestError as err:
+            raise errors.InvalidParameter(str(err), title="Invalid output request") from err
         infrastructure = self.registry.infrastructure_of(method)
         if infrastructure is None:
             raise errors.Conflict(
@@ -177,30 +249,28 @@ class CCPManager(BaseManager):
         if method_source != "file":
             self.policy.check_may_run_user_method(requester, infrastructure)
         try:
-            inputs = resolve_inputs(method, request.get("inputs"), infrastructure)
+            given, by_reference = references.split(method.inputs, request.get("inputs"))
+            inputs = resolve_inputs(method, given, infrastructure)
         except InputError as err:
             if err.code == "MissingParameterValue":
                 raise errors.MissingParameter(str(err)) from err
             title = "Unknown input" if err.code == "NoApplicableCode" else None
             raise errors.InvalidParameter(str(err), title=title) from err
-        self.check_quota(requester)
-        job_id = str(uuid.uuid4())
-        record = {
-            "identifier": job_id, "process_id": method.id,
+        callbacks.check_subscriber(request, self.outbound)
+        if by_reference and \
+                "stage-inputs" not in RUNTIME_TYPES[infrastructure.type].load().capabilities:
+            raise errors.InvalidParameter(f"infrastructure '{infrastructure.id}' cannot take "
+                                          "inputs by reference (href)")
+        by_reference = [self.sources.check(reference, requester) for reference in by_reference]
+        return {
+            "identifier": str(uuid.uuid4()), "process_id": method.id,
             "process_version": method.version, "infrastructure_id": infrastructure.id,
             "request": request, "inputs": inputs, "owner": requester.subject,
             "claims": requester.claims, "derived_from": derived_from,
             "method": method.to_dict(), "method_digest": method.digest,
             "method_source": method_source, "infrastructure": infrastructure.to_dict(),
+            "input_references": [reference.to_dict() for reference in by_reference] or None,
         }
-        earlier = self.cache.lookup(method, infrastructure, inputs, requester) \
-            if use_cache else None
-        if earlier is not None:
-            self.cache.serve(record, earlier, self.executor.execution_of)
-            return job_id
-        self.store.add(record)
-        self.workers.wake()
-        return job_id
 
     def check_quota(self, requester: Requester, adding_bytes: int = 0) -> None:
         """Refuse what would take one user past their role's limits."""
@@ -223,8 +293,9 @@ class CCPManager(BaseManager):
     def dismiss(self, job_id: str, wait: float = 20.0) -> Job:
         """Dismiss a job: a queued one at once, a running one by cancel script + Destroy."""
         job = self.get_job(job_id)
-        if job.status == JobStatus.ACCEPTED and self.store.dismiss_if_accepted(
-                job_id, "Dismissed before it started"):
+        if job.status in (JobStatus.ACCEPTED, JobStatus.CREATED) and \
+                self.store.dismiss_if_waiting(job_id, "Dismissed before it started"):
+            self.callbacks.job_changed(job_id, job.request.get("subscriber"))
             return self.get_job(job_id)
         if self.store.request_dismiss(job_id):
             deadline = time.monotonic() + wait

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccp import outputs as output_kinds
 from ccp import safejson, templating
 from ccp.inputs import InputError, check_value
 from ccp.runtimes import RUNTIME_TYPES
@@ -25,6 +26,9 @@ INFRASTRUCTURE_TYPES = tuple(RUNTIME_TYPES)
 CONTROL_INPUTS = ("ccpimage", "ccpmaxtime", "ccpreplicas")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RESERVED_OUTPUT_IDS = ("links",)
+EXECUTION_MODES = ("sync-execute", "async-execute")
+JOB_CONTROL_OPTIONS = (*EXECUTION_MODES, "dismiss")
+DEFAULT_JOB_CONTROL = ["async-execute"]
 # 1, 1.2, 1.2.3, 1.2.3.4, each optionally with -pre.release and/or +build: semver and kin.
 VERSION_PATTERN = re.compile(
     r"^[0-9]{1,9}(\.[0-9]{1,9}){0,3}(-[0-9A-Za-z.-]{1,40})?(\+[0-9A-Za-z.-]{1,40})?$")
@@ -158,6 +162,12 @@ class Method:
         return self.raw.get("outputs", {})
 
     @property
+    def execution_modes(self) -> tuple[str, ...]:
+        """How the Method may run: sync-execute and/or async-execute."""
+        return tuple(option for option in self.raw.get("jobControlOptions", DEFAULT_JOB_CONTROL)
+                     if option in EXECUTION_MODES)
+
+    @property
     def default_image(self) -> str | None:
         return self.inputs["ccpimage"].get("schema", {}).get("default")
 
@@ -236,6 +246,7 @@ class Method:
                             "or false")
         problems += _check_inputs(data)
         problems += _check_outputs(data)
+        problems += _check_job_control(data)
         scripts, script_problems = _read_scripts(data)
         problems += script_problems
         infrastructure_id, link_problems = _read_infrastructure_link(data)
@@ -245,7 +256,8 @@ class Method:
 
         for link in data.get("links", []):
             link.setdefault("type", "application/json")  # pygeoapi's OpenAPI reads it
-        data["jobControlOptions"] = ["async-execute"]
+        data["jobControlOptions"] = list(dict.fromkeys(
+            data.get("jobControlOptions") or DEFAULT_JOB_CONTROL))
         data["outputTransmission"] = ["value", "reference"]
         data["inputs"].setdefault("ccpmaxtime", copy.deepcopy(CCPMAXTIME_INPUT))
         data["inputs"].setdefault("ccpreplicas", copy.deepcopy(CCPREPLICAS_INPUT))
@@ -308,7 +320,23 @@ def _check_outputs(data: dict) -> list[str]:
             problems.append(f"output id '{name}' is reserved")
         if not isinstance(spec, dict) or not isinstance(spec.get("schema", {}), dict):
             problems.append(f"output '{name}' must be an object with a 'schema' object")
+            continue
+        problems += output_kinds.check_descriptor(name, spec)
     return problems
+
+
+def _check_job_control(data: dict) -> list[str]:
+    """Authors declare how a Method may run: sync-execute and/or async-execute (default
+    async-execute only)."""
+    options = data.get("jobControlOptions")
+    if options is None:
+        return []
+    if not isinstance(options, list) or not options or not all(
+            option in JOB_CONTROL_OPTIONS for option in options):
+        return [f"'jobControlOptions' must be a list of {', '.join(JOB_CONTROL_OPTIONS)}"]
+    if not any(option in EXECUTION_MODES for option in options):
+        return ["'jobControlOptions' must hold sync-execute, async-execute or both"]
+    return []
 
 
 def _read_scripts(data: dict) -> tuple[dict[str, str], list[str]]:

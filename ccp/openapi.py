@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccp.jobs import STATUS_VALUES
 from ccp.runtimes import RUNTIME_TYPES
 
 JSON = "application/json"
 ERROR = {"$ref": "#/components/schemas/Exception"}
-JOB_STATUSES = ["accepted", "running", "successful", "failed", "dismissed"]
+JOB_STATUSES = list(STATUS_VALUES)
+PROV_FORMATS = ["json", "jsonld", "ttl", "nt", "xml", "provn"]
 LANGUAGES = ["python", "r", "julia", "ipynb"]
 
 
@@ -22,10 +24,28 @@ def _binary(media_type: str, description: str) -> dict[str, Any]:
             "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
 
 
+def _results(description: str) -> dict[str, Any]:
+    """A results answer: the document, several raw outputs, or one raw output of its type."""
+    return {"description": description,
+            "headers": {"Link": {"description": "rel=monitor (the job, when synchronous), "
+                                 "archive, outputs, provenance",
+                                 "schema": {"type": "string"}}},
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/Results"}},
+                        "multipart/related": {"schema": {"type": "string",
+                                                         "format": "binary"}},
+                        "*/*": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+NO_CONTENT_RESULTS = {"description": "response raw, every output by reference: one Link "
+                      "header per output (rel .../results, title = output id)",
+                      "headers": {"Link": {"schema": {"type": "string"}}}}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     titles = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
               406: "Not acceptable", 409: "Conflict", 413: "Payload too large",
-              415: "Unsupported media type", 429: "Too many executions (see Retry-After)"}
+              415: "Unsupported media type", 422: "Unsupported schema",
+              423: "Locked: the job has started", 429: "Too many executions (see Retry-After)"}
     return {str(code): _json(ERROR, titles[code]) for code in codes}
 
 
@@ -37,6 +57,12 @@ def _path_param(name: str, description: str, enum: list[str] | None = None) -> d
             "schema": schema}
 
 
+DEPLOY_BODY = {
+    JSON: {"schema": {"anyOf": [{"$ref": "#/components/schemas/Method"},
+                                {"$ref": "#/components/schemas/ApplicationPackage"}]}},
+    "application/ogcapppkg+json": {"schema": {
+        "$ref": "#/components/schemas/ApplicationPackage"}},
+}
 PROCESS_ID = _path_param("processId", "Method (process) identifier")
 JOB_ID = _path_param("jobId", "Execution (job) identifier")
 LANG = _path_param("lang", "Language of the stub", LANGUAGES)
@@ -58,6 +84,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["type", "jobID", "status", "processID"],
         "properties": {
+            "id": {"type": "string", "description": "The job id (Part 4)"},
+            "process": {"type": "string", "description": "The process URI (Part 4)"},
             "type": {"type": "string", "enum": ["process"]},
             "processID": {"type": "string"}, "processVersion": {"type": "string"},
             "jobID": {"type": "string"},
@@ -100,7 +128,9 @@ SCHEMAS: dict[str, Any] = {
                        "title": {"type": "string"}, "executable": {"type": "boolean"},
                        "readOnly": {"type": "boolean"},
                        "notExecutableBecause": {"type": "string"},
-                       "jobControlOptions": {"type": "array", "items": {"type": "string"}},
+                       "jobControlOptions": {"type": "array", "items": {
+                           "type": "string",
+                           "enum": ["sync-execute", "async-execute", "dismiss"]}},
                        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
     },
     "ProcessList": {
@@ -126,12 +156,63 @@ SCHEMAS: dict[str, Any] = {
     },
     "Execute": {
         "type": "object",
-        "properties": {"inputs": {"type": "object"}, "outputs": {"type": "object"},
+        "properties": {
+            "inputs": {"type": "object", "description": "Values, or references "
+                       "{\"href\": URL} (http, https, s3 of this server's store) "
+                       "staged at /ccp_data/inputs/<input id>"},
+            "outputs": {"type": "object", "description": "Outputs to give (all if left out), "
+                        "each {transmissionMode, format}; an unknown id is a 400",
+                        "additionalProperties": {"$ref": "#/components/schemas/OutputRequest"}},
+            "response": {"type": "string", "enum": ["raw", "document"],
+                         "description": "raw: the outputs themselves (one: its media type; "
+                         "several: multipart/related; by reference: 204 + Link headers). "
+                         "document (CCP's default when left out): the results document"},
+            "subscriber": {"$ref": "#/components/schemas/Subscriber"},
+            "cache": {"type": "boolean", "default": True,
+                      "description": "false: run even when an identical earlier Execution of "
+                      "a deterministic Method could be served from the cache"}},
+    },
+    "OutputRequest": {
+        "type": "object",
+        "properties": {"transmissionMode": {"type": "string", "enum": ["value", "reference"]},
+                       "format": {"type": "object", "properties": {
+                           "mediaType": {"type": "string"}, "encoding": {"type": "string"},
+                           "schema": {}}}},
+    },
+    "Results": {
+        "type": "object",
+        "description": "Output id -> its value, a qualified value {value, mediaType, "
+                       "encoding} or a link {href, type}",
+        "additionalProperties": {},
+    },
+    "ApplicationPackage": {
+        "type": "object",
+        "description": "OGC Application Package: executionUnit of type ccp (image, "
+                       "infrastructure, scripts) or docker/oci (image, command)",
+        "properties": {"processDescription": {"type": "object"},
+                       "executionUnit": {}},
+    },
+    "Subscriber": {
+        "type": "object",
+        "description": "Callback URIs (class callback), under the outbound policy",
+        "properties": {"successUri": {"type": "string", "format": "uri"},
+                       "inProgressUri": {"type": "string", "format": "uri"},
+                       "failedUri": {"type": "string", "format": "uri"}},
+    },
+    "JobDefinition": {
+        "type": "object",
+        "description": "Part 4: an execute request naming its process",
+        "required": ["process"],
+        "properties": {"process": {"type": "string", "description": "<server>/processes/<id>, "
+                                   "/processes/<id> or <id>"},
+                       "inputs": {"type": "object"}, "outputs": {"type": "object"},
                        "response": {"type": "string", "enum": ["raw", "document"]},
-                       "cache": {"type": "boolean", "default": True,
-                                 "description": "false: run even when an identical earlier "
-                                 "Execution of a deterministic Method could be served from "
-                                 "the cache"}},
+                       "subscriber": {"$ref": "#/components/schemas/Subscriber"}},
+    },
+    "JobInputs": {
+        "type": "object", "required": ["inputs", "outputs"],
+        "properties": {"inputs": {"type": "object"}, "outputs": {"type": "object"},
+                       "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}},
     },
     "Infrastructure": {
         "type": "object", "required": ["id", "name", "type"],
@@ -141,6 +222,25 @@ SCHEMAS: dict[str, Any] = {
                        "problem": {"type": "string"},
                        "description": {"type": "string"}, "settings": {"type": "object"}},
     },
+}
+
+
+STATUS_INFO = {"$ref": "#/components/schemas/StatusInfo"}
+PROV_MEDIA_TYPES = ("application/json", "application/ld+json", "text/turtle",
+                    "application/n-triples", "application/xml", "text/provenance-notation")
+PROV_SCHEMAS = {"application/json": {"type": "object"}, "application/ld+json": {}}
+# What the server POSTs to a subscriber's URIs (class callback).
+CALLBACKS = {
+    "jobSucceeded": {"{$request.body#/subscriber/successUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": {"type": "object", "description":
+                                                      "The results document"}}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
+    "jobFailed": {"{$request.body#/subscriber/failedUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": STATUS_INFO}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
+    "jobInProgress": {"{$request.body#/subscriber/inProgressUri}": {"post": {
+        "requestBody": {"content": {JSON: {"schema": STATUS_INFO}}},
+        "responses": {"200": {"description": "Received (any 2xx)"}}}}},
 }
 
 
@@ -165,11 +265,10 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                                   **_errors(400)}},
             "post": {"summary": "Deploy a Method (OGC API - Processes Part 2)",
                      "operationId": "deploy",
-                     "requestBody": {"required": True, "content": {
-                         JSON: {"schema": {"$ref": "#/components/schemas/Method"}},
-                         "application/ogcapppkg+json": {"schema": any_object}}},
+                     "requestBody": {"required": True, "content": DEPLOY_BODY},
                      "responses": {"201": _json({"$ref": "#/components/schemas/ProcessSummary"},
-                                                "Deployed"), **_errors(400, 403, 409, 413)}},
+                                                "Deployed"),
+                                   **_errors(400, 403, 409, 413, 415)}},
         },
         "/processes/{processId}": {
             "parameters": [PROCESS_ID],
@@ -177,25 +276,44 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                     "responses": {"200": _json({"$ref": "#/components/schemas/Method"}),
                                   **_errors(404)}},
             "put": {"summary": "Replace a Method", "operationId": "replace",
-                    "requestBody": {"required": True, "content": {
-                        JSON: {"schema": {"$ref": "#/components/schemas/Method"}}}},
+                    "requestBody": {"required": True, "content": DEPLOY_BODY},
                     "responses": {"204": {"description": "Replaced"},
-                                  **_errors(400, 403, 404, 409, 413)}},
+                                  **_errors(400, 403, 404, 409, 413, 415)}},
             "delete": {"summary": "Undeploy a Method", "operationId": "undeploy",
                        "responses": {"204": {"description": "Undeployed"},
                                      **_errors(403, 404)}},
         },
         "/processes/{processId}/execution": {
             "parameters": [PROCESS_ID],
-            "post": {"summary": "Execute a Method asynchronously", "operationId": "execute",
+            "post": {"summary": "Execute a Method: synchronously (200, 204) when it declares "
+                                "sync-execute and the client does not prefer respond-async, "
+                                "within the server's cap; else asynchronously (201)",
+                     "operationId": "execute",
+                     "parameters": [{"name": "Prefer", "in": "header", "required": False,
+                                     "description": "respond-async and/or wait=<seconds> "
+                                     "(RFC 7240)", "schema": {"type": "string"}}],
                      "requestBody": {"required": True, "content": {
                          JSON: {"schema": {"$ref": "#/components/schemas/Execute"}}}},
                      "responses": {
+                         "200": _results("Synchronous: the results"),
                          "201": {"description": "Accepted; Location names the job",
-                                 "headers": {"Location": {"schema": {"type": "string"}}},
+                                 "headers": {"Location": {"schema": {"type": "string"}},
+                                             "Preference-Applied": {
+                                                 "schema": {"type": "string"}}},
                                  "content": {JSON: {"schema": {
                                      "$ref": "#/components/schemas/StatusInfo"}}}},
-                         **_errors(400, 403, 404, 409, 413, 429)}},
+                         "204": NO_CONTENT_RESULTS,
+                         **_errors(400, 403, 404, 409, 413, 429)},
+                     "callbacks": CALLBACKS},
+        },
+        "/processes/{processId}/package": {
+            "parameters": [PROCESS_ID],
+            "get": {"summary": "The OGC Application Package that deploys the Method again",
+                    "operationId": "getPackage",
+                    "responses": {"200": {"description": "Application package", "content": {
+                        "application/ogcapppkg+json": {"schema": {
+                            "$ref": "#/components/schemas/ApplicationPackage"}}}},
+                        **_errors(404)}},
         },
         "/processes/{processId}/versions": {
             "parameters": [PROCESS_ID],
@@ -232,6 +350,16 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                          "schema": {"type": "array", "items": {"type": "string"}}}],
                     "responses": {"200": _json({"$ref": "#/components/schemas/JobList"}),
                                   **_errors(400)}},
+            "post": {"summary": "Create a job, not started yet (Part 4)",
+                     "operationId": "createJob",
+                     "requestBody": {"required": True, "content": {
+                         JSON: {"schema": {"$ref": "#/components/schemas/JobDefinition"}}}},
+                     "responses": {"201": {"description": "Created (status created)",
+                                           "headers": {"Location": {"schema": {
+                                               "type": "string"}}},
+                                           "content": {JSON: {"schema": STATUS_INFO}}},
+                                   **_errors(400, 403, 404, 409, 413, 415, 422, 429)},
+                     "callbacks": CALLBACKS},
         },
         "/jobs/import": {
             "post": {"summary": "Import an exported Execution archive",
@@ -253,11 +381,71 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
                        "operationId": "dismiss",
                        "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
                                      **_errors(404)}},
+            "patch": {"summary": "Change a created job: a JSON merge patch of its definition "
+                                 "(Part 4)", "operationId": "updateJob",
+                      "requestBody": {"required": True, "content": {JSON: {"schema": {
+                          "type": "object", "description": "null removes a member",
+                          "properties": {
+                              "process": {"type": "string", "nullable": True},
+                              "inputs": {"type": "object", "nullable": True},
+                              "outputs": {"type": "object", "nullable": True},
+                              "response": {"type": "string", "nullable": True},
+                              "subscriber": {"type": "object", "nullable": True}}}}}},
+                      "responses": {"200": _json(STATUS_INFO),
+                                    **_errors(400, 403, 404, 413, 415, 422, 423)}},
+        },
+        "/jobs/{jobId}/dismiss": {
+            "parameters": [JOB_ID],
+            "post": {"summary": "Dismiss a queued or running Execution; a finished one is left "
+                                "as it is, archive included (CCP extension)",
+                     "operationId": "dismissOnly",
+                     "responses": {"200": _json({"$ref": "#/components/schemas/StatusInfo"}),
+                                   **_errors(404)}},
         },
         "/jobs/{jobId}/results": {
             "parameters": [JOB_ID],
-            "get": {"summary": "Results of a successful Execution", "operationId": "getResult",
-                    "responses": {"200": _json(any_object), **_errors(404, 409)}},
+            "get": {"summary": "Results of a successful Execution (as its request asked: "
+                               "document, or raw)", "operationId": "getResult",
+                    "responses": {"200": _results("The results"), "204": NO_CONTENT_RESULTS,
+                                  **_errors(404, 409)}},
+            "post": {"summary": "Start a created job (Part 4)", "operationId": "startJob",
+                     "responses": {"200": _json(STATUS_INFO), **_errors(404, 423, 429)}},
+        },
+        "/jobs/{jobId}/results/{outputId}": {
+            "parameters": [JOB_ID, _path_param("outputId", "Output identifier")],
+            "get": {"summary": "One output of a successful Execution, with its media type "
+                               "(several files of one glob: a zip)",
+                    "operationId": "getOutput",
+                    "responses": {"200": _binary("*/*", "The output"),
+                                  "302": {"description": "Redirect to a presigned URL"},
+                                  **_errors(404, 409)}},
+        },
+        "/jobs/{jobId}/definition": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "The definition the job was created with (Part 4)",
+                    "operationId": "getJobDefinition",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/JobDefinition"}),
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/inputs": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "Every input of the job, defaults included (Part 4)",
+                    "operationId": "getJobInputs",
+                    "responses": {"200": _json({"$ref": "#/components/schemas/JobInputs"}),
+                                  **_errors(404)}},
+        },
+        "/jobs/{jobId}/prov": {
+            "parameters": [JOB_ID],
+            "get": {"summary": "W3C PROV of the job, so far (Part 4); Accept or f=",
+                    "operationId": "getJobProv",
+                    "parameters": [{"name": "f", "in": "query", "schema": {
+                        "type": "string", "enum": PROV_FORMATS}}],
+                    "responses": {"200": {"description": "PROV-JSON (default), PROV-O as "
+                                          "JSON-LD, Turtle or N-Triples, PROV-XML, PROV-N",
+                                          "content": {media: {"schema": PROV_SCHEMAS.get(
+                                              media, {"type": "string"})}
+                                              for media in PROV_MEDIA_TYPES}},
+                                  **_errors(400, 404, 406)}},
         },
         "/jobs/{jobId}/archive": {
             "parameters": [JOB_ID],
@@ -278,17 +466,23 @@ def document(base_url: str, title: str, auth: bool = False) -> dict[str, Any]:
             "parameters": [JOB_ID],
             "get": {"summary": "W3C PROV record", "operationId": "getProvenance",
                     "parameters": [{"name": "f", "in": "query", "schema": {
-                        "type": "string", "enum": ["json", "ttl", "xml", "provn"]}}],
+                        "type": "string", "enum": PROV_FORMATS}}],
                     "responses": {"200": {"description": "PROV-JSON, Turtle, XML or PROV-N"},
                                   **_errors(400, 404, 406)}},
         },
         "/jobs/{jobId}/logs": {
             "parameters": [JOB_ID],
             "get": {"summary": "Log lines so far", "operationId": "getLogs",
+                    "parameters": [{"name": "offset", "in": "query",
+                                    "description": "Give the log from this byte on",
+                                    "schema": {"type": "integer", "minimum": 0,
+                                               "maximum": 2147483647}}],
                     "responses": {"200": {"description": "Log",
+                                          "headers": {"X-Log-Offset": {"schema": {
+                                              "type": "integer"}}},
                                           "content": {"text/plain": {"schema": {
                                               "type": "string"}}}},
-                                  **_errors(404)}},
+                                  **_errors(400, 404)}},
         },
         "/jobs/{jobId}/reexecute": {
             "parameters": [JOB_ID],

@@ -6,7 +6,7 @@ Configured under `server.manager.policy`:
       deploy_roles: user,admin        # roles that may deploy Methods through the API
       limits:                         # per role; absent or 0 = no limit
         user: {active_executions: 20, import_bytes: 268435456,
-               stored_bytes: 10737418240, method_versions: 200}
+               stored_bytes: 10737418240, method_versions: 200, created_jobs: 100}
 
 Roles are `user` and `admin` (from the token) and `anonymous`, the single trusted user of a
 server without auth, who is held to the admin's rules. Which roles may run deployed or
@@ -31,6 +31,7 @@ class RoleLimits:
     import_bytes: int = 0  # one imported archive
     stored_bytes: int = 0  # all stored archives of one user
     method_versions: int = 0  # all versions of the Methods one user deployed
+    created_jobs: int = 0  # Part 4 jobs created and not started yet
 
     @classmethod
     def from_config(cls, config: Any, where: str) -> RoleLimits:

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from prov.model import ProvDocument
+from prov.constants import XSD_ANYURI
+from prov.model import Literal, ProvDocument
 
 CCP_NS = "https://ccp.example.org/ns#"
+# f= value -> (serializer, media type). "ttl", "jsonld" and "nt" are PROV-O in RDF.
 FORMATS = {
     "json": ("json", "application/json"),
-    "ttl": ("rdf", "text/turtle"),
+    "jsonld": ("json-ld", "application/ld+json"),
+    "ttl": ("turtle", "text/turtle"),
+    "nt": ("nt", "application/n-triples"),
     "xml": ("xml", "application/xml"),
     "provn": ("provn", "text/provenance-notation"),
 }
+RDF_FORMATS = ("json-ld", "turtle", "nt")
 
 
 @dataclass
@@ -24,6 +30,7 @@ class OutputFile:
     name: str
     size: int
     sha256: str
+    output: str = ""  # the named output it belongs to; empty: a file of output.zip
 
 
 @dataclass
@@ -35,8 +42,8 @@ class ProvenanceFacts:
     inputs: dict[str, Any]
     image: str
     status: str
-    started: str
-    ended: str
+    started: str | None  # None until it starts (a job not run yet)
+    ended: str | None
     user: dict[str, Any] = field(default_factory=dict)
     outputs: list[OutputFile] = field(default_factory=list)
     derived_from: str | None = None
@@ -44,6 +51,8 @@ class ProvenanceFacts:
     method_source: str = "file"  # file, deployed or archive
     warm_runtime: bool = False  # ran in a runtime a warm pool launched ahead
     cache_of: str | None = None  # a cache hit: the identical execution whose outputs it has
+    # inputs given by reference, as staged: name, index, source, path, size, sha256
+    staged_inputs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _local(text: str, safe: str = "") -> str:
@@ -88,13 +97,20 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         method = doc.entity(f"method:{_local(facts.method_digest or 'unknown')}", attributes)
     doc.used(activity, method)
 
+    staged = {(record["name"], record.get("index")): record for record in facts.staged_inputs}
     for name, value in sorted(facts.inputs.items()):
-        entity = doc.entity(
-            f"job:{facts.job_id}/inputs/{name}",
-            {"prov:type": "ccp:Input", "prov:label": name,
-             "prov:value": value if isinstance(value, (str, int, float, bool))
-             else json.dumps(value)},
-        )
+        described: dict[str, Any] = {
+            "prov:type": "ccp:Input", "prov:label": name,
+            "prov:value": value if isinstance(value, (str, int, float, bool))
+            else json.dumps(value)}
+        described.update(_staged(staged.get((name, None))))
+        entity = doc.entity(f"job:{facts.job_id}/inputs/{name}", described)
+        doc.used(activity, entity)
+    for (name, index), record in sorted((key, record) for key, record in staged.items()
+                                        if key[1] is not None):
+        item: dict[str, Any] = {"prov:label": f"{name} [{index}]"}
+        item.update(_staged(record))
+        entity = doc.entity(f"job:{facts.job_id}/inputs/{_local(name)}/{index}", item)
         doc.used(activity, entity)
 
     image = doc.entity(f"image:{_local(facts.image)}", {"prov:type": "ccp:RuntimeImage",
@@ -116,11 +132,14 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
     doc.actedOnBehalfOf(infrastructure, user)
 
     for output in facts.outputs:
-        entity = doc.entity(
-            f"job:{facts.job_id}/outputs/{_local(output.name, safe='/')}",
-            {"prov:type": "ccp:OutputFile", "prov:label": output.name,
-             "ccp:size": output.size, "ccp:sha256": output.sha256},
-        )
+        attributes = {"prov:type": "ccp:OutputFile", "prov:label": output.name,
+                      "ccp:size": output.size, "ccp:sha256": output.sha256}
+        name = f"job:{facts.job_id}/outputs/{_local(output.name, safe='/')}"
+        if output.output:
+            attributes.update({"prov:type": "ccp:NamedOutput", "ccp:output": output.output})
+            name = (f"job:{facts.job_id}/results/{_local(output.output)}/"
+                    f"{_local(output.name, safe='/')}")
+        entity = doc.entity(name, attributes)
         doc.wasGeneratedBy(entity, activity, facts.ended)
         doc.wasAttributedTo(entity, user)
 
@@ -130,8 +149,7 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         cached = doc.activity(f"job:{cached_id}", other_attributes={
             "prov:type": "ccp:Execution"})
         doc.wasInformedBy(activity, cached)
-        for output in facts.outputs:
-            name = _local(output.name, safe="/")
+        for name in sorted({_local(output.name, safe="/") for output in facts.outputs}):
             doc.wasDerivedFrom(f"job:{facts.job_id}/outputs/{name}",
                                f"job:{cached_id}/outputs/{name}",
                                other_attributes={"prov:type": "ccp:CacheHit"})
@@ -145,14 +163,29 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
     return doc
 
 
+def _staged(record: dict[str, Any] | None) -> dict[str, Any]:
+    """What PROV says of an input given by reference: where it came from and its bytes."""
+    if record is None:
+        return {}
+    attributes: dict[str, Any] = {"prov:type": "ccp:StagedInput",
+                  "ccp:href": Literal(record["source"], XSD_ANYURI),
+                  "ccp:stagedAt": record["path"], "ccp:size": record["size"],
+                  "ccp:sha256": record["sha256"]}
+    if record.get("mediaType"):
+        attributes["ccp:mediaType"] = record["mediaType"]
+    return attributes
+
+
 def serialize(doc: ProvDocument, fmt: str) -> str:
-    """One of FORMATS' keys: json, ttl, xml, provn."""
+    """One of FORMATS' keys: json, jsonld, ttl, nt, xml, provn."""
     if fmt == "provn":
         return doc.get_provn()
     serializer, _ = FORMATS[fmt]
     stream = io.StringIO()
-    if serializer == "rdf":
-        doc.serialize(stream, format="rdf", rdf_format="turtle")
+    if serializer in RDF_FORMATS:
+        with warnings.catch_warnings():  # rdflib's N-Triples warns that it writes UTF-8
+            warnings.simplefilter("ignore", UserWarning)
+            doc.serialize(stream, format="rdf", rdf_format=serializer)
     else:
         doc.serialize(stream, format=serializer, indent=2)
     return stream.getvalue()

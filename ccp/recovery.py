@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from ccp.archive import Archives
 from ccp.executor import Executor
@@ -32,6 +33,8 @@ class Recovery:
         self.heartbeat_timeout = heartbeat_timeout
         # infrastructure id -> problem (None when reachable)
         self.reachability: dict[str, str | None] = {}
+        # more periodic clean-ups (e.g. expiring created Part 4 jobs), run with the others
+        self.tasks: list[Callable[[], object]] = []
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -100,7 +103,8 @@ class Recovery:
 
     def _reap(self) -> None:
         while not self._stopping.wait(max(1.0, self.heartbeat_timeout / 2)):
-            for task in (self.recover, self.retry_storage, self.check_infrastructures):
+            for task in (self.recover, self.retry_storage, self.check_infrastructures,
+                         *self.tasks):
                 try:
                     task()
                 except Exception:

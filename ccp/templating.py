@@ -61,13 +61,17 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def shell_word(value: Any) -> str:
+def shell_word(value: Any, top: bool = True) -> str:
+    """One quoted shell word per value; a list gives one word per item, and an object (or a
+    list inside a list) one word holding its JSON."""
     if value is None:
         return "''"
     if isinstance(value, bool):
         value = "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return " ".join(shell_word(item) for item in value)
+    if isinstance(value, list | tuple) and top:
+        return " ".join(shell_word(item, top=False) for item in value)
+    if isinstance(value, dict | list | tuple):
+        return shlex.quote(json.dumps(value, ensure_ascii=False))
     return shlex.quote(str(value))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from ccp import codegen, errors
+from ccp import apppkg, codegen, errors
 from ccp.api.common import (
     base_url,
     find_job,
@@ -26,17 +26,18 @@ from ccp.registry import ReadOnlyMethod, RegistryConflict
 
 blueprint = Blueprint("workbench", __name__)
 
+DEPLOY_MEDIA_TYPES = ("application/json", apppkg.MEDIA_TYPE)
 SERVER_ADDED_LINKS = ("self", "http://www.opengis.net/def/rel/ogc/1.0/execute",
                       "http://www.opengis.net/def/rel/ogc/1.0/job-list")
 
 
 def method_from_body() -> Method:
-    """A Method from a deploy/replace body: the Method JSON itself or an OGC app package."""
+    """A Method from a deploy/replace body: the Method JSON itself or an OGC Application
+    Package (ccp.apppkg)."""
+    check_content_type()
     body = read_json_body()
-    if isinstance(body, dict) and "processDescription" in body:
-        body = body["processDescription"]
-        if isinstance(body, dict) and isinstance(body.get("process"), dict):
-            body = body["process"]
+    if apppkg.is_package(body):
+        body = apppkg.method_document(body, manager().registry.infrastructures)
     if isinstance(body, dict):
         # A file exported with GET /processes/{id} imports as it is.
         body.pop("executable", None)
@@ -55,6 +56,16 @@ def method_from_body() -> Method:
     except DescriptorError as err:
         raise errors.InvalidMethod(err.problems) from err
     return method
+
+
+def check_content_type() -> None:
+    """Part 2: the Content-Type says what the body is; what CCP cannot read is a 415."""
+    media = request.mimetype
+    if media and media not in DEPLOY_MEDIA_TYPES:
+        raise errors.UnsupportedMediaType(
+            f"deploy a Method as {' or '.join(DEPLOY_MEDIA_TYPES)} (a CCP Method or an OGC "
+            f"Application Package), not {media[:80]}"
+            + ("; CWL is not supported" if "cwl" in media else ""))
 
 
 def check_may_deploy(method: Method) -> None:
@@ -142,6 +153,14 @@ def version(process_id: str, version: str) -> Response:
         raise errors.NotFound(f"process '{process_id}' has no version '{version}'",
                               title="No such version")
     return json_response(method.to_dict())
+
+
+@blueprint.get("/processes/<processid:process_id>/package")
+def package(process_id: str) -> Response:
+    """Part 2: the OGC Application Package that deploys this Method again."""
+    response = json_response(apppkg.package_of(visible_method(process_id)))
+    response.mimetype = apppkg.MEDIA_TYPE
+    return response
 
 
 @blueprint.post("/jobs/import")

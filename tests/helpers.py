@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 FINAL = ("successful", "failed", "dismissed")
+ASYNC = {"Prefer": "respond-async"}  # the job at once, even of a Method that can run sync
 
 
 def free_port() -> int:
@@ -24,7 +25,8 @@ def free_port() -> int:
 # --- a Flask test client -------------------------------------------------------------------
 
 def submit(client: Any, process_id: str, inputs: dict[str, Any] | None = None) -> str:
-    response = client.post(f"/processes/{process_id}/execution", json={"inputs": inputs or {}})
+    response = client.post(f"/processes/{process_id}/execution", json={"inputs": inputs or {}},
+                           headers=ASYNC)
     assert response.status_code == 201, response.get_json()
     job_id = response.get_json()["jobID"]
     assert response.headers["Location"].endswith(f"/jobs/{job_id}")

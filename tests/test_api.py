@@ -30,12 +30,13 @@ def assert_ogc_exception(response, status: int, *words: str) -> dict:
     return body
 
 
-def test_processes_are_published_async_with_control_inputs(client) -> None:
+def test_processes_are_published_with_their_modes_and_control_inputs(client) -> None:
     listed = client.get("/processes").get_json()["processes"]
     ids = {p["id"] for p in listed}
     assert {"hello-world", "always-fails", "sleep", "jdk8-maven-example"} <= ids
     description = client.get("/processes/hello-world").get_json()
-    assert description["jobControlOptions"] == ["async-execute"]
+    assert description["jobControlOptions"] == ["sync-execute", "async-execute"]
+    assert client.get("/processes/sleep").get_json()["jobControlOptions"] == ["async-execute"]
     assert {"ccpimage", "ccpmaxtime", "ccpreplicas", "name"} <= set(description["inputs"])
     assert description["executable"] is True
     assert any(link["rel"].endswith("/execute") for link in description["links"])
@@ -277,3 +278,27 @@ def test_unreachable_infrastructure_makes_its_methods_not_executable(
     assert client.get("/infrastructures/docker").get_json()["reachable"] is False
     assert client.get("/infrastructures/local").get_json()["reachable"] is True
     assert client.get("/processes/hello-world").get_json()["executable"] is True
+
+
+def test_dismiss_only_never_deletes_a_finished_job(client) -> None:
+    running = submit(client, "sleep", {"seconds": 30})
+    wait_status(client, running, "running")
+    dismissed = client.post(f"/jobs/{running}/dismiss").get_json()
+    assert dismissed["status"] == "dismissed"
+    finished = submit(client, "hello-world")
+    assert wait_final(client, finished)["status"] == "successful"
+    again = client.post(f"/jobs/{finished}/dismiss")
+    assert again.status_code == 200 and again.get_json()["status"] == "successful"
+    assert client.get(f"/jobs/{finished}/archive").status_code == 200  # still there
+
+
+def test_log_can_be_read_from_an_offset(client) -> None:
+    job_id = submit(client, "hello-world", {"name": "Offset"})
+    wait_final(client, job_id)
+    whole = client.get(f"/jobs/{job_id}/logs")
+    size = int(whole.headers["X-Log-Offset"])
+    assert size == len(whole.data) > 40
+    tail = client.get(f"/jobs/{job_id}/logs?offset=40")
+    assert tail.data == whole.data[40:] and tail.headers["X-Log-Offset"] == str(size)
+    assert client.get(f"/jobs/{job_id}/logs?offset={size + 10}").data == b""
+    assert client.get(f"/jobs/{job_id}/logs?offset=-1").status_code == 400

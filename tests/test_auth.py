@@ -39,7 +39,7 @@ def secured(app_factory, monkeypatch):
 
 def run(client, headers, process="hello-world", inputs=None) -> str:
     response = client.post(f"/processes/{process}/execution", json={"inputs": inputs or {}},
-                           headers=headers)
+                           headers={**headers, "Prefer": "respond-async"})
     assert response.status_code == 201, response.get_json()
     job_id = response.get_json()["jobID"]
     deadline = time.monotonic() + 30

@@ -322,7 +322,8 @@ def test_cli_remote_follow_and_dismiss(tmp_path: Path, server_process,
     server = server_process(CCP_METHODS_DIR=str(gate_methods))
     env = {**cli_env(tmp_path / "client-side"), "CCP_SERVER": server.url}
     response = requests.post(f"{server.url}/processes/gate/execution",
-                             json={"inputs": {"gate": str(tmp_path / "never")}}, timeout=10)
+                             json={"inputs": {"gate": str(tmp_path / "never")}},
+                             headers={"Prefer": "respond-async"}, timeout=10)
     job_id = response.json()["jobID"]
     follower = subprocess.Popen([sys.executable, "-m", "ccp.cli", "jobs", "follow", job_id],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -55,7 +55,8 @@ class Client:
         return requests.delete(self.url + path, headers=self.headers, timeout=60)
 
     def run(self, process: str, inputs: dict[str, Any] | None = None) -> str:
-        response = self.post(f"/processes/{process}/execution", json={"inputs": inputs or {}})
+        response = self.post(f"/processes/{process}/execution", json={"inputs": inputs or {}},
+                             headers={"Prefer": "respond-async"})
         assert response.status_code == 201, response.text
         return response.json()["jobID"]
 

@@ -126,7 +126,8 @@ def test_kill_9_mid_docker_execution_then_restart(server_process, layout, engine
            "CCP_HEARTBEAT_TIMEOUT": "3", "DOCKER_HOST": ENGINE}
     server = server_process(tmp_path / "data", **env)
     job_id = requests.post(f"{server.url}/processes/docker-sleep/execution",
-                           json={"inputs": {}}, timeout=10).json()["jobID"]
+                           json={"inputs": {}}, headers={"Prefer": "respond-async"},
+                           timeout=10).json()["jobID"]
     wait_log(lambda: requests.get(f"{server.url}/jobs/{job_id}/logs", timeout=5).text,
              "started")
     server.kill()

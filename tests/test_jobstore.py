@@ -47,8 +47,8 @@ def test_claim_update_list_dismiss(store_url: str) -> None:
         time.sleep(0.002)
     claimed = store.claim_next("w1")
     assert claimed.identifier == "job-0" and claimed.status == "running"
-    assert store.dismiss_if_accepted("job-1", "no")
-    assert not store.dismiss_if_accepted("job-0", "running jobs are not dismissed this way")
+    assert store.dismiss_if_waiting("job-1", "no")
+    assert not store.dismiss_if_waiting("job-0", "running jobs are not dismissed this way")
     assert store.request_dismiss("job-0")
     assert store.get("job-0").dismiss_requested is True
     assert store.claim_next("w1").identifier == "job-2"
@@ -106,7 +106,8 @@ def test_two_servers_sharing_postgresql_run_each_job_exactly_once(
     for number in range(24):
         server = servers[number % 2]
         response = requests.post(f"{server.url}/processes/count-run/execution",
-                                 json={"inputs": {"ledger": str(ledger)}}, timeout=10)
+                                 json={"inputs": {"ledger": str(ledger)}},
+                                 headers={"Prefer": "respond-async"}, timeout=10)
         assert response.status_code == 201
         job_ids.append(response.json()["jobID"])
     deadline = time.monotonic() + 90

@@ -167,7 +167,8 @@ def server(layout: Layout) -> Iterator[ServerProcess]:
 
 def run(server: ServerProcess, process_id: str, inputs: dict[str, Any]) -> str:
     response = requests.post(f"{server.url}/processes/{process_id}/execution",
-                             json={"inputs": inputs}, headers=admin(), timeout=10)
+                             json={"inputs": inputs},
+                             headers={**admin(), "Prefer": "respond-async"}, timeout=10)
     assert response.status_code == 201, response.text
     return response.json()["jobID"]
 

@@ -26,7 +26,11 @@ def problems_of(data: dict) -> list[str]:
 def test_example_method_is_valid_and_gets_control_inputs() -> None:
     method = Method.from_dict(HELLO)
     assert method.id == "hello-world"
-    assert method.raw["jobControlOptions"] == ["async-execute"]
+    assert method.raw["jobControlOptions"] == ["sync-execute", "async-execute"]
+    assert method.execution_modes == ("sync-execute", "async-execute")
+    left_out = copy.deepcopy(HELLO)
+    del left_out["jobControlOptions"]
+    assert Method.from_dict(left_out).raw["jobControlOptions"] == ["async-execute"]
     assert {"ccpimage", "ccpmaxtime", "ccpreplicas"} <= set(method.inputs)
     assert method.infrastructure_id == "local"
     assert set(method.scripts) == {"deploy", "execute", "undeploy", "cancel"}

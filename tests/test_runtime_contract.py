@@ -387,6 +387,50 @@ def test_contract_memory_limit_stops_a_greedy_script(runtime: Runtime, launch: A
 
 
 
+# --- optional capabilities --------------------------------------------------------------------
+
+def test_contract_stage_inputs_puts_them_in_place_before_any_script(
+        kind: Kind, runtime: Runtime, launch: Any, tmp_path: Path) -> None:
+    """"stage-inputs": the files of a server folder appear under /ccp_data/inputs of the
+    instance, byte for byte, readable and writable by the scripts; a symlink in the folder
+    is not followed. A runtime without the capability refuses it."""
+    instance = launch()
+    source = tmp_path / "stage" / "inputs"
+    (source / "parts").mkdir(parents=True)
+    payload = bytes(range(256)) * 1200
+    (source / "data").write_bytes(payload)
+    (source / "parts" / "1").write_text("first\n")
+    (source / "parts" / "2").write_text("second part\n")
+    (source / "link").symlink_to("/etc/hostname")
+    if "stage-inputs" not in runtime.capabilities:
+        with pytest.raises(RuntimeFailure, match="cannot stage inputs"):
+            runtime.stage_inputs(instance, source)
+        return
+    runtime.stage_inputs(instance, source)
+    lines = Lines()
+    code = runtime.run(instance, "\n".join([
+        "cd /ccp_data/inputs",
+        "sha256sum data | cut -d ' ' -f 1",
+        "cat parts/1 parts/2",
+        "test ! -e link && echo no-link",
+        "echo changed >> parts/1 && rm parts/2 && echo writable",
+    ]), 30, lines)
+    assert (code, lines.of("stderr")) == (0, [])
+    assert lines.of("stdout") == [hashlib.sha256(payload).hexdigest(), "first",
+                                  "second part", "no-link", "writable"]
+    destination = tmp_path / "fetched"
+    runtime.fetch(instance, destination)
+    assert (destination / "inputs" / "data").read_bytes() == payload
+    assert (destination / "inputs" / "parts" / "1").read_text() == "first\nchanged\n"
+    assert (source / "parts" / "1").read_text() == "first\n"  # the server's copy is its own
+
+
+def test_contract_without_the_capability_stage_inputs_is_refused(tmp_path: Path) -> None:
+    """What a runtime that does not declare "stage-inputs" inherits (the manager refuses
+    inputs by reference for its Infrastructures before any job is made)."""
+    runtime = KINDS["local"].runtime()
+    with pytest.raises(RuntimeFailure, match="cannot stage inputs"):
+        Runtime.stage_inputs(runtime, Instance("contract-none", "local"), tmp_path)
 # --- warm-launch (optional capability) --------------------------------------------------------
 
 def _warm_tag() -> WarmTag:

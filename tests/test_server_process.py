@@ -28,7 +28,8 @@ def processes_of(execution_id: str) -> list[int]:
 def test_hello_world_over_a_real_socket(server_process) -> None:
     server = server_process()
     response = requests.post(f"{server.url}/processes/hello-world/execution",
-                             json={"inputs": {"name": "socket"}}, timeout=5)
+                             json={"inputs": {"name": "socket"}},
+                             headers={"Prefer": "respond-async"}, timeout=5)
     assert response.status_code == 201
     assert response.headers["Location"] == f"{server.url}/jobs/{response.json()['jobID']}"
     job_id = response.json()["jobID"]

@@ -134,7 +134,8 @@ def test_large_output_streams_without_holding_it_in_memory(server_process, s3_st
 
     def run(megabytes: int) -> str:
         job_id = requests.post(f"{server.url}/processes/big-output/execution",
-                               json={"inputs": {"megabytes": megabytes}}, timeout=10
+                               json={"inputs": {"megabytes": megabytes}},
+                               headers={"Prefer": "respond-async"}, timeout=10
                                ).json()["jobID"]
         deadline = time.monotonic() + 240
         while (job := requests.get(f"{server.url}/jobs/{job_id}", timeout=10).json())[

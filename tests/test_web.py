@@ -448,7 +448,8 @@ def test_form_link_prefills_and_code_tabs(page: Page, server: Any) -> None:
 
 def test_import_archive_from_the_executions_page(page: Page, server: Any, tmp_path: Path) -> None:
     response = requests.post(f"{server.url}/processes/hello-world/execution",
-                             json={"inputs": {"name": "Imported"}}, timeout=10)
+                             json={"inputs": {"name": "Imported"}},
+                             headers={"Prefer": "respond-async"}, timeout=10)
     job_id = response.json()["jobID"]
     wait_api(server, job_id)
     archive = tmp_path / "execution.zip"

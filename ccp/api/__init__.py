@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ccp.api import downloads, infrastructures, jobs, landing, processes
+from ccp.api import downloads, infrastructures, jobs, landing, part4, processes, results
 
 BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, processes.blueprint, jobs.blueprint,
-                                     downloads.blueprint, infrastructures.blueprint)
+                                     results.blueprint, downloads.blueprint,
+                                     infrastructures.blueprint, part4.blueprint)

@@ -6,13 +6,13 @@ from flask import Blueprint, Response, redirect, request, stream_with_context
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ccp import archive, errors, provenance
-from ccp.api.common import find_job, finished_job, manager
+from ccp.api.common import find_job, finished_job, int_param, manager
 from ccp.archive import Download
 
 blueprint = Blueprint("downloads", __name__)
 
 
-def _send(download: Download, mimetype: str, filename: str) -> WerkzeugResponse:
+def send_download(download: Download, mimetype: str, filename: str) -> WerkzeugResponse:
     if manager().redirect_downloads and (url := download.presigned_url()):
         return redirect(url, 302)
 
@@ -32,7 +32,7 @@ def download_archive(job_id: str) -> WerkzeugResponse:
     finished_job(job_id)
     archives = manager().archives
     if manager().redirect_downloads:
-        return _send(archives.whole_zip_download(job_id), "application/zip",
+        return send_download(archives.whole_zip_download(job_id), "application/zip",
                      f"ccp-{job_id}.zip")
     response = Response(stream_with_context(archives.stream_zip(job_id)),
                         mimetype="application/zip")
@@ -48,7 +48,7 @@ def download_outputs(job_id: str) -> WerkzeugResponse:
         download = manager().archives.download(job_id, archive.OUTPUT_ZIP)
     except FileNotFoundError as err:
         raise errors.NotFound(f"{filename} is not in the archive") from err
-    return _send(download, "application/zip", filename)
+    return send_download(download, "application/zip", filename)
 
 
 @blueprint.get("/jobs/<jobid:job_id>/provenance")
@@ -67,5 +67,11 @@ def get_provenance(job_id: str) -> Response:
 
 @blueprint.get("/jobs/<jobid:job_id>/logs")
 def get_logs(job_id: str) -> Response:
+    """The log so far; `?offset=N` gives it from byte N on, and `X-Log-Offset` says where the
+    next read starts, so a follower reads each byte once."""
     job = find_job(job_id)
-    return Response(manager().archives.log_text(job_id, job.is_final), mimetype="text/plain")
+    offset = int_param("offset", 0, 0)
+    data = manager().archives.log_bytes(job_id, job.is_final, offset)
+    response = Response(data, mimetype="text/plain")
+    response.headers["X-Log-Offset"] = str(offset + len(data))
+    return response

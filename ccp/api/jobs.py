@@ -1,4 +1,4 @@
-"""Executions as OGC jobs: the list, status, dismiss/delete and results."""
+"""Executions as OGC jobs: the list, status and dismiss/delete (results: ccp.api.results)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request
 
-from ccp import archive, errors
+from ccp import errors
 from ccp.api.common import (
     REL,
     base_url,
@@ -45,6 +45,10 @@ def status_info(job: Job) -> dict[str, Any]:
             {"rel": "self", "type": "application/json", "href": url},
             {"rel": "up", "type": "application/json", "href": f"{base_url()}/jobs"},
             {"rel": "logs", "type": "text/plain", "href": f"{url}/logs"},
+            # Part 4: what it was asked to do, with which inputs, and its provenance so far
+            {"rel": "definition", "type": "application/json", "href": f"{url}/definition"},
+            {"rel": "inputs", "type": "application/json", "href": f"{url}/inputs"},
+            {"rel": "prov", "type": "application/json", "href": f"{url}/prov"},
         ],
     }
     if job.derived_from:
@@ -111,40 +115,9 @@ def delete_job(job_id: str) -> Response:
     return json_response(status_info(ccp_manager.dismiss(job_id)))
 
 
-@blueprint.get("/jobs/<jobid:job_id>/results")
-def results(job_id: str) -> Response:
+@blueprint.post("/jobs/<jobid:job_id>/dismiss")
+def dismiss_job(job_id: str) -> Response:
+    """Dismiss a queued or running job; a finished one is left as it is (CCP extension: unlike
+    DELETE, this never removes an archive, so a client racing the job's end loses nothing)."""
     job = find_job(job_id)
-    if not job.is_final:
-        raise errors.ResultNotReady(f"job '{job_id}' is {job.status}")
-    if job.status != JobStatus.SUCCESSFUL:
-        # The job's state, not the request, is at fault: 409 Conflict.
-        raise errors.Conflict(f"job '{job_id}' is {job.status}: {job.message}",
-                              title="Job failed" if job.status == JobStatus.FAILED
-                              else "Job dismissed")
-    url = f"{base_url()}/jobs/{job_id}"
-    link = (f'<{url}/archive>; rel="archive"; type="application/zip", '
-            f'<{url}/outputs/output.zip>; rel="outputs"; type="application/zip", '
-            f'<{url}/provenance>; rel="provenance"; type="application/json"')
-    document = results_document(job)
-    document["links"] = [
-        {"rel": "archive", "type": "application/zip", "href": f"{url}/archive"},
-        {"rel": "outputs", "type": "application/zip", "href": f"{url}/outputs/output.zip"},
-        {"rel": "provenance", "type": "application/json", "href": f"{url}/provenance"},
-    ]
-    return json_response(document, headers={"Link": link})
-
-
-def results_document(job: Job) -> dict[str, Any]:
-    """The OGC results document of a successful job, from its stored archive."""
-    archives = manager().archives
-    job_url = f"{base_url()}/jobs/{job.identifier}"
-    document: dict[str, Any] = {}
-    for output_id, spec in job.method.get("outputs", {}).items():
-        media_type = spec.get("schema", {}).get("contentMediaType", "")
-        if output_id in ("stdout", "stderr"):
-            text = archives.read_text(job.identifier, archive.phase_log("execute", output_id))
-            document[output_id] = {"value": text, "mediaType": "text/plain"}
-        else:
-            document[output_id] = {"href": f"{job_url}/outputs/output.zip",
-                                   "type": media_type or "application/zip"}
-    return document
+    return json_response(status_info(job if job.is_final else manager().dismiss(job_id)))

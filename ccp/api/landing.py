@@ -23,8 +23,12 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/callback",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
     "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/docker",
+    "http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/job-management",
+    "http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/provenance",
 ]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
+from werkzeug.wrappers import Response as WerkzeugResponse
 
+from ccp import syncexec
 from ccp.api.common import (
     REL,
     base_url,
@@ -18,6 +20,7 @@ from ccp.api.common import (
     visible_methods,
 )
 from ccp.api.jobs import status_info
+from ccp.api.results import sync_answer
 from ccp.model import Method
 
 blueprint = Blueprint("processes", __name__)
@@ -67,11 +70,24 @@ def describe_process(process_id: str) -> Response:
 
 
 @blueprint.post("/processes/<processid:process_id>/execution")
-def execute(process_id: str) -> Response:
+def execute(process_id: str) -> WerkzeugResponse:
+    """Queue a job; answer at once (201), or hold until it ends when the Method runs
+    synchronously and the client does not prefer otherwise (ccp.syncexec)."""
     ccp_manager = manager()
     method = visible_method(process_id)
     body = read_json_body()
+    preferences = syncexec.Preferences.parse(request.headers.getlist("Prefer"))
+    hold = syncexec.hold_seconds(method.execution_modes, preferences,
+                                 ccp_manager.sync_max_seconds)
     job_id = ccp_manager.submit(process_id, body, requester(), method=method)
+    if hold > 0:
+        with ccp_manager.sync_holders.slot() as holding:
+            job = ccp_manager.wait_final(job_id, hold) if holding else None
+        if job is not None and job.is_final:
+            response = sync_answer(job)
+            if applied := syncexec.applied(preferences, answered_async=False):
+                response.headers["Preference-Applied"] = applied
+            return response
     location = f"{base_url()}/jobs/{job_id}"
     return json_response(status_info(ccp_manager.get_job(job_id)), 201, {
         "Location": location,

@@ -16,8 +16,9 @@ from ccp import logs
 from ccp.cli.client import ClientError
 from ccp.cli.follow import EXIT_ERROR, EXIT_INTERRUPTED
 from ccp.cli.run import UsageError
+from ccp.jobs import STATUS_VALUES
 
-JOB_STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
+JOB_STATUSES = STATUS_VALUES
 
 
 def _server_options() -> argparse.ArgumentParser:

@@ -20,9 +20,10 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ccp import archive
+from ccp.jobs import FINAL_VALUES
 
 LOGGER = logging.getLogger("ccp.cli")
-FINAL_STATUSES = ("successful", "failed", "dismissed")
+FINAL_STATUSES = FINAL_VALUES
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 CHUNK = 1024 * 1024
 
@@ -53,6 +54,10 @@ class Reply:
                               f"{content[:200]!r}") from err
 
 
+# Executions answer at once with their job, even of Methods that can run synchronously.
+ASYNC = "respond-async"
+
+
 class Transport(Protocol):
     where: str
 
@@ -71,6 +76,7 @@ class HTTPTransport:
         self.where = url.rstrip("/")
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "ccp-cli"
+        self.session.headers["Prefer"] = ASYNC  # the CLI follows every job itself
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
             address = urlsplit(self.where)
@@ -114,7 +120,7 @@ class InProcessTransport:
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: Any = None) -> Reply:
         response = self.client.open(path, method=method, query_string=params, json=body,
-                                    buffered=False)
+                                    headers={"Prefer": ASYNC}, buffered=False)
         return Reply(response.status_code, dict(response.headers), response.iter_encoded(),
                      response.close)
 
@@ -166,8 +172,9 @@ class Client:
     def status(self, job_id: str) -> dict[str, Any]:
         return self.call("GET", f"/jobs/{job_id}").json()
 
-    def logs(self, job_id: str) -> str:
-        return self.call("GET", f"/jobs/{job_id}/logs").content().decode("utf-8", "replace")
+    def logs(self, job_id: str, offset: int = 0) -> bytes:
+        """The job's log from byte `offset` on."""
+        return self.call("GET", f"/jobs/{job_id}/logs", params={"offset": offset}).content()
 
     def results(self, job_id: str) -> dict[str, Any]:
         return self._located(job_id, self.call("GET", f"/jobs/{job_id}/results").json())
@@ -183,12 +190,9 @@ class Client:
         return document.get("jobs", []), int(document.get("numberMatched") or 0)
 
     def dismiss(self, job_id: str) -> dict[str, Any]:
-        """Dismiss a queued or running job. A finished one is left alone: on a finished job
-        DELETE /jobs/{id} removes its archive, which is not what dismissing means."""
-        job = self.status(job_id)
-        if job["status"] in FINAL_STATUSES:
-            return job
-        return self.call("DELETE", f"/jobs/{job_id}").json()
+        """Dismiss a queued or running job; a finished one is left alone (POST .../dismiss
+        never removes an archive, where DELETE on a finished job would)."""
+        return self.call("POST", f"/jobs/{job_id}/dismiss").json()
 
     def download(self, job_id: str, outputs: bool, target: Path) -> int:
         """Write the job's archive zip (or its output.zip) to `target`; returns its size."""

@@ -150,18 +150,21 @@ class Follower:
         self.client = client
         self.job_id = job_id
         self.view = view
-        self.shown = 0
+        self.offset = 0  # bytes of the log read so far
+        self.partial = b""  # the start of a line still being written
 
     def until_final(self) -> dict[str, Any]:
         while True:
             job = self.client.status(self.job_id)
             final = job["status"] in FINAL_STATUSES
             # The log is read after the status, so a final status comes with the final log.
-            lines = self.client.logs(self.job_id).split("\n")
-            complete = lines if final and lines[-1] else lines[:-1]
-            for line in complete[self.shown:]:
-                self.view.log(line)
-            self.shown = max(self.shown, len(complete))
+            data = self.client.logs(self.job_id, self.offset)
+            self.offset += len(data)
+            *lines, self.partial = (self.partial + data).split(b"\n")
+            if final and self.partial:
+                lines, self.partial = [*lines, self.partial], b""
+            for line in lines:
+                self.view.log(line.decode("utf-8", "replace"))
             self.view.status(job)
             if final:
                 return job

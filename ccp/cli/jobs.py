@@ -15,7 +15,7 @@ from ccp.cli.follow import EXIT_CODES, Terminal, printable, summary, watch
 COLUMNS = (("JOB", "jobID"), ("PROCESS", "processID"), ("STATUS", "status"),
            ("PROGRESS", "progress"), ("CREATED", "created"), ("MESSAGE", "message"))
 STATUS_STYLES = {"successful": "green", "failed": "red", "dismissed": "yellow",
-                 "running": "cyan", "accepted": "blue"}
+                 "running": "cyan", "accepted": "blue", "created": "magenta"}
 
 
 def list_jobs(args: argparse.Namespace) -> int:

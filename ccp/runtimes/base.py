@@ -119,8 +119,8 @@ class Runtime(ABC):
     """Launch an instance, run scripts in it, fetch its data, destroy it."""
 
     type: str = ""
-    # Optional features beyond this interface, by name ("suspend", "metrics", "warm-launch"
-    # when they come); a caller checks `"x" in runtime.capabilities` before using one.
+    # Optional features beyond this interface, by name ("stage-inputs"; "suspend", "metrics",
+    # "warm-launch" when they come); a caller checks `"x" in runtime.capabilities` first.
     capabilities: ClassVar[frozenset[str]] = frozenset()
     settings: Settings  # each runtime narrows it to its own settings class
 
@@ -151,6 +151,12 @@ class Runtime(ABC):
     @abstractmethod
     def fetch(self, instance: Instance, destination: Path) -> None:
         """Copy the contents of /ccp_data into `destination` (replica-N/ per replica if N>1)."""
+
+    def stage_inputs(self, instance: Instance, directory: Path) -> None:
+        """Capability "stage-inputs": copy the files under `directory` (made by the server)
+        into /ccp_data/inputs/ of every replica, readable by the scripts, before the first
+        script runs."""
+        raise RuntimeFailure(f"the {self.type} runtime cannot stage inputs")
 
     @abstractmethod
     def destroy(self, instance: Instance) -> None:

@@ -68,6 +68,7 @@ warned_no_uid_switch = threading.Event()
 
 class LocalRuntime(Runtime):
     type = "local"
+    capabilities = frozenset({"stage-inputs"})
     settings: LocalSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -215,6 +216,14 @@ class LocalRuntime(Runtime):
         else:
             _kill_group(process.pid)
         process.wait()
+
+    # --- stage inputs -----------------------------------------------------------------------
+
+    def stage_inputs(self, instance: Instance, directory: Path) -> None:
+        """Copy the inputs into ccp_data/inputs as the runner: the server writes a tar stream,
+        the runner's own `tar` makes the files, in its own work dir only."""
+        tarcopy.copy_in(directory, "inputs", Path(instance.handle["workdir"]) / "ccp_data",
+                        self._as_runner(instance))
 
     # --- fetch ------------------------------------------------------------------------------
 

@@ -68,7 +68,7 @@ FINAL_TASK_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "or
 
 class SwarmRuntime(WarmServices, DockerRuntime):
     type = "swarm"
-    capabilities = frozenset({WARM_LAUNCH})  # not run-once: a task is a keep-alive
+    capabilities = frozenset({WARM_LAUNCH, "stage-inputs"})  # not run-once: tasks keep alive
     settings: SwarmSettings
     launch_once = Runtime.launch_once  # refuses
 
@@ -109,7 +109,7 @@ class SwarmRuntime(WarmServices, DockerRuntime):
             if not instance.handle["makeDataDir"]:
                 with self.docker.errors("preparing /ccp_data"):
                     for _replica, container_id in self.targets(instance):
-                        self.prepare_data_dir(container_id)
+                        self.docker.make_data_dir(container_id)
         except BaseException:
             try:
                 self.destroy(instance)

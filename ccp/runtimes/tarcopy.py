@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
+from ccp.runtimes.base import RuntimeFailure
+
 MAX_SKIPPED_REPORTED = 100
 
 
@@ -71,3 +73,58 @@ def copy_tree(source: Path, target: Path, as_user: list[str]) -> list[str]:
         errors.seek(0)
         complaints = errors.read().decode("utf-8", "replace").splitlines()
     return skipped + [line for line in complaints if line.strip()]
+
+
+def write_tree(source: Path, arcname: str, target: IO[bytes], dir_mode: int = 0o755,
+               file_mode: int = 0o644) -> None:
+    """Write the directories and regular files under `source` as a tar stream whose members
+    are under `arcname` (its parent directories included), owned by root with these modes.
+    `source` is the server's own: anything else in it (a symlink) is left out."""
+    with tarfile.open(fileobj=target, mode="w|") as tar:
+        parts = arcname.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            _add(tar, "/".join(parts[:depth]), None, dir_mode)
+        for path in sorted(source.rglob("*")):
+            name = f"{arcname}/{path.relative_to(source).as_posix()}"
+            if path.is_symlink():
+                continue
+            if path.is_dir():
+                _add(tar, name, None, dir_mode)
+            elif path.is_file():
+                _add(tar, name, path, file_mode)
+
+
+def _add(tar: tarfile.TarFile, name: str, path: Path | None, mode: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.mode = mode
+    info.uid = info.gid = 0
+    if path is None:
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+        return
+    info.size = path.stat().st_size
+    info.mtime = int(path.stat().st_mtime)
+    with path.open("rb") as data:
+        tar.addfile(info, data)
+
+
+def copy_in(source: Path, arcname: str, into: Path, as_user: list[str]) -> None:
+    """Copy the tree at `source` to `into/arcname` with `tar` run behind the command prefix
+    `as_user` (the files are made by that user, in what that user may write)."""
+    with tempfile.TemporaryFile(prefix="ccp-stage-errors-") as errors:
+        tar = subprocess.Popen([*as_user, "tar", "-C", str(into), "--no-same-owner", "-xf",
+                                "-"], cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        assert tar.stdin is not None
+        try:
+            write_tree(source, arcname, tar.stdin)
+        except BrokenPipeError:
+            pass  # tar ended early: its complaint says why
+        finally:
+            tar.stdin.close()
+        code = tar.wait()
+        errors.seek(0)
+        complaint = errors.read().decode("utf-8", "replace").strip()
+    if code != 0:
+        raise RuntimeFailure(f"copying the inputs in failed (tar exit {code}): "
+                             f"{complaint[:500]}")

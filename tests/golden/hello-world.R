@@ -47,8 +47,10 @@ ccp_request <- function(url) {
 
 # --- Submit the execution ---------------------------------------------------------------------
 # The server answers 201 Created, with the new job's address in the Location header.
+# (Prefer: respond-async asks for that even of a Method that can also run synchronously.)
 execution_url <- paste0(CCP_URL, "/processes/", curl::curl_escape(PROCESS_ID), "/execution")
 response <- ccp_request(execution_url) |>
+  req_headers(Prefer = "respond-async") |>
   req_body_raw(paste0('{"inputs": ', INPUTS_JSON, "}"), type = "application/json") |>
   req_perform()
 job_id <- resp_body_json(response)$jobID

@@ -31,8 +31,10 @@ isempty(CCP_TOKEN) || push!(HEADERS, "Authorization" => "Bearer " * CCP_TOKEN)
 # --- Submit the execution ---------------------------------------------------------------------
 # The server answers 201 Created, with the new job's address in the Location header.
 # (HTTP.jl throws an HTTP.StatusError, and the script stops, if any request fails.)
+# (Prefer: respond-async asks for that even of a Method that can also run synchronously.)
 execution_url = string(CCP_URL, "/processes/", HTTP.escapeuri(PROCESS_ID), "/execution")
-response = HTTP.post(execution_url, HEADERS, JSON3.write(Dict("inputs" => inputs)))
+response = HTTP.post(execution_url, [HEADERS; "Prefer" => "respond-async"],
+                     JSON3.write(Dict("inputs" => inputs)))
 job_id = String(JSON3.read(response.body).jobID)
 job_url = HTTP.header(response, "Location", string(CCP_URL, "/jobs/", job_id))
 println("Submitted job ", job_id)

@@ -45,9 +45,10 @@ def check(response):
 
 # %% Submit the execution
 # The server answers 201 Created, with the new job's address in the Location header.
+# (Prefer: respond-async asks for that even of a Method that can also run synchronously.)
 execution_url = f"{CCP_URL}/processes/{quote(PROCESS_ID, safe='')}/execution"
-response = check(requests.post(execution_url, json={"inputs": inputs}, headers=headers,
-                               timeout=60))
+response = check(requests.post(execution_url, json={"inputs": inputs},
+                               headers={**headers, "Prefer": "respond-async"}, timeout=60))
 job_id = response.json()["jobID"]
 job_url = response.headers.get("Location") or f"{CCP_URL}/jobs/{job_id}"
 print(f"Submitted job {job_id}")

@@ -1,7 +1,7 @@
 """The cache of identical executions: what it looks up and what a hit reused.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0005
 
 ccp_jobs gets `cache_key` (indexed: every submission of a deterministic Method looks it up)
 and `cache_of`, the execution whose archive a cache hit reused.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

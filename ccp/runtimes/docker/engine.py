@@ -7,7 +7,9 @@ RuntimeFailure with a message naming the engine.
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import docker.errors
 import requests
 from docker.utils import parse_repository_tag
 
-from ccp.runtimes.base import RuntimeFailure
+from ccp.runtimes.base import DATA_PATH, RuntimeFailure
 from ccp.runtimes.settings import DockerSettings
 
 VERSION_CACHE_SECONDS = 60  # and of image descriptions
@@ -125,6 +127,21 @@ class DockerEngine:
                 reason += " (pulling is turned off on this infrastructure)"
         raise RuntimeFailure(f"image '{image}' is neither present on the engine at "
                              f"{self.address} nor pullable: {reason}")
+
+    def make_data_dir(self, container_id: str) -> None:
+        """Make /ccp_data (mode 0777) with the engine, whatever the image's user may do.
+
+        Images that run as root make it themselves at the start of each script instead:
+        one engine round trip (~90 ms) less per execution.
+        """
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            entry = tarfile.TarInfo(DATA_PATH.strip("/"))
+            entry.type = tarfile.DIRTYPE
+            entry.mode = 0o777
+            entry.mtime = int(time.time())
+            tar.addfile(entry)
+        self.api.put_archive(container_id, "/", buffer.getvalue())
 
     def remove_container(self, container_id: str) -> None:
         with self.errors(f"removing container {container_id[:12]}"):

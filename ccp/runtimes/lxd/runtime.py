@@ -22,7 +22,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from ws4py.exc import WebSocketException
 
@@ -89,7 +88,7 @@ def limits_of(config: dict[str, str]) -> dict[str, Any]:
 
 class LXDRuntime(WarmContainers, Runtime):
     type = "lxd"
-    capabilities = frozenset({WARM_LAUNCH})
+    capabilities = frozenset({WARM_LAUNCH, "stage-inputs"})
     settings: LXDSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -120,7 +119,7 @@ class LXDRuntime(WarmContainers, Runtime):
         settings = self.settings
         client = self.lxd.client()
         name = instance_name(execution_id)
-        source, fingerprint = self._image_source(client, image)
+        source, fingerprint = self.lxd.image_source(client, image)
         environment = {**env, "ccptaskid": "1", "CCP_DATA": DATA_PATH}
         config = {f"environment.{key}": str(value) for key, value in environment.items()}
         config[EXECUTION_KEY] = execution_id
@@ -170,31 +169,6 @@ class LXDRuntime(WarmContainers, Runtime):
                 LOGGER.warning("removing LXD container %s after a failed start: %s", name, err)
             raise
         return instance
-
-    def _image_source(self, client: Any, image: str) -> tuple[dict[str, str], str]:
-        """The create source for an alias or (partial) fingerprint in the local image store."""
-        from pylxd.exceptions import NotFound
-
-        if not image or "/" in image or image.startswith("."):
-            raise RuntimeFailure(f"LXD image {image!r} is not an image alias or fingerprint")
-        quoted = quote(image, safe="")
-        with self.lxd.errors(f"look up image {image!r}"):
-            try:
-                # resolved once: the fingerprint recorded is the one the container is made of
-                target = client.api.images.aliases[quoted].get().json()["metadata"]["target"]
-                return {"type": "image", "fingerprint": target}, target
-            except NotFound:
-                pass
-            if re.fullmatch(r"[0-9a-fA-F]{6,64}", image):
-                try:
-                    found = client.api.images[quoted].get().json()["metadata"]["fingerprint"]
-                    return {"type": "image", "fingerprint": found}, found
-                except NotFound:
-                    pass
-        raise RuntimeFailure(
-            f"LXD image {image!r} is neither an alias nor a fingerprint in the image store of "
-            f"{self.lxd.label} (project {self.settings.project}); import it with "
-            "`lxc image import`")
 
     # --- Run --------------------------------------------------------------------------------
 
@@ -258,7 +232,24 @@ class LXDRuntime(WarmContainers, Runtime):
             LOGGER.warning("the exec in LXD container %s did not return after a forced stop",
                            name)
 
-    # --- Fetch, Destroy -------------------------------------------------------------------
+    # --- Stage inputs, Fetch, Destroy -----------------------------------------------------
+
+    def stage_inputs(self, instance: Instance, directory: Path) -> None:
+        """Push the inputs into /ccp_data/inputs through LXD's file API (directories first;
+        regular files only, streamed)."""
+        name = instance.handle["name"]
+        with self.lxd.errors(f"copy the inputs into container {name}"):
+            files = self._client_of(instance).instances.get(name).files
+            files.mk_dir(f"{DATA_PATH}/inputs", mode="0755")
+            for path in sorted(directory.rglob("*")):  # a directory before what it holds
+                remote = f"{DATA_PATH}/inputs/{path.relative_to(directory).as_posix()}"
+                if path.is_symlink():
+                    continue
+                if path.is_dir():
+                    files.mk_dir(remote, mode="0755")
+                elif path.is_file():
+                    with path.open("rb") as data:
+                        files.put(remote, data, mode="0644")
 
     def fetch(self, instance: Instance, destination: Path) -> None:
         skipped = lxd_fetch.fetch(self.lxd, self._client_of(instance), instance.handle["name"],

@@ -32,7 +32,6 @@ class WarmContainers:
     # LXDRuntime's (annotations only: a method here would hide the runtime's)
     start_container: Callable[[str, str, dict[str, str], dict[str, str]], Instance]
     _client_of: Callable[[Instance], Any]
-    _image_source: Callable[[Any, str], tuple[dict[str, str], str]]
 
     def launch_warm(self, image: str, tag: WarmTag, replicas: int = 1) -> Instance:
         if replicas != 1:
@@ -87,7 +86,7 @@ class WarmContainers:
 
     def image_digest(self, image: str) -> str | None:
         try:
-            _source, fingerprint = self._image_source(self.lxd.client(), image)
+            _source, fingerprint = self.lxd.image_source(self.lxd.client(), image)
         except RuntimeFailure:
             return None
         return f"sha256:{fingerprint}"

@@ -10,7 +10,7 @@
 
 const CCP = (() => {
   const TOKEN_KEY = "ccp.token";
-  const STATUSES = ["accepted", "running", "successful", "failed", "dismissed"];
+  const STATUSES = ["created", "accepted", "running", "successful", "failed", "dismissed"];
   const ACTIVE = ["accepted", "running"];
 
   // --- token ------------------------------------------------------------------------------
@@ -99,8 +99,8 @@ const CCP = (() => {
     return (await api("GET", path, { headers: { Accept: "text/plain, */*" } })).text();
   }
 
-  async function sendJSON(method, path, data) {
-    const response = await api(method, path, { json: data });
+  async function sendJSON(method, path, data, headers) {
+    const response = await api(method, path, { json: data, headers });
     const text = await response.text();
     return { response, data: text ? JSON.parse(text) : null };
   }

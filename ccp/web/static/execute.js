@@ -190,7 +190,9 @@
     $("execute").disabled = true;
     $("exec-state").textContent = "Submitting…";
     try {
-      const { data } = await CCP.sendJSON("POST", "/processes/" + enc(method.id) + "/execution", { inputs });
+      // respond-async: the job at once (a Method that can run synchronously would hold the request)
+      const { data } = await CCP.sendJSON("POST", "/processes/" + enc(method.id) + "/execution", { inputs },
+        { Prefer: "respond-async" });
       append(result, el("div", { class: "success-box" },
         el("span", {}, "Execution ", el("code", { text: data.jobID }), " is ", CCP.badge(data.status), ". "),
         el("a", { id: "job-link", class: "button primary small", href: "/ui/executions/" + enc(data.jobID),
