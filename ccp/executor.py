@@ -13,6 +13,7 @@ from typing import Any
 from ccp import archive, lifecycle, templating
 from ccp.archive import Archives
 from ccp.auth import runtime_token
+from ccp.cache import key_of_run
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.metrics import Metering
@@ -28,8 +29,10 @@ class Executor:
     def __init__(self, store: JobStore, archives: Archives, runtimes: RuntimePool,
                  base_url: str, template_limits: templating.Limits,
                  runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET",
-                 metering: Metering | None = None) -> None:
+                 metering: Metering | None = None,
+                 warm: lifecycle.WarmSource | None = None) -> None:
         self.store = store
+        self.warm = warm
         self.archives = archives
         self.runtimes = runtimes
         self.base_url = base_url
@@ -50,7 +53,8 @@ class Executor:
             execution = self.execution_of(job)
             runtime = self.runtimes.get(execution.infrastructure)
             meter = self.metering.meter(job, runtime) if self.metering else None
-            outcome = lifecycle.run(execution, runtime, self.archives, reporter, meter)
+            outcome = lifecycle.run(execution, runtime, self.archives, reporter, meter,
+                                    self.warm)
             if self.metering:
                 self.metering.flush()  # its samples are in the store before it is final
         except Exception as err:
@@ -63,7 +67,9 @@ class Executor:
         self.store.update_running(
             job.identifier, status=outcome.status, message=outcome.message, progress=100,
             finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs,
-            archive_bytes=outcome.archive_bytes)
+            archive_bytes=outcome.archive_bytes,
+            cache_key=key_of_run(job, outcome.image_digest)
+            if outcome.status == JobStatus.SUCCESSFUL else None)
         self.on_change(job.identifier, subscriber)
 
     def fail_lost(self, job: Job) -> None:
@@ -103,6 +109,7 @@ class Executor:
             runtime_env=self._runtime_env(job, infrastructure),
             method_source=job.method_source or "file",
             template_limits=self.template_limits,
+            cache_of=job.cache_of,
             references=[Reference.from_dict(r) for r in job.input_references or []],
             sources=self.sources,
         )
@@ -135,7 +142,9 @@ class StoreReporter:
         self._changed()
 
     def instance_started(self, instance: dict[str, Any]) -> None:
-        self.store.update_running(self.job_id, instance=instance)
+        # Not flushed to disk: it survives a crash of the server, not of the machine, and
+        # the orphan clean-up finds a runtime by its labels anyway.
+        self.store.update_running(self.job_id, durable=False, instance=instance)
 
     def heartbeat(self) -> None:
         self.store.update_running(self.job_id, durable=False, heartbeat=time.time())

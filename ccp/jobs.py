@@ -75,6 +75,8 @@ class Job:
     method_source: str | None = None
     archive_bytes: int | None = None
     input_references: list[dict[str, Any]] | None = None
+    cache_key: str | None = None
+    cache_of: str | None = None
 
     @property
     def is_final(self) -> bool:

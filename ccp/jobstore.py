@@ -78,6 +78,10 @@ jobs = Table(
     Column("archive_bytes", BigInteger),
     # the inputs given by reference (ccp.references), checked for the owner at submission
     Column("input_references", Text),
+    # sha256:<hex> of Method digest + inputs + image digest, for successful executions of
+    # deterministic Methods (what the cache looks up); the execution a cache hit reused
+    Column("cache_key", String(80), index=True),
+    Column("cache_of", String(64)),
 )
 
 # When each owner last had a job claimed: workers serve owners round-robin from it.
@@ -277,19 +281,23 @@ class JobStore:
     def update_running(self, job_id: str, durable: bool = True, **values: Any) -> bool:
         """Update a job only while it is running (a dismissed or reaped job stays final).
 
-        `durable=False` is for progress and heartbeats: on SQLite they skip the fsync (a
-        crash may lose the latest one, which the next write or the reaper corrects).
+        `durable=False` is for progress and heartbeats: they skip the fsync (a crash may
+        lose the latest one, which the next write or the reaper corrects): SQLite's
+        synchronous=NORMAL, PostgreSQL's synchronous_commit off, for that commit only.
         """
         values["updated"] = now_iso()
         statement = (update(jobs).where(jobs.c.identifier == job_id,
                                         jobs.c.status == JobStatus.RUNNING.value)
                      .values(**_encode(values)))
-        fast = not durable and self.engine.dialect.name == "sqlite"
+        dialect = self.engine.dialect.name
+        fast = not durable and dialect == "sqlite"
         with self.engine.connect() as connection:
             if fast:
                 connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
                 connection.commit()
             try:
+                if not durable and dialect == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 result = connection.execute(statement)
                 connection.commit()
             finally:
@@ -416,6 +424,18 @@ class JobStore:
                 update(jobs).where(jobs.c.identifier == job_id, _stale(older_than))
                 .values(worker=worker, heartbeat=time.time(), updated=now_iso())
             ).rowcount == 1
+
+    def find_cached(self, cache_key: str, owner: str | None, seeing_all: bool) -> Job | None:
+        """The newest stored successful execution with this cache key that the owner (or
+        anyone, for `seeing_all`) may see."""
+        query = select(jobs).where(jobs.c.cache_key == cache_key,
+                                   jobs.c.status == JobStatus.SUCCESSFUL.value,
+                                   jobs.c.stored.is_(True))
+        if not seeing_all:
+            query = query.where(_owner_is(owner))
+        with self.engine.connect() as connection:
+            row = connection.execute(query.order_by(jobs.c.finished.desc()).limit(1)).first()
+        return None if row is None else _decode(row)
 
     def is_orphan(self, job_id: str) -> bool:
         """True for a job this store knows to be over; unknown ids belong to someone else."""

@@ -25,6 +25,7 @@ from ccp.model import Infrastructure, Method
 from ccp.references import DownloadFailed, Reference, Sources, download_all, drop_unchanged
 from ccp.runtimes.base import (
     DATA_PATH,
+    RUN_ONCE,
     Instance,
     Runtime,
     RuntimeCancelled,
@@ -51,6 +52,14 @@ class Reporter(Protocol):
     def stopping(self) -> bool: ...
 
 
+class WarmSource(Protocol):
+    """Runtimes launched ahead (ccp.warmpool): one adopted by this execution, or None."""
+
+    def take(self, infrastructure: Infrastructure, image: str, replicas: int,
+             execution_id: str, env: dict[str, str], main_script: str | None = None
+             ) -> Instance | None: ...
+
+
 @dataclass
 class Execution:
     job_id: str
@@ -69,6 +78,7 @@ class Execution:
     references: list[Reference] = field(default_factory=list)  # inputs given by href
     sources: Sources | None = None  # where they are downloaded from
     staged_inputs: list[dict[str, Any]] = field(default_factory=list)  # what was staged
+    cache_of: str | None = None  # served from the archive of this identical execution
 
 
 @dataclass
@@ -81,14 +91,15 @@ class Outcome:
     stored: bool = True
     archive_bytes: int | None = None
     statistics: dict[str, Any] | None = None  # what it used (ccp.metrics.summary)
+    image_digest: str | None = None  # what the runtime ran, by content (for the cache)
 
 
 class PhaseFailed(RuntimeError):
     pass
 
 
-def run(execution: Execution, runtime: Runtime, archives: Archives,
-        reporter: Reporter, meter: Meter | None = None) -> Outcome:
+def run(execution: Execution, runtime: Runtime, archives: Archives, reporter: Reporter,
+        meter: Meter | None = None, warm: WarmSource | None = None) -> Outcome:
     started = now_iso()
     meter = meter or Meter(execution.job_id, runtime)
     workdir = execution.workdir
@@ -121,12 +132,7 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
                 execution.references, execution.sources, workdir / "stage",
                 lambda text: log.event("Download", text), watchdog.cancel_requested.is_set)
         enter("Launch", f"starting {inputs['ccpimage']} on {execution.infrastructure.id}")
-        instance = runtime.launch(
-            execution.job_id,
-            inputs["ccpimage"],
-            {**execution.runtime_env, "ccptaskname": execution.job_id},
-            replicas=inputs["ccpreplicas"],
-        )
+        instance = _launch(execution, runtime, warm, log, scripts)
         reporter.instance_started(instance.to_dict())
         watchdog.instance = instance
         meter.watch(instance)
@@ -189,9 +195,31 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
     finished = now_iso()
 
     reporter.progress("Archive", PROGRESS["Archive"], "Archive: storing the execution record")
+    digest = instance.handle.get("imageDigest") if instance is not None else None
     outcome = Outcome(status, message, started, finished, outputs,
-                      statistics=_write_metrics(meter, execution.archive_dir))
+                      statistics=_write_metrics(meter, execution.archive_dir),
+                      image_digest=digest)
     return _archive(execution, archives, description, outcome)
+
+
+def _launch(execution: Execution, runtime: Runtime, warm: WarmSource | None,
+            log: ExecutionLog, scripts: dict[str, str]) -> Instance:
+    """A warm runtime launched ahead for this image, if there is one; else a new one, made
+    to run the execute script as its main process when that is the only script."""
+    image, replicas = execution.inputs["ccpimage"], execution.inputs["ccpreplicas"]
+    env = {**execution.runtime_env, "ccptaskname": execution.job_id}
+    only = scripts["execute"] if set(scripts) - {"cancel"} == {"execute"} else None
+    instance = warm.take(execution.infrastructure, image, replicas, execution.job_id,
+                         env, only) if warm is not None else None
+    if instance is not None:
+        log.event("Launch", f"took a warm runtime launched ahead at "
+                            f"{instance.handle['warm']['launched']}")
+        return instance
+    if only is not None and RUN_ONCE in runtime.capabilities:
+        instance = runtime.launch_once(execution.job_id, image, env, only, replicas=replicas)
+        log.event("Launch", "created; the execute script is its main process")
+        return instance
+    return runtime.launch(execution.job_id, image, env, replicas=replicas)
 
 
 def record_lost(execution: Execution, runtime: Runtime, archives: Archives, message: str,
@@ -205,6 +233,32 @@ def record_lost(execution: Execution, runtime: Runtime, archives: Archives, mess
                     Outcome(JobStatus.FAILED, message, started, finished))
 
 
+def record_cache_hit(execution: Execution, archives: Archives, instance: dict[str, Any],
+                     outputs: list[dict[str, Any]]) -> Outcome:
+    """Write the archive of an execution served from the cache: nothing runs; the outputs
+    and script logs are those of `execution.cache_of`, which ran the same Method on the same
+    inputs and image (ccp/cache.py)."""
+    earlier = execution.cache_of
+    started = now_iso()
+    log = ExecutionLog(execution.archive_dir)
+    log.event("Cache", f"the same Method, inputs and image as Execution {earlier}: its "
+                       "outputs are this one's; no runtime was launched")
+    message = f"Successful from the cache: the outputs of Execution {earlier}"
+    log.event("Done", message)
+    outcome = _archive(execution, archives, instance,
+                       Outcome(JobStatus.SUCCESSFUL, message, started, now_iso(), outputs))
+    if outcome.stored and earlier:
+        try:
+            outcome.archive_bytes = (outcome.archive_bytes or 0) + archives.copy_results(
+                earlier, execution.job_id)
+        except Exception as err:
+            LOGGER.exception("copying the outputs of %s failed", earlier)
+            return Outcome(JobStatus.FAILED, f"the outputs of Execution {earlier} could not be "
+                           f"copied from the cache: {err}", started, outcome.finished,
+                           archive_bytes=outcome.archive_bytes)
+    return outcome
+
+
 def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
              outcome: Outcome) -> Outcome:
     """Write metadata and PROV, then store the archive; if the store fails, keep it on disk
@@ -212,7 +266,7 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
     archive_dir = execution.archive_dir
     _write_metadata(execution, instance, outcome.status, outcome.message, outcome.started,
                     outcome.finished, archive_dir, outcome.statistics)
-    _write_provenance(execution, outcome.status, outcome.started, outcome.finished,
+    _write_provenance(execution, instance, outcome.status, outcome.started, outcome.finished,
                       outcome.outputs, archive_dir, outcome.statistics)
     outcome.archive_bytes = archive.directory_size(archive_dir)
     try:
@@ -247,6 +301,8 @@ def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> 
         description = runtime.describe(instance)
     except Exception as err:
         description = {"runtime": runtime.type, "describeError": str(err)}
+    # launched ahead by a warm pool (member id, launched, adopted), or for this execution
+    description["warm"] = instance.handle.get("warm") or False
     for attempt in range(3):
         try:
             runtime.destroy(instance)
@@ -291,6 +347,7 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         "finished": finished,
         "inputs": execution.inputs,
         "derivedFrom": execution.derived_from,
+        "cacheOf": execution.cache_of,
         "method": {"digest": execution.method.digest, "source": execution.method_source},
         "statistics": statistics,
     })
@@ -299,9 +356,9 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         archive.write_json(archive_dir / archive.STAGED_INPUTS, execution.staged_inputs)
 
 
-def _write_provenance(execution: Execution, status: str, started: str, finished: str,
-                      outputs: list[dict[str, Any]], archive_dir: Path,
-                      statistics: dict[str, Any] | None = None) -> None:
+def _write_provenance(execution: Execution, instance: dict[str, Any], status: str,
+                      started: str, finished: str, outputs: list[dict[str, Any]],
+                      archive_dir: Path, statistics: dict[str, Any] | None = None) -> None:
     facts = provenance.ProvenanceFacts(
         job_id=execution.job_id,
         base_url=execution.base_url,
@@ -320,11 +377,13 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
         method_source=execution.method_source,
         statistics=prov_attributes(statistics) if statistics else {},
         staged_inputs=execution.staged_inputs,
+        warm_runtime=bool(instance.get("warm")),
+        cache_of=execution.cache_of,
     )
     doc = provenance.build(facts)
     (archive_dir / archive.PROVENANCE_JSON).parent.mkdir(parents=True, exist_ok=True)
+    # Turtle is made from this when the archive is zipped (archive.stream_zip)
     (archive_dir / archive.PROVENANCE_JSON).write_text(provenance.serialize(doc, "json"))
-    (archive_dir / archive.PROVENANCE_TTL).write_text(provenance.serialize(doc, "ttl"))
 
 
 class Watchdog(threading.Thread):

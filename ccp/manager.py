@@ -21,10 +21,20 @@ from typing import Any
 from pygeoapi.process.base import UnknownProcessError
 from pygeoapi.process.manager.base import BaseManager
 
-from ccp import callbacks, errors, jobmanagement, references, safejson, syncexec, templating
+from ccp import (
+    cache,
+    callbacks,
+    errors,
+    jobmanagement,
+    references,
+    safejson,
+    syncexec,
+    templating,
+)
 from ccp import outputs as output_kinds
 from ccp.archive import Archives
 from ccp.auth import ANONYMOUS, Requester
+from ccp.cache import ExecutionCache
 from ccp.callbacks import Callbacks, CallbackSettings
 from ccp.executor import Executor
 from ccp.importing import Importer
@@ -44,6 +54,7 @@ from ccp.runtimepool import RuntimePool
 from ccp.runtimes import RUNTIME_TYPES
 from ccp.storage import storage_from_config
 from ccp.values import as_bool
+from ccp.warmpool import WarmPools
 from ccp.workers import WorkerPool
 
 DEFAULTS = {
@@ -90,10 +101,13 @@ class CCPManager(BaseManager):
         self.runtimes = RuntimePool()
         self.metering = Metering(self.store.engine,
                                  MetricsSettings.from_config(settings.get("metrics")))
+        self.warm = WarmPools(self.runtimes, lambda: self.registry.infrastructures,
+                              self.worker_id)
         self.executor = Executor(self.store, self.archives, self.runtimes, self.base_url,
                                  self.template_limits,
                                  settings.get("runtime_token_secret_env",
-                                              "CCP_RUNTIME_TOKEN_SECRET"), self.metering)
+                                              "CCP_RUNTIME_TOKEN_SECRET"),
+                                 self.metering, self.warm)
         # Synchronous execution: how long and how many requests may hold (ccp.syncexec).
         self.sync_max_seconds = float(settings["sync_max_seconds"])
         self.sync_holders = syncexec.Holders(int(settings["sync_max_waiting"]))
@@ -118,6 +132,8 @@ class CCPManager(BaseManager):
         self.job_management = JobManagement(self, float(settings.get("created_job_ttl")
                                                          or jobmanagement.DEFAULT_TTL))
         self.recovery.tasks.append(self.job_management.expire)
+        self.cache = ExecutionCache(self.store, self.archives, self.runtimes,
+                                    self.recovery.reachability, self.worker_id)
         self._started = False
 
     # pygeoapi sets `processes` from its resources; CCP's processes are the registry's Methods.
@@ -150,6 +166,7 @@ class CCPManager(BaseManager):
             return
         self._started = True
         self.recovery.start()
+        self.warm.start()
         self.workers.start()
         self.callbacks.start()
 
@@ -157,6 +174,7 @@ class CCPManager(BaseManager):
         """Stop taking jobs; running executions are cancelled, destroyed and archived."""
         deadline = time.monotonic() + timeout
         self.workers.stop(deadline)
+        self.warm.stop()
         self.recovery.stop(max(0.1, deadline - time.monotonic()))
         self.callbacks.stop(max(0.1, deadline - time.monotonic()))
         self._started = False
@@ -182,11 +200,21 @@ class CCPManager(BaseManager):
 
     def submit(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
                derived_from: str | None = None, method: Method | None = None,
-               method_source: str | None = None) -> str:
-        """Validate an execution request and queue it; returns the new job id."""
+               method_source: str | None = None, use_cache: bool | None = None) -> str:
+        """Validate an execution request and queue it; returns the new job id.
+
+        An identical earlier execution the requester may see completes it at once instead
+        (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
+        """
         record = self.prepare(process_id, request, requester, derived_from, method,
                               method_source)
+        use_cache = cache.wanted(request) and use_cache is not False
         self.check_quota(requester)
+        earlier = self.cache.lookup(record, requester) if use_cache else None
+        if earlier is not None:
+            self.cache.serve(record, earlier, self.executor.execution_of)
+            self.callbacks.job_changed(record["identifier"], request.get("subscriber"))
+            return str(record["identifier"])
         self.store.add(record)
         self.workers.wake()
         return str(record["identifier"])
@@ -198,6 +226,8 @@ class CCPManager(BaseManager):
 
         `method_source` says where the Method came from: `file` (the operator's methods
         folder), `deployed` (through the API) or `archive` (an imported Execution).
+        An identical earlier execution the requester may see completes it at once instead
+        (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
         """
         method = method or self.registry.method(process_id)
         if method is None:
@@ -295,8 +325,9 @@ class CCPManager(BaseManager):
                 raise errors.NoSuchProcess(job.process_id)
         else:
             method = Method.from_dict(job.method)
+        # a re-execution runs: it may be asked to show that the result is reproducible
         return self.submit(method.id, job.request, requester, derived_from=job_id,
-                           method=method)
+                           method=method, use_cache=False)
 
     def import_archive(self, zip_path: Path, requester: Requester = ANONYMOUS) -> str:
         """Register an exported Execution archive as a finished job; returns its id."""

@@ -126,6 +126,12 @@ SCHEMAS: dict[str, Any] = {
             "infrastructure": {"type": "string"},
             "image": {"type": "string", "nullable": True},
             "derivedFrom": {"type": "string"},
+            "cacheHit": {"type": "object", "description": "Served from the cache: the "
+                         "identical earlier Execution whose outputs this one has",
+                         "properties": {"jobID": {"type": "string"},
+                                        "href": {"type": "string"}}},
+            "warmRuntime": {"type": "boolean",
+                            "description": "Ran in a runtime a warm pool launched ahead"},
             "method": {"type": "object", "description": "Which Method ran, by content: "
                        "source `file`/`deployed` is this server's Method of processID and "
                        "processVersion; `archive` is an imported Execution's own Method",
@@ -169,6 +175,10 @@ SCHEMAS: dict[str, Any] = {
                        "title": {"type": "string"}, "inputs": {"type": "object"},
                        "outputs": {"type": "object"},
                        "additionalParameters": {"type": "object"},
+                       "deterministic": {"type": "boolean", "default": False,
+                                         "description": "The same inputs on the same image "
+                                         "always give the same outputs: an identical earlier "
+                                         "Execution may be served from the cache"},
                        "links": {"type": "array", "items": {"type": "object"}}},
     },
     "Landing": {
@@ -189,7 +199,10 @@ SCHEMAS: dict[str, Any] = {
                          "description": "raw: the outputs themselves (one: its media type; "
                          "several: multipart/related; by reference: 204 + Link headers). "
                          "document (CCP's default when left out): the results document"},
-            "subscriber": {"$ref": "#/components/schemas/Subscriber"}},
+            "subscriber": {"$ref": "#/components/schemas/Subscriber"},
+            "cache": {"type": "boolean", "default": True,
+                      "description": "false: run even when an identical earlier Execution of "
+                      "a deterministic Method could be served from the cache"}},
     },
     "OutputRequest": {
         "type": "object",

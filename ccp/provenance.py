@@ -50,6 +50,8 @@ class ProvenanceFacts:
     method_digest: str = ""
     method_source: str = "file"  # file, deployed or archive
     statistics: dict[str, float | int] = field(default_factory=dict)  # what it used
+    warm_runtime: bool = False  # ran in a runtime a warm pool launched ahead
+    cache_of: str | None = None  # a cache hit: the identical execution whose outputs it has
     # inputs given by reference, as staged: name, index, source, path, size, sha256
     staged_inputs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -77,6 +79,7 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         facts.ended,
         {"prov:type": "ccp:Execution", "ccp:status": facts.status,
          "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}",
+         "ccp:warmRuntime": facts.warm_runtime, "ccp:cacheHit": bool(facts.cache_of),
          **{f"ccp:{_local(name)}": value for name, value in sorted(facts.statistics.items())}},
     )
     method_id, version = str(facts.method["id"]), str(facts.method.get("version", ""))
@@ -141,6 +144,17 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         entity = doc.entity(name, attributes)
         doc.wasGeneratedBy(entity, activity, facts.ended)
         doc.wasAttributedTo(entity, user)
+
+    if facts.cache_of:
+        # nothing ran: every output is the one the identical earlier execution made
+        cached_id = _local(facts.cache_of)
+        cached = doc.activity(f"job:{cached_id}", other_attributes={
+            "prov:type": "ccp:Execution"})
+        doc.wasInformedBy(activity, cached)
+        for name in sorted({_local(output.name, safe="/") for output in facts.outputs}):
+            doc.wasDerivedFrom(f"job:{facts.job_id}/outputs/{name}",
+                               f"job:{cached_id}/outputs/{name}",
+                               other_attributes={"prov:type": "ccp:CacheHit"})
 
     if facts.derived_from:
         earlier_id = _local(facts.derived_from)

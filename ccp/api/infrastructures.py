@@ -24,6 +24,9 @@ def infrastructure_document(infrastructure_id: str, fmt: str = "json") -> dict[s
         checked[infrastructure.id] is None)
     if checked.get(infrastructure.id):
         document["problem"] = checked[infrastructure.id]
+    if manager().warm.enabled(infrastructure):  # runtimes launched ahead, per image
+        document["warmPool"] = {"size": getattr(infrastructure.settings, "warm_pool", 0),
+                                "images": manager().warm.status(infrastructure.id)}
     document["links"] = self_links(f"{base_url()}/infrastructures/{infrastructure.id}", fmt,
                                    str(document.get("name") or infrastructure.id))
     return document

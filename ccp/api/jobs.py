@@ -22,6 +22,7 @@ from ccp.api.joblist import job_filter
 from ccp.api.metrics import links_of as metrics_links
 from ccp.api.negotiation import HTML, JSON, negotiate, represent, self_links, with_format
 from ccp.api.outputfiles import links_of as outputs_links
+from ccp.cache import performance_facts
 from ccp.jobs import JOB_TYPE, STATUS_VALUES, Job, JobStatus
 from ccp.model import ID_PATTERN
 
@@ -57,6 +58,7 @@ def status_info(job: Job, fmt: str = "json") -> dict[str, Any]:
     }
     if job.derived_from:
         info["derivedFrom"] = job.derived_from
+    info.update(performance_facts(job, base_url()))
     if job.method_digest:
         # Which Method ran, by content; `archive`: an imported Execution's own Method, which
         # is not this server's process of that id and version.

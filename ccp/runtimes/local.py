@@ -27,6 +27,7 @@ tar stream, extracted with tarfile's "data" filter), so a runner's symlinks lead
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import platform
@@ -128,8 +129,12 @@ class LocalRuntime(Runtime):
         return Instance(
             execution_id=execution_id,
             runtime=self.type,
-            handle={"workdir": str(workdir), "image": image, "uid": uid, "gid": gid},
+            handle={"workdir": str(workdir), "image": image, "uid": uid, "gid": gid,
+                    "imageDigest": host_digest()},
         )
+
+    def image_digest(self, image: str) -> str | None:
+        return host_digest()
 
     def environment(self, instance: Instance) -> dict[str, str]:
         workdir = instance.handle["workdir"]
@@ -318,6 +323,20 @@ class LocalRuntime(Runtime):
         if instance.handle.get("fetchSkipped"):
             description["fetchSkipped"] = instance.handle["fetchSkipped"]
         return description
+
+
+def host_digest() -> str:
+    """What stands in for an image on the local runtime: the host itself, by the identity
+    of its system (os-release, kernel, architecture, host name). It changes when the host is
+    upgraded, and so do the cached results of local Methods."""
+    try:
+        release = Path("/etc/os-release").read_bytes()
+    except OSError:
+        release = b""
+    uname = platform.uname()
+    identity = b"\0".join([release, *(part.encode() for part in (
+        uname.system, uname.node, uname.release, uname.version, uname.machine))])
+    return f"local:sha256:{hashlib.sha256(identity).hexdigest()}"
 
 
 def prepare_work_root(root: Path, for_runners: bool) -> Path:

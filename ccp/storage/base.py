@@ -13,8 +13,9 @@ class StorageError(RuntimeError):
 
 class Storage(ABC):
     @abstractmethod
-    def put_tree(self, prefix: str, directory: Path) -> None:
-        """Store every file under `directory` at `prefix/<relative path>`."""
+    def put_tree(self, prefix: str, directory: Path, move: bool = False) -> None:
+        """Store every file under `directory` at `prefix/<relative path>`. `move`: the
+        caller no longer needs `directory`, a store on its file system may take it as is."""
 
     @abstractmethod
     def list(self, prefix: str) -> list[str]:
@@ -27,6 +28,11 @@ class Storage(ABC):
     @abstractmethod
     def size(self, key: str) -> int:
         """Size in bytes of one stored file; FileNotFoundError if absent."""
+
+    @abstractmethod
+    def copy(self, source: str, target: str) -> None:
+        """Store the file at key `source` again at key `target`, inside the store (no bytes
+        through the server where the store can help it); FileNotFoundError if absent."""
 
     @abstractmethod
     def delete_prefix(self, prefix: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, cast
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
@@ -70,7 +71,7 @@ class S3Storage(Storage):
             raise StorageError(f"S3 store at {self.endpoint} is unreachable: {err}") from err
         self._bucket_ready = True
 
-    def put_tree(self, prefix: str, directory: Path) -> None:
+    def put_tree(self, prefix: str, directory: Path, move: bool = False) -> None:
         self._ensure_bucket()
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             key = self._key(f"{prefix}/{path.relative_to(directory).as_posix()}")
@@ -121,6 +122,18 @@ class S3Storage(Storage):
             if err.code in MISSING:
                 raise FileNotFoundError(key) from err
             raise StorageError(str(err)) from err
+
+    def copy(self, source: str, target: str) -> None:
+        try:  # a server-side copy (multipart past 5 GiB)
+            self.client.copy_object(self.bucket, self._key(target),
+                                    CopySource(self.bucket, self._key(source)))
+        except S3Error as err:
+            if err.code in MISSING:
+                raise FileNotFoundError(source) from err
+            raise StorageError(str(err)) from err
+        except Exception as err:
+            raise StorageError(f"copying {source} in S3 at {self.endpoint} failed: "
+                               f"{err}") from err
 
     def delete_prefix(self, prefix: str) -> None:
         base = self._key(prefix).rstrip("/") + "/"

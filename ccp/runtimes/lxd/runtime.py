@@ -22,7 +22,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from ws4py.exc import WebSocketException
 
@@ -30,6 +29,7 @@ from ccp.model import Infrastructure
 from ccp.runtimes import usage
 from ccp.runtimes.base import (
     DATA_PATH,
+    WARM_LAUNCH,
     Instance,
     LogSink,
     Runtime,
@@ -40,13 +40,13 @@ from ccp.runtimes.base import (
 from ccp.runtimes.deadline import wait_for_script
 from ccp.runtimes.lxd import fetch as lxd_fetch
 from ccp.runtimes.lxd.client import OPERATION_TIMEOUT, LXDServer
+from ccp.runtimes.lxd.warm import EXECUTION_KEY, WARM_MEMBER_KEY, WarmContainers
 from ccp.runtimes.output import guarded, splitters
 from ccp.runtimes.settings import LXDSettings
 from ccp.runtimes.usage import Usage
 
 LOGGER = logging.getLogger(__name__)
 
-EXECUTION_KEY = "user.ccp.execution"
 NAME_PREFIX = "ccp-"
 STOP_WAIT = 30.0              # seconds to wait for the exec thread after a forced stop
 _NAME_ALLOWED = re.compile(r"[^a-z0-9-]+")
@@ -88,9 +88,9 @@ def limits_of(config: dict[str, str]) -> dict[str, Any]:
     return {key: config[key] for key in LIMIT_KEYS if key in config}
 
 
-class LXDRuntime(Runtime):
+class LXDRuntime(WarmContainers, Runtime):
     type = "lxd"
-    capabilities = frozenset({"metrics", "stage-inputs"})
+    capabilities = frozenset({WARM_LAUNCH, "metrics", "stage-inputs"})
     settings: LXDSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -110,14 +110,22 @@ class LXDRuntime(Runtime):
                ) -> Instance:
         if replicas != 1:
             raise RuntimeFailure("the LXD runtime runs exactly one replica")
+        return self.start_container(
+            execution_id, image, {**env, "ccptaskname": env.get("ccptaskname", execution_id)},
+            {})
+
+    def start_container(self, execution_id: str, image: str, env: dict[str, str],
+                        extra_config: dict[str, str]) -> Instance:
+        """Create and start the container of `execution_id` with the Infrastructure's limits,
+        its label, the environment `env` (and `extra_config`)."""
         settings = self.settings
         client = self.lxd.client()
         name = instance_name(execution_id)
-        source, fingerprint = self._image_source(client, image)
-        environment = {**env, "ccptaskname": env.get("ccptaskname", execution_id),
-                       "ccptaskid": "1", "CCP_DATA": DATA_PATH}
+        source, fingerprint = self.lxd.image_source(client, image)
+        environment = {**env, "ccptaskid": "1", "CCP_DATA": DATA_PATH}
         config = {f"environment.{key}": str(value) for key, value in environment.items()}
         config[EXECUTION_KEY] = execution_id
+        config.update(extra_config)
         config["security.privileged"] = "true" if settings.privileged else "false"
         if settings.memory:
             config["limits.memory"] = memory_limit(settings.memory)
@@ -136,6 +144,7 @@ class LXDRuntime(Runtime):
                 "name": name,
                 "image": image,
                 "fingerprint": fingerprint,
+                "imageDigest": f"sha256:{fingerprint}",
                 "endpoint": self.lxd.label,
                 "project": settings.project,
                 "profiles": list(settings.profile),
@@ -162,31 +171,6 @@ class LXDRuntime(Runtime):
                 LOGGER.warning("removing LXD container %s after a failed start: %s", name, err)
             raise
         return instance
-
-    def _image_source(self, client: Any, image: str) -> tuple[dict[str, str], str]:
-        """The create source for an alias or (partial) fingerprint in the local image store."""
-        from pylxd.exceptions import NotFound
-
-        if not image or "/" in image or image.startswith("."):
-            raise RuntimeFailure(f"LXD image {image!r} is not an image alias or fingerprint")
-        quoted = quote(image, safe="")
-        with self.lxd.errors(f"look up image {image!r}"):
-            try:
-                # resolved once: the fingerprint recorded is the one the container is made of
-                target = client.api.images.aliases[quoted].get().json()["metadata"]["target"]
-                return {"type": "image", "fingerprint": target}, target
-            except NotFound:
-                pass
-            if re.fullmatch(r"[0-9a-fA-F]{6,64}", image):
-                try:
-                    found = client.api.images[quoted].get().json()["metadata"]["fingerprint"]
-                    return {"type": "image", "fingerprint": found}, found
-                except NotFound:
-                    pass
-        raise RuntimeFailure(
-            f"LXD image {image!r} is neither an alias nor a fingerprint in the image store of "
-            f"{self.lxd.label} (project {self.settings.project}); import it with "
-            "`lxc image import`")
 
     # --- Run --------------------------------------------------------------------------------
 
@@ -286,7 +270,10 @@ class LXDRuntime(Runtime):
             listed = client.api.instances.get(params={"recursion": "1"}).json()["metadata"]
         cleaned = []
         for entry in listed:
-            execution_id = (entry.get("config") or {}).get(EXECUTION_KEY)
+            config = entry.get("config") or {}
+            execution_id = config.get(EXECUTION_KEY)
+            if execution_id == config.get(WARM_MEMBER_KEY):
+                continue  # a warm pool member, not yet an execution's: its pool's
             if execution_id and is_orphan(execution_id):
                 LOGGER.warning("destroying LXD container %s left by execution %s",
                                entry["name"], execution_id)
