@@ -68,7 +68,7 @@ FINAL_TASK_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "or
 
 class SwarmRuntime(WarmServices, DockerRuntime):
     type = "swarm"
-    capabilities = frozenset({WARM_LAUNCH, "stage-inputs"})  # not run-once: tasks keep alive
+    capabilities = frozenset({WARM_LAUNCH, "metrics", "stage-inputs"})  # not run-once: tasks keep alive
     settings: SwarmSettings
     launch_once = Runtime.launch_once  # refuses
 
