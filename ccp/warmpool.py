@@ -252,7 +252,7 @@ class WarmPools:
             try:
                 if time.monotonic() >= next_leftovers:
                     next_leftovers = time.monotonic() + LEFTOVER_SECONDS
-                    self.destroy_leftovers()
+                    destroy_leftovers(self.runtimes, list(self.infrastructures().values()))
                 self.maintain()
             except Exception:
                 LOGGER.exception("warm pool maintenance")
@@ -317,7 +317,7 @@ class WarmPools:
                 pool.ready.append(member)
                 self._warned.discard(pool.id)
                 return
-        self._destroy(pool.runtime, instance)
+        destroy_member(pool.runtime, instance)
 
     def _warn(self, pool: Pool, err: BaseException) -> None:
         if pool.id not in self._warned:  # once until it works again
@@ -328,43 +328,45 @@ class WarmPools:
 
     def _destroy_later(self, runtime: Runtime, instance: Instance) -> None:
         try:
-            self._workers.submit(self._destroy, runtime, instance)
+            self._workers.submit(destroy_member, runtime, instance)
         except RuntimeError:  # shut down already: do it here
-            self._destroy(runtime, instance)
+            destroy_member(runtime, instance)
 
-    @staticmethod
-    def _destroy(runtime: Runtime, instance: Instance) -> None:
+
+def destroy_member(runtime: Runtime, instance: Instance) -> None:
+    try:
+        runtime.destroy(instance)
+    except Exception as err:  # labelled: destroy_leftovers retries once it expires
+        LOGGER.warning("destroying warm runtime %s failed: %s", instance.execution_id, err)
+
+
+# --- what dead servers left ----------------------------------------------------------------
+
+
+def destroy_leftovers(runtimes: RuntimePool, infrastructures: Iterable[Infrastructure]
+                      ) -> list[str]:
+    """Destroy pool members no live server will take; returns their member ids."""
+    destroyed = []
+    seen: set[tuple[str, str]] = set()
+    now = time.time()
+    for infrastructure in infrastructures:
+        runtime = runtimes.get(infrastructure)
+        if WARM_LAUNCH not in runtime.capabilities:
+            continue
         try:
-            runtime.destroy(instance)
-        except Exception as err:  # labelled: destroy_leftovers retries once it expires
-            LOGGER.warning("destroying warm runtime %s failed: %s", instance.execution_id, err)
-
-    # --- what dead servers left ----------------------------------------------------------------
-
-    def destroy_leftovers(self, infrastructures: Iterable[Infrastructure] | None = None
-                          ) -> list[str]:
-        """Destroy pool members no live server will take; returns their member ids."""
-        destroyed = []
-        seen: set[tuple[str, str]] = set()
-        now = time.time()
-        for infrastructure in infrastructures or list(self.infrastructures().values()):
-            runtime = self.runtimes.get(infrastructure)
-            if WARM_LAUNCH not in runtime.capabilities:
+            members = runtime.warm_members()
+        except Exception as err:
+            LOGGER.debug("listing warm runtimes on %s: %s", infrastructure.id, err)
+            continue
+        for instance, tag in members:
+            if (runtime.type, instance.execution_id) in seen or not is_leftover(tag, now):
                 continue
-            try:
-                members = runtime.warm_members()
-            except Exception as err:
-                LOGGER.debug("listing warm runtimes on %s: %s", infrastructure.id, err)
-                continue
-            for instance, tag in members:
-                if (runtime.type, instance.execution_id) in seen or not is_leftover(tag, now):
-                    continue
-                seen.add((runtime.type, instance.execution_id))
-                LOGGER.info("destroying warm runtime %s left by %s", instance.execution_id,
-                            tag.owner)
-                self._destroy(runtime, instance)
-                destroyed.append(instance.execution_id)
-        return destroyed
+            seen.add((runtime.type, instance.execution_id))
+            LOGGER.info("destroying warm runtime %s left by %s", instance.execution_id,
+                        tag.owner)
+            destroy_member(runtime, instance)
+            destroyed.append(instance.execution_id)
+    return destroyed
 
 
 class _Closed(Exception):

@@ -7,7 +7,7 @@ from typing import Any
 
 
 def paths() -> dict[str, Any]:
-    from ccp.openapi import JOB_ID, _errors, _json, _path_param
+    from ccp.openapi.parts import JOB_ID, errors, json_content, path_param
 
     def integer(name: str, minimum: int, description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "description": description,
@@ -45,42 +45,42 @@ def paths() -> dict[str, Any]:
                     "responses": {"200": {"description": "Samples", "content": {
                         "application/json": {"schema": metrics},
                         "text/csv": {"schema": {"type": "string"}}}},
-                        **_errors(400, 404)}},
+                        **errors(400, 404)}},
         },
         "/jobs/{jobId}/statistics": {
             "parameters": [JOB_ID],
             "get": {"summary": "What an Execution used: CPU-seconds, peak memory, bytes, "
                                "time in each phase", "operationId": "getJobStatistics",
-                    "responses": {"200": _json(statistics), **_errors(404)}},
+                    "responses": {"200": json_content(statistics), **errors(404)}},
         },
         "/jobs/{jobId}/outputs": {
             "parameters": [JOB_ID],
             "get": {"summary": "The files inside output.zip", "operationId": "getOutputFiles",
                     "parameters": [integer("limit", 1, "Page size (at most 10000)"),
                                    integer("offset", 0, "Files to skip")],
-                    "responses": {"200": _json({"type": "object",
+                    "responses": {"200": json_content({"type": "object",
                                                 "required": ["files", "numberMatched"],
                                                 "properties": {
                                                     "files": {"type": "array",
                                                               "items": {"type": "object"}},
                                                     "numberMatched": {"type": "integer"},
                                                     "links": links}}),
-                                  **_errors(400, 404, 409)}},
+                                  **errors(400, 404, 409)}},
         },
         "/jobs/{jobId}/outputs/{path}": {
-            "parameters": [JOB_ID, _path_param("path", "A file's path inside output.zip")],
+            "parameters": [JOB_ID, path_param("path", "A file's path inside output.zip")],
             "get": {"summary": "One file of output.zip, with its media type",
                     "operationId": "getOutputFile",
                     "responses": {"200": {"description": "The file", "content": {
                         "*/*": {"schema": {"type": "string", "format": "binary"}}}},
-                        **_errors(400, 404, 409, 413)}},
+                        **errors(400, 404, 409, 413)}},
         },
         "/statistics": {
             "get": {"summary": "Executions per day by status, the queue, running per "
                                "Infrastructure (a user's own; all for admins)",
                     "operationId": "getStatistics",
                     "parameters": [integer("days", 1, "Days back from today (at most 366)")],
-                    "responses": {"200": _json({"type": "object",
+                    "responses": {"200": json_content({"type": "object",
                                                 "required": ["days", "queued", "running"],
                                                 "properties": {
                                                     "days": {"type": "array",
@@ -90,7 +90,7 @@ def paths() -> dict[str, Any]:
                                                     "infrastructures": {
                                                         "type": "array",
                                                         "items": {"type": "object"}}}}),
-                                  **_errors(400)}},
+                                  **errors(400)}},
         },
         "/metrics": {
             "get": {"summary": "Operator metrics in Prometheus' text format (with auth on: "
@@ -98,6 +98,6 @@ def paths() -> dict[str, Any]:
                     "responses": {"200": {"description": "Prometheus text format",
                                           "content": {"text/plain": {"schema": {
                                               "type": "string"}}}},
-                                  **_errors(403, 404)}},
+                                  **errors(403, 404)}},
         },
     }
