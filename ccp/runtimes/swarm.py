@@ -68,7 +68,8 @@ FINAL_TASK_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "or
 
 class SwarmRuntime(WarmServices, DockerRuntime):
     type = "swarm"
-    capabilities = frozenset({WARM_LAUNCH, "metrics", "stage-inputs"})  # not run-once: tasks keep alive
+    # not run-once: a task is kept alive
+    capabilities = frozenset({WARM_LAUNCH, "metrics", "stage-inputs"})
     settings: SwarmSettings
     launch_once = Runtime.launch_once  # refuses
 
