@@ -10,4 +10,5 @@ if [ ! -x "$VENV/bin/ccp" ] || [ setup.cfg -nt "$VENV/bin/ccp" ]; then
     "$VENV/bin/pip" install --quiet -e .
     touch "$VENV/bin/ccp"
 fi
+bash scripts/vendor-web.sh  # Leaflet for the web pages, from the npm registry (once)
 exec "$VENV/bin/ccp" serve --config pygeoapi-config.yml "$@"

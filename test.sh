@@ -12,6 +12,7 @@ if [ ! -x "$CCP_VENV/bin/pytest" ] || [ setup.cfg -nt "$CCP_VENV/bin/pytest" ]; 
     "$CCP_VENV/bin/pip" install --quiet -e '.[test]'
     touch "$CCP_VENV/bin/pytest"
 fi
+bash scripts/vendor-web.sh
 bash scripts/start-services.sh all
 # shellcheck disable=SC1091
 source /tmp/ccp-services.env

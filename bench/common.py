@@ -203,8 +203,10 @@ def print_header(title: str, smoke: bool, info: dict[str, Any]) -> None:
 
 # --- descriptors ---------------------------------------------------------------------------
 
-def write_infrastructures(directory: Path) -> Path:
-    """A local and a docker Infrastructure (the engine of $DOCKER_HOST, no pulling)."""
+def write_infrastructures(directory: Path, warm_pool: int = 0) -> Path:
+    """A local and a docker Infrastructure (the engine of $DOCKER_HOST, no pulling), and with
+    `warm_pool` also `docker-warm`: the same with that many runtimes launched ahead per
+    image (made once an execution asks for the image: nothing is warm before the first)."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "local.json").write_text(json.dumps({
         "id": "local", "name": "Local processes (benchmark)", "type": "local",
@@ -217,12 +219,18 @@ def write_infrastructures(directory: Path) -> Path:
         "settings": {"engine": docker_engine(), "maxTime": 3600, "memory": "512m", "cpus": 1,
                      "maxReplicas": 1, "network": "none", "pidsLimit": 512, "pull": False},
     }, indent=2))
+    if warm_pool:
+        docker = json.loads((directory / "docker.json").read_text())
+        docker.update(id="docker-warm", name="Docker engine, warm pool (benchmark)")
+        docker["settings"]["warmPool"] = warm_pool
+        (directory / "docker-warm.json").write_text(json.dumps(docker, indent=2))
     return directory
 
 
 def write_method(directory: Path, method_id: str, execute: list[str], infrastructure: str,
-                 image: str | None = None) -> Path:
-    """A Method with only an execute script, on the given Infrastructure."""
+                 image: str | None = None, **extra: Any) -> Path:
+    """A Method with only an execute script, on the given Infrastructure (`extra`: more
+    top-level members, e.g. deterministic=True)."""
     directory.mkdir(parents=True, exist_ok=True)
     method = json.loads((REPO / "methods" / "hello-world.json").read_text())
     method.update({"id": method_id, "title": f"Benchmark {method_id}",
@@ -233,8 +241,13 @@ def write_method(directory: Path, method_id: str, execute: list[str], infrastruc
         "minOccurs": 1, "maxOccurs": 1}}
     method["additionalParameters"] = {"parameters": [
         {"name": "execute-script", "value": execute}]}
+    # submitted and polled as asynchronous jobs; everything in /ccp_data as one zip
+    method["jobControlOptions"] = ["async-execute"]
+    method["outputs"] = {name: spec for name, spec in method["outputs"].items()
+                         if name in ("output", "stdout")}
     method["links"] = [{"rel": "compatibleWith", "href": f"infrastructures/{infrastructure}",
                         "title": infrastructure}]
+    method.update(extra)
     path = directory / f"{method_id}.json"
     path.write_text(json.dumps(method, indent=2))
     return path
@@ -338,11 +351,12 @@ class CCPServer(Server):
             environment, workdir / f"ccp-server-{self.port}.log", f"{self.url}/conformance")
 
     def archive_complete(self, job_id: str) -> bool:
-        """The archive, its output zip and both PROV serialisations are on disk."""
+        """The archive, its output zip and its PROV record are on disk (the Turtle PROV is
+        made from the JSON when the archive is zipped)."""
         base = self.data_dir / "archives" / "executions" / job_id
         return all((base / part).is_file() for part in (
-            "outputs/output.zip", "metadata/provenance.json", "metadata/provenance.ttl",
-            "metadata/status.json", "logs/execution.log"))
+            "outputs/output.zip", "metadata/provenance.json", "metadata/status.json",
+            "logs/execution.log"))
 
 
 def scratch_dir(prefix: str) -> Path:
@@ -391,3 +405,19 @@ def wait_final(session: requests.Session, url: str, job_id: str, poll: float = 0
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else math.inf
+
+
+def wait_warm(session: requests.Session, url: str, infrastructure: str, image: str,
+              ready: int, timeout: float = 120) -> None:
+    """Wait until the warm pool of `image` has `ready` runtimes launched ahead (and none
+    still launching, so that no launch runs into the next measurement)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        document = session.get(f"{url}/infrastructures/{infrastructure}", timeout=30).json()
+        pool = (document.get("warmPool") or {}).get("images", {}).get(image) or {}
+        if pool.get("ready", 0) >= ready and not pool.get("launching"):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the warm pool of {image} on {infrastructure} did not fill in "
+                               f"{timeout:.0f} s: {document.get('warmPool')}")
+        time.sleep(0.02)

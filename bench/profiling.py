@@ -187,7 +187,7 @@ class Timers:
 
 def lifecycle_targets(runtime_class: type) -> list[tuple[Any, str, str]]:
     """What one execution calls, in the order of the data path; indentation = nesting."""
-    from ccp import archive, executor, jobstore, manager, provenance, templating
+    from ccp import archive, executor, jobstore, manager, provenance, templating, warmpool
     from ccp.storage import local
 
     return [
@@ -196,6 +196,9 @@ def lifecycle_targets(runtime_class: type) -> list[tuple[Any, str, str]]:
         (jobstore.JobStore, "claim_next", "JobStore.claim_next"),
         (lifecycle, "run", "lifecycle.run"),
         (templating, "render_all", "  templating.render_all"),
+        (warmpool.WarmPools, "take", "  WarmPools.take (a warm runtime, if any)"),
+        (runtime_class, "image_digest", f"    {runtime_class.__name__}.image_digest"),
+        (runtime_class, "adopt", f"    {runtime_class.__name__}.adopt"),
         (executor.StoreReporter, "progress", "  StoreReporter.progress"),
         (executor.StoreReporter, "instance_started", "  StoreReporter.instance_started"),
         (runtime_class, "launch", f"  {runtime_class.__name__}.launch"),
@@ -209,8 +212,8 @@ def lifecycle_targets(runtime_class: type) -> list[tuple[Any, str, str]]:
         (lifecycle, "_write_metadata", "  lifecycle._write_metadata (6 JSON files)"),
         (lifecycle, "_write_provenance", "  lifecycle._write_provenance"),
         (provenance, "build", "    provenance.build"),
-        (provenance, "serialize", "    provenance.serialize (json + ttl)"),
-        (local.LocalStorage, "put_tree", "  LocalStorage.put_tree (copy archive)"),
+        (provenance, "serialize", "    provenance.serialize (json)"),
+        (local.LocalStorage, "put_tree", "  LocalStorage.put_tree (move archive)"),
         (jobstore.JobStore, "update_running", "JobStore.update_running (all callers)"),
     ]
 
@@ -221,5 +224,5 @@ def docker_api_targets() -> list[tuple[Any, str, str]]:
 
     calls = ("inspect_image", "create_container", "put_archive", "start", "exec_create",
              "exec_start", "exec_inspect", "get_archive", "version", "inspect_container",
-             "containers", "remove_container")
+             "rename", "containers", "remove_container")
     return [(APIClient, name, f"engine API {name}") for name in calls]

@@ -2,7 +2,7 @@
 
     python -m bench.run [--smoke] [--only NAME[,NAME...]]
 
-NAME is one of docker_overhead, local_overhead, throughput, scale, fairness. Targets are
+NAME is one of docker_overhead, local_overhead, cache_hit, throughput, scale, fairness. Targets are
 reported, never asserted: the exit code is 0 when every benchmark ran (all its jobs successful
 and archived), whatever the figures; 1 when one broke. `--smoke` runs a handful of executions
 of each (what CI runs to keep the benchmarks working); the full run gives the figures in
@@ -17,11 +17,20 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import common, docker_overhead, fairness, local_overhead, scale, throughput
+from bench import (
+    cache_hit,
+    common,
+    docker_overhead,
+    fairness,
+    local_overhead,
+    scale,
+    throughput,
+)
 
 BENCHMARKS: dict[str, Callable[[bool], common.Result]] = {
     "docker_overhead": docker_overhead.run,
     "local_overhead": local_overhead.run,
+    "cache_hit": cache_hit.run,
     "throughput": throughput.run,
     "scale": scale.run,
     "fairness": fairness.run,

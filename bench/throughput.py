@@ -5,15 +5,18 @@ Both are real servers on 127.0.0.1 under waitress with 16 threads, driven by the
 respond-async`) as fast as they are answered. The rate is N / (last answer − first request).
 
   CCP       `ccp serve`: a quick Method (`echo done > /ccp_data/done.txt`) on the local
-            runtime, SQLite job store (WAL), CCP_CONCURRENCY=2 workers running the jobs while
-            submissions arrive, every execution archived with PROV.
+            runtime, CCP_CONCURRENCY=2 workers running the jobs while submissions arrive,
+            every execution archived with PROV; twice: with the SQLite job store (WAL) and
+            with the PostgreSQL one (a database of its own on the server of
+            $CCP_TEST_PG_URL, made for the round and dropped after it).
   pygeoapi  `waitress-serve pygeoapi.flask_app:APP`: its `hello-world` process run async by
             its TinyDB manager (one JSON file under a file lock, one thread per job).
 
 After each submission window the benchmark waits until every job is `successful` and checks
 that it was persisted: CCP jobs in its job list and archive + PROV on disk; pygeoapi jobs in
-its TinyDB file. Full: 3 rounds of 200 submissions (order alternating, fresh servers each
-round); smoke: 1 round of 40. Target: CCP ≥ pygeoapi while persisting every job durably.
+its TinyDB file. Full: 3 rounds of 200 submissions (order rotating, fresh servers and
+databases each round); smoke: 1 round of 40. Target: CCP ≥ 3 × pygeoapi on both job stores,
+persisting every job durably.
 
     python -m bench.throughput [--smoke] [--submissions N] [--rounds R]
 """
@@ -22,13 +25,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +150,29 @@ def wait_all(url: str, job_ids: list[str], timeout: float = 600) -> Counter:
     return +statuses
 
 
+@contextmanager
+def fresh_postgres(url: str) -> Iterator[str]:
+    """A new database on the PostgreSQL server of `url`, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    name = f"ccp_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def _round_ccp(work: Path, methods: Path, infrastructures: Path, count: int,
-               problems: list[str]) -> dict[str, Any]:
-    with common.CCPServer(work, methods, infrastructures) as server:
+               problems: list[str], database: str = "") -> dict[str, Any]:
+    with common.CCPServer(work, methods, infrastructures,
+                          CCP_DATABASE_URL=database) as server:
         job_ids, seconds, latencies = submit_all(server.url, "quick", {}, count)
         accepted_rate = count / seconds
         statuses = wait_all(server.url, job_ids)
@@ -153,11 +180,12 @@ def _round_ccp(work: Path, methods: Path, infrastructures: Path, count: int,
         listed = {job["jobID"] for job in listing["jobs"]}
         archived = sum(server.archive_complete(job_id) for job_id in job_ids)
         memory = server.memory()
+    store = "PostgreSQL" if database else "SQLite"
     if statuses != Counter({"successful": count}):
-        problems.append(f"CCP: statuses {dict(statuses)}")
+        problems.append(f"CCP ({store}): statuses {dict(statuses)}")
     if listed != set(job_ids) or archived != count:
-        problems.append(f"CCP: {len(listed & set(job_ids))}/{count} listed, {archived}/{count} "
-                        "archived with PROV")
+        problems.append(f"CCP ({store}): {len(listed & set(job_ids))}/{count} listed, "
+                        f"{archived}/{count} archived with PROV")
     return {"rate": accepted_rate, "seconds": seconds, "latencies": latencies,
             "statuses": dict(statuses), "persisted": f"{archived}/{count} archived + PROV",
             "rss_mib": memory.get("VmHWM", 0) / 1024}
@@ -180,6 +208,10 @@ def _round_pygeoapi(work: Path, count: int, problems: list[str]) -> dict[str, An
             "rss_mib": memory.get("VmHWM", 0) / 1024}
 
 
+ROUND_NAMES = ("CCP SQLite", "CCP PostgreSQL", "pygeoapi")
+TARGET = 3.0
+
+
 def run(smoke: bool = False, submissions: int | None = None,
         rounds: int | None = None) -> common.Result:
     count = submissions or (40 if smoke else 200)
@@ -187,23 +219,33 @@ def run(smoke: bool = False, submissions: int | None = None,
     info = common.machine()
     common.print_header(f"throughput: executions accepted per second, {CLIENTS} clients, "
                         f"{count} submissions", smoke, info)
+    postgres = os.environ.get("CCP_BENCH_PG_URL") or os.environ.get("CCP_TEST_PG_URL", "")
     work = common.scratch_dir("throughput")
     methods = work / "methods"
     common.write_method(methods, "quick", ["echo done > /ccp_data/done.txt"], "local")
     infrastructures = common.write_infrastructures(work / "infrastructures")
     problems: list[str] = []
-    results: dict[str, list[dict[str, Any]]] = {"CCP": [], "pygeoapi": []}
+    if not postgres:
+        problems.append("no PostgreSQL: set CCP_TEST_PG_URL (or CCP_BENCH_PG_URL) to a "
+                        "server where a database may be created")
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in ROUND_NAMES}
     try:
         for number in range(rounds):
-            order = ["CCP", "pygeoapi"] if number % 2 == 0 else ["pygeoapi", "CCP"]
+            order = ROUND_NAMES[number % 3:] + ROUND_NAMES[:number % 3]  # rotating
             for name in order:
-                if name == "CCP":
-                    found = _round_ccp(work, methods, infrastructures, count, problems)
-                else:
+                if name == "pygeoapi":
                     found = _round_pygeoapi(work, count, problems)
+                elif name == "CCP SQLite":
+                    found = _round_ccp(work, methods, infrastructures, count, problems)
+                elif postgres:
+                    with fresh_postgres(postgres) as database:
+                        found = _round_ccp(work, methods, infrastructures, count, problems,
+                                           database)
+                else:
+                    continue
                 results[name].append(found)
                 lat = found["latencies"]
-                print(f"  round {number + 1} {name:<8} {found['rate']:7.1f} accepted/s "
+                print(f"  round {number + 1} {name:<14} {found['rate']:7.1f} accepted/s "
                       f"({count} in {found['seconds']:.2f} s; latency median "
                       f"{statistics.median(lat) * 1000:.0f} ms, p95 "
                       f"{common.percentile(lat, 0.95) * 1000:.0f} ms); "
@@ -212,20 +254,26 @@ def run(smoke: bool = False, submissions: int | None = None,
     finally:
         common.remove_dir(work)
 
-    ccp = statistics.median(r["rate"] for r in results["CCP"])
-    pygeoapi = statistics.median(r["rate"] for r in results["pygeoapi"])
-    ratio = common.ratio(ccp, pygeoapi)
-    met = ccp >= pygeoapi and not problems
+    rate = {name: statistics.median(r["rate"] for r in found) if found else math.nan
+            for name, found in results.items()}
+    pygeoapi = rate["pygeoapi"]
+    sqlite, postgresql = (common.ratio(rate[name], pygeoapi)
+                          for name in ("CCP SQLite", "CCP PostgreSQL"))
+    met = sqlite >= TARGET and postgresql >= TARGET and not problems
     print(f"load average after: {common.loadavg()}")
-    print(f"  median over {rounds} round(s): CCP {ccp:.1f}/s, pygeoapi {pygeoapi:.1f}/s, "
-          f"CCP/pygeoapi {ratio:.2f}x")
-    print(f"  target CCP ≥ pygeoapi, every job persisted: {'MET' if met else 'NOT MET'}")
+    print(f"  median over {rounds} round(s): CCP on SQLite {rate['CCP SQLite']:.1f}/s "
+          f"({sqlite:.2f}x), CCP on PostgreSQL {rate['CCP PostgreSQL']:.1f}/s "
+          f"({postgresql:.2f}x), pygeoapi {pygeoapi:.1f}/s")
+    print(f"  target CCP ≥ {TARGET}x pygeoapi on both job stores, every job persisted: "
+          f"{'MET' if met else 'NOT MET'}")
     for problem in problems:
         print(f"  PROBLEM: {problem}")
     return common.Result(
         name="throughput",
-        headline=f"CCP {ccp:.0f}/s vs pygeoapi+TinyDB {pygeoapi:.0f}/s accepted: {ratio:.2f}x",
-        target="CCP ≥ pygeoapi, all persisted",
+        headline=(f"SQLite: CCP {rate['CCP SQLite']:.0f}/s vs pygeoapi+TinyDB "
+                  f"{pygeoapi:.0f}/s accepted: {sqlite:.2f}x; PostgreSQL: CCP "
+                  f"{rate['CCP PostgreSQL']:.0f}/s: {postgresql:.2f}x"),
+        target=f"≥ {TARGET:.0f}x pygeoapi on both, all persisted",
         met=met,
         machine=info,
         details={"submissions": count, "rounds": rounds, "clients": CLIENTS,

@@ -82,7 +82,7 @@ def create_app(config: dict[str, Any] | None = None, start_workers: bool = True)
 
     @app.before_request
     def authenticate() -> None:
-        if not auth.enabled or auth.is_public(request.path):
+        if not auth.enabled or auth.is_public(request.path) or auth.checks_itself(request.path):
             return
         g.ccp_requester = auth.requester(request.headers.get("Authorization"))
 

@@ -5,7 +5,8 @@ path of an archive. Layout (the same in the store, in the downloadable zip and i
 imported zip):
     metadata/request.json  method.json  infrastructure.json  instance.json  status.json
     metadata/staged-inputs.json   inputs given by reference: source, path, size, sha256
-    metadata/provenance.json  provenance.ttl
+    metadata/provenance.json  provenance.ttl (in the zip: made from the JSON when zipped)
+    metadata/metrics.csv      what each replica used, sampled while it ran (ccp.metrics)
     auth/jwt.json
     outputs/output.zip        everything the method wrote to /ccp_data
     outputs/named/<output id>/<path>   the files of each named output (ccp.outputs)
@@ -18,6 +19,7 @@ archive`); when it ends, it is stored at `executions/<job id>/` in the Storage.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -27,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
+from ccp import provenance
 from ccp.storage.base import Storage
+from ccp.storage.ranged import open_ranged
 
 REQUEST = "metadata/request.json"
 METHOD = "metadata/method.json"
@@ -36,6 +40,7 @@ INSTANCE = "metadata/instance.json"
 STATUS = "metadata/status.json"
 PROVENANCE_JSON = "metadata/provenance.json"
 PROVENANCE_TTL = "metadata/provenance.ttl"
+METRICS_CSV = "metadata/metrics.csv"
 STAGED_INPUTS = "metadata/staged-inputs.json"
 CLAIMS = "auth/jwt.json"
 OUTPUT_ZIP = "outputs/output.zip"
@@ -126,23 +131,40 @@ class _ChunkSink:
 
 def stream_zip(storage: Storage, job_id: str, part: str = "") -> Iterator[bytes]:
     """The whole archive (or the files under one part of it) as one zip, streamed from the
-    store without holding it in memory."""
+    store without holding it in memory.
+
+    The Turtle PROV is made here from the stored PROV-JSON (the execution stores only the
+    JSON: converting it costs more than the rest of archiving a short execution)."""
     prefix = f"{prefix_of(job_id)}/{part}" if part else prefix_of(job_id)
+    names = storage.list(prefix)
+    made: dict[str, Callable[[], bytes]] = {}
+    json_name, ttl_name = (_under(part, name) for name in (PROVENANCE_JSON, PROVENANCE_TTL))
+    if json_name in names and ttl_name and ttl_name not in names:
+        made[ttl_name] = lambda: provenance.convert(
+            storage.read_bytes(f"{prefix}/{json_name}").decode(), "ttl").encode()
     sink = _ChunkSink()
     with zipfile.ZipFile(cast(IO[bytes], sink), "w", zipfile.ZIP_DEFLATED,
                          allowZip64=True) as archive:
-        for name in storage.list(prefix):
+        for name in sorted([*names, *made]):
             compression = zipfile.ZIP_STORED if name.endswith(".zip") else zipfile.ZIP_DEFLATED
             info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
             info.compress_type = compression
             info.external_attr = 0o644 << 16
-            with storage.open(f"{prefix}/{name}") as data, \
+            with (io.BytesIO(made[name]()) if name in made
+                  else storage.open(f"{prefix}/{name}")) as data, \
                     archive.open(info, "w", force_zip64=True) as member:
                 while chunk := data.read(CHUNK):
                     member.write(chunk)
                     yield sink.take()
             yield sink.take()
     yield sink.take()
+
+
+def _under(part: str, name: str) -> str | None:
+    """`name` (of the whole archive) relative to `part`, or None when not under it."""
+    if not part:
+        return name
+    return name[len(part) + 1:] if name.startswith(f"{part.rstrip('/')}/") else None
 
 
 def materialize_zip(storage: Storage, job_id: str, scratch: Path) -> str:
@@ -188,7 +210,9 @@ class Archives:
         return f"{prefix_of(job_id)}/{part}"
 
     def store(self, job_id: str, directory: Path) -> None:
-        self.storage.put_tree(prefix_of(job_id), directory)
+        """Store the archive grown in `directory`, which is consumed (moved, on the same
+        file system, rather than copied)."""
+        self.storage.put_tree(prefix_of(job_id), directory, move=True)
 
     def exists(self, job_id: str, part: str) -> bool:
         return self.storage.exists(self.key(job_id, part))
@@ -230,6 +254,11 @@ class Archives:
     def size(self, job_id: str, part: str) -> int:
         return self.storage.size(self.key(job_id, part))
 
+    def open_seekable(self, job_id: str, part: str) -> BinaryIO:
+        """One stored part as a seekable file, read in ranges (a zip's members, say);
+        FileNotFoundError if the archive has no such part."""
+        return open_ranged(self.storage, self.key(job_id, part))
+
     def download(self, job_id: str, part: str) -> Download:
         """One stored part to send; FileNotFoundError if the archive has no such part."""
         return self._download(self.key(job_id, part))
@@ -246,6 +275,17 @@ class Archives:
     def location(self, job_id: str, part: str = "") -> str:
         """Where a stored archive (or one part of it) is, for people: a path or a URL."""
         return self.storage.location(f"{prefix_of(job_id)}/{part}" if part else prefix_of(job_id))
+
+    def copy_results(self, source_job: str, target_job: str) -> int:
+        """Store the outputs (output.zip and the named outputs) and the script logs of one
+        stored archive in another (a cache hit's); returns the bytes copied. The execution
+        log, metadata and PROV are each archive's own."""
+        copied = 0
+        for part in self.storage.list(prefix_of(source_job)):
+            if part.startswith(("outputs/", f"{LOGS}/")) and part != EXECUTION_LOG:
+                self.storage.copy(self.key(source_job, part), self.key(target_job, part))
+                copied += self.storage.size(self.key(target_job, part))
+        return copied
 
     def delete(self, job_id: str) -> None:
         self.storage.delete_prefix(prefix_of(job_id))

@@ -23,6 +23,8 @@ ANONYMOUS_ROLE, USER_ROLE, ADMIN_ROLE = "anonymous", "user", "admin"
 PUBLIC_PATHS = ("/", "/conformance", "/openapi")
 # The /ui/ pages are shells without data: their scripts call the API with the user's token.
 PUBLIC_PREFIXES = ("/static/", "/ui/")
+# Routes that check who is asking themselves: /metrics also takes a scrape token, not a JWT.
+SELF_CHECKED_PATHS = ("/metrics",)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ class Authenticator:
 
     def is_public(self, path: str) -> bool:
         return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+    def checks_itself(self, path: str) -> bool:
+        return path in SELF_CHECKED_PATHS
 
     def _key(self, token: str) -> Any:
         if self.algorithm == "HS256":

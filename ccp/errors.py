@@ -90,8 +90,10 @@ class Forbidden(CCPError):
 
 
 class ReadOnlyMethod(Forbidden):
+    """Part 2: a process that is not mutable (CCP: loaded from the methods folder)."""
+
     title = "Read-only method"
-    type = f"{CCP_EXCEPTIONS}read-only-method"
+    type = f"{OGC_PART2_EXCEPTIONS}immutable-process"
 
 
 class NotAllowedHere(Forbidden):

@@ -13,10 +13,12 @@ from typing import Any
 from ccp import archive, lifecycle, templating
 from ccp.archive import Archives
 from ccp.auth import runtime_token
+from ccp.cache import key_of_run
 from ccp.jobcontrol.controller import Requests
 from ccp.jobcontrol.records import Records
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobStore
+from ccp.metrics import Metering
 from ccp.model import Infrastructure, Method
 from ccp.references import Reference, Sources
 from ccp.runtimepool import RuntimePool
@@ -28,13 +30,17 @@ LOGGER = logging.getLogger(__name__)
 class Executor:
     def __init__(self, store: JobStore, archives: Archives, runtimes: RuntimePool,
                  base_url: str, template_limits: templating.Limits,
-                 runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET") -> None:
+                 runtime_token_secret_env: str = "CCP_RUNTIME_TOKEN_SECRET",
+                 metering: Metering | None = None,
+                 warm: lifecycle.WarmSource | None = None) -> None:
         self.store = store
+        self.warm = warm
         self.archives = archives
         self.runtimes = runtimes
         self.base_url = base_url
         self.template_limits = template_limits
         self.runtime_token_secret_env = runtime_token_secret_env
+        self.metering = metering
         self.sources: Sources | None = None  # where inputs by reference come from
         # (job id, subscriber) after each change of a job: subscriber callbacks
         self.on_change: Callable[[str, Any], None] = lambda _job_id, _subscriber: None
@@ -48,7 +54,11 @@ class Executor:
         try:
             execution = self.execution_of(job)
             runtime = self.runtimes.get(execution.infrastructure)
-            outcome = lifecycle.run(execution, runtime, self.archives, reporter)
+            meter = self.metering.meter(job, runtime) if self.metering else None
+            outcome = lifecycle.run(execution, runtime, self.archives, reporter, meter,
+                                    self.warm)
+            if self.metering:
+                self.metering.flush()  # its samples are in the store before it is final
         except Exception as err:
             LOGGER.exception("job %s could not run", job.identifier)
             self.store.update_running(job.identifier, status=JobStatus.FAILED, progress=100,
@@ -59,7 +69,9 @@ class Executor:
         if not self.store.update_running(
                 job.identifier, status=outcome.status, message=outcome.message, progress=100,
                 finished=outcome.finished, stored=outcome.stored, outputs=outcome.outputs,
-                archive_bytes=outcome.archive_bytes, suspended_since=None):
+                archive_bytes=outcome.archive_bytes, suspended_since=None,
+                cache_key=key_of_run(job, outcome.image_digest)
+                if outcome.status == JobStatus.SUCCESSFUL else None):
             # ended meanwhile by someone else (verify found its runtime gone): its status
             # stays, but the archive written is there
             self.store.update(job.identifier, stored=outcome.stored,
@@ -103,6 +115,7 @@ class Executor:
             runtime_env=self._runtime_env(job, infrastructure),
             method_source=job.method_source or "file",
             template_limits=self.template_limits,
+            cache_of=job.cache_of,
             references=[Reference.from_dict(r) for r in job.input_references or []],
             sources=self.sources,
         )
@@ -136,7 +149,9 @@ class StoreReporter:
         self._changed()
 
     def instance_started(self, instance: dict[str, Any]) -> None:
-        self.store.update_running(self.job_id, instance=instance)
+        # Not flushed to disk: it survives a crash of the server, not of the machine, and
+        # the orphan clean-up finds a runtime by its labels anyway.
+        self.store.update_running(self.job_id, durable=False, instance=instance)
 
     def heartbeat(self) -> None:
         self.store.update_running(self.job_id, durable=False, heartbeat=time.time())

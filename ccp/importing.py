@@ -13,6 +13,7 @@ import uuid
 import zipfile
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from ccp.jobs import FINAL_VALUES
 from ccp.jobstore import JobStore
 from ccp.model import DescriptorError, Infrastructure, Method
 from ccp.registry import Registry
+from ccp.runtimes.base import iso_time
 
 ALLOWED_TOP = ("metadata", "auth", "outputs", "logs")
 REQUIRED = (REQUEST, METHOD, INFRASTRUCTURE, STATUS)
@@ -179,11 +181,16 @@ JOB_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 
 def _timestamp(value: Any) -> str | None:
-    """An archive's time stamp, if it looks like one."""
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)?",
-                                               value):
-        return value
-    return None
+    """An archive's time stamp, if it is one, in the store's own form (job lists filter and
+    sort by them in SQL)."""
+    if not isinstance(value, str) or not re.fullmatch(
+            r"\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)?", value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return iso_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def _job_id_or_none(value: Any) -> str | None:

@@ -27,6 +27,20 @@ FINAL = frozenset({JobStatus.SUCCESSFUL, JobStatus.FAILED, JobStatus.DISMISSED})
 ACTIVE = frozenset({JobStatus.ACCEPTED, JobStatus.RUNNING})
 STATUS_VALUES = tuple(status.value for status in JobStatus)
 FINAL_VALUES = tuple(status.value for status in JobStatus if status in FINAL)
+JOB_TYPE = "process"  # every CCP job is an OGC API - Processes job
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """The job-list filters of OGC API - Processes beyond status and process: job types,
+    a window on `created` (canonical time stamps: from inclusive, before exclusive) and
+    bounds on the duration in seconds (running: until now; finished: until `finished`)."""
+
+    types: tuple[str, ...] | None = None
+    created_from: str | None = None
+    created_before: str | None = None
+    min_duration: int | None = None
+    max_duration: int | None = None
 
 
 @dataclass
@@ -65,6 +79,8 @@ class Job:
     suspended_seconds: float = 0.0
     extended_seconds: int = 0
     input_references: list[dict[str, Any]] | None = None
+    cache_key: str | None = None
+    cache_of: str | None = None
 
     @property
     def is_final(self) -> bool:

@@ -31,9 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql.elements import ColumnElement
 
-from ccp.jobs import ACTIVE, Job, JobStatus
+from ccp.jobfilters import conditions_of
+from ccp.jobs import ACTIVE, Job, JobFilter, JobStatus
 from ccp.migrations import upgrade
 from ccp.runtimes.base import now_iso
 
@@ -80,6 +80,10 @@ jobs = Table(
     Column("extended_seconds", Integer, nullable=False, default=0),
     # the inputs given by reference (ccp.references), checked for the owner at submission
     Column("input_references", Text),
+    # sha256:<hex> of Method digest + inputs + image digest, for successful executions of
+    # deterministic Methods (what the cache looks up); the execution a cache hit reused
+    Column("cache_key", String(80), index=True),
+    Column("cache_of", String(64)),
 )
 
 # Who asked for which suspend, resume or extend of a job, and when (for its PROV record).
@@ -143,6 +147,36 @@ method_versions = Table(
     # Exactly one version of a deployed Method is current; undeploy clears it, and old
     # versions stay for the Executions that used them.
     Column("current", Boolean, nullable=False, default=False, index=True),
+)
+
+
+# What running executions use (ccp.metrics): one row per replica per sampling round, with
+# cumulative counters as the runtime reports them; times are epoch seconds.
+metric_samples = Table(
+    "ccp_metric_samples", metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("replica", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("cpu_seconds", Float),
+    Column("memory_bytes", BigInteger),
+    Column("memory_limit_bytes", BigInteger),
+    Column("network_rx_bytes", BigInteger),
+    Column("network_tx_bytes", BigInteger),
+    Column("block_read_bytes", BigInteger),
+    Column("block_write_bytes", BigInteger),
+    Column("processes", Integer),
+)
+
+# The lifecycle phases of executions as they happen (ccp.metrics), epoch seconds.
+phases = Table(
+    "ccp_phases", metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("phase", String(16), nullable=False),
+    Column("started", Float, nullable=False),
+    Column("finished", Float),
 )
 
 
@@ -241,19 +275,23 @@ class JobStore:
     def update_running(self, job_id: str, durable: bool = True, **values: Any) -> bool:
         """Update a job only while it is running (a dismissed or reaped job stays final).
 
-        `durable=False` is for progress and heartbeats: on SQLite they skip the fsync (a
-        crash may lose the latest one, which the next write or the reaper corrects).
+        `durable=False` is for progress and heartbeats: they skip the fsync (a crash may
+        lose the latest one, which the next write or the reaper corrects): SQLite's
+        synchronous=NORMAL, PostgreSQL's synchronous_commit off, for that commit only.
         """
         values["updated"] = now_iso()
         statement = (update(jobs).where(jobs.c.identifier == job_id,
                                         jobs.c.status == JobStatus.RUNNING.value)
                      .values(**_encode(values)))
-        fast = not durable and self.engine.dialect.name == "sqlite"
+        dialect = self.engine.dialect.name
+        fast = not durable and dialect == "sqlite"
         with self.engine.connect() as connection:
             if fast:
                 connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
                 connection.commit()
             try:
+                if not durable and dialect == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 result = connection.execute(statement)
                 connection.commit()
             finally:
@@ -269,10 +307,10 @@ class JobStore:
 
     def find(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
              owner: str | None = None, stored: bool | None = None, limit: int = 10,
-             offset: int = 0) -> tuple[list[Job], int]:
+             offset: int = 0, where: JobFilter | None = None) -> tuple[list[Job], int]:
         query = select(jobs)
         count = select(func.count()).select_from(jobs)
-        conditions: list[ColumnElement[bool]] = []
+        conditions = conditions_of(where, jobs) if where else []
         if status:
             conditions.append(jobs.c.status.in_(status))
         if process_id:
@@ -382,6 +420,18 @@ class JobStore:
                 update(jobs).where(jobs.c.identifier == job_id, _stale(older_than))
                 .values(worker=worker, heartbeat=time.time(), updated=now_iso())
             ).rowcount == 1
+
+    def find_cached(self, cache_key: str, owner: str | None, seeing_all: bool) -> Job | None:
+        """The newest stored successful execution with this cache key that the owner (or
+        anyone, for `seeing_all`) may see."""
+        query = select(jobs).where(jobs.c.cache_key == cache_key,
+                                   jobs.c.status == JobStatus.SUCCESSFUL.value,
+                                   jobs.c.stored.is_(True))
+        if not seeing_all:
+            query = query.where(_owner_is(owner))
+        with self.engine.connect() as connection:
+            row = connection.execute(query.order_by(jobs.c.finished.desc()).limit(1)).first()
+        return None if row is None else _decode(row)
 
     def is_orphan(self, job_id: str) -> bool:
         """True for a job this store knows to be over; unknown ids belong to someone else."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,12 @@ from ccp.archive import Archives
 from ccp.executionlog import ExecutionLog
 from ccp.jobcontrol.controller import Controller, Requests
 from ccp.jobs import JobStatus
+from ccp.metrics import Meter, prov_attributes, samples, summarize
 from ccp.model import Infrastructure, Method
 from ccp.references import DownloadFailed, Reference, Sources, download_all, drop_unchanged
 from ccp.runtimes.base import (
     DATA_PATH,
+    RUN_ONCE,
     Instance,
     Runtime,
     RuntimeCancelled,
@@ -33,13 +34,12 @@ from ccp.runtimes.base import (
     now_iso,
 )
 from ccp.runtimes.runclock import Deadline, RunClock
+from ccp.watchdog import Watchdog
 
 LOGGER = logging.getLogger(__name__)
 
 PROGRESS = {"Download": 7, "Launch": 10, "Stage": 20, "Deploy": 25, "Execute": 40,
             "Fetch": 80, "Undeploy": 85, "Destroy": 90, "Archive": 95}
-CANCEL_SCRIPT_TIMEOUT = 30
-HEARTBEAT_SECONDS = 2.0
 
 
 class Reporter(Protocol):
@@ -52,6 +52,14 @@ class Reporter(Protocol):
     def suspension(self, since: str | None, seconds: float, withdraw: bool = False) -> None: ...
     def controls(self) -> list[dict[str, Any]]: ...
     def stopping(self) -> bool: ...
+
+
+class WarmSource(Protocol):
+    """Runtimes launched ahead (ccp.warmpool): one adopted by this execution, or None."""
+
+    def take(self, infrastructure: Infrastructure, image: str, replicas: int,
+             execution_id: str, env: dict[str, str], main_script: str | None = None
+             ) -> Instance | None: ...
 
 
 @dataclass
@@ -72,6 +80,7 @@ class Execution:
     references: list[Reference] = field(default_factory=list)  # inputs given by href
     sources: Sources | None = None  # where they are downloaded from
     staged_inputs: list[dict[str, Any]] = field(default_factory=list)  # what was staged
+    cache_of: str | None = None  # served from the archive of this identical execution
 
 
 @dataclass
@@ -83,15 +92,18 @@ class Outcome:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     stored: bool = True
     archive_bytes: int | None = None
+    statistics: dict[str, Any] | None = None  # what it used (ccp.metrics.summary)
+    image_digest: str | None = None  # what the runtime ran, by content (for the cache)
 
 
 class PhaseFailed(RuntimeError):
     pass
 
 
-def run(execution: Execution, runtime: Runtime, archives: Archives,
-        reporter: Reporter) -> Outcome:
+def run(execution: Execution, runtime: Runtime, archives: Archives, reporter: Reporter,
+        meter: Meter | None = None, warm: WarmSource | None = None) -> Outcome:
     started = now_iso()
+    meter = meter or Meter(execution.job_id, runtime)
     workdir = execution.workdir
     archive_dir = execution.archive_dir
     log = ExecutionLog(archive_dir)
@@ -109,6 +121,7 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
         if watchdog.cancel_requested.is_set():
             raise RuntimeCancelled("dismissed")
         phase = watchdog.control.phase = name
+        meter.phase(name)
         log.event(name, message)
         reporter.progress(name, PROGRESS[name], f"{name}: {message}")
 
@@ -123,15 +136,11 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
                 execution.references, execution.sources, workdir / "stage",
                 lambda text: log.event("Download", text), watchdog.cancel_requested.is_set)
         enter("Launch", f"starting {inputs['ccpimage']} on {execution.infrastructure.id}")
-        instance = runtime.launch(
-            execution.job_id,
-            inputs["ccpimage"],
-            {**execution.runtime_env, "ccptaskname": execution.job_id},
-            replicas=inputs["ccpreplicas"],
-        )
+        instance = _launch(execution, runtime, warm, log, scripts)
         instance.clock = clock
         reporter.instance_started(instance.to_dict())
         watchdog.instance = instance
+        meter.watch(instance)
         if execution.staged_inputs:
             enter("Stage", f"copying {len(execution.staged_inputs)} input(s) to "
                   f"{DATA_PATH}/inputs")
@@ -187,7 +196,9 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
 
     reporter.progress("Destroy", PROGRESS["Destroy"], f"Destroy: removing the runtime ({status})")
     log.event("Destroy", "removing the runtime")
+    meter.phase("Destroy")
     description = _destroy(runtime, instance, log)
+    meter.finish()
     log.event("Done", message)
     finished = now_iso()
 
@@ -195,8 +206,31 @@ def run(execution: Execution, runtime: Runtime, archives: Archives,
     control = {"timeLimit": watchdog.control.limit,
                "suspendedSeconds": round(clock.suspended_seconds(), 3),
                "requests": _quietly(reporter.controls, [])}
-    return _archive(execution, archives, description,
-                    Outcome(status, message, started, finished, outputs), control)
+    digest = instance.handle.get("imageDigest") if instance is not None else None
+    outcome = Outcome(status, message, started, finished, outputs,
+                      statistics=_write_metrics(meter, execution.archive_dir),
+                      image_digest=digest)
+    return _archive(execution, archives, description, outcome, control)
+
+
+def _launch(execution: Execution, runtime: Runtime, warm: WarmSource | None,
+            log: ExecutionLog, scripts: dict[str, str]) -> Instance:
+    """A warm runtime launched ahead for this image, if there is one; else a new one, made
+    to run the execute script as its main process when that is the only script."""
+    image, replicas = execution.inputs["ccpimage"], execution.inputs["ccpreplicas"]
+    env = {**execution.runtime_env, "ccptaskname": execution.job_id}
+    only = scripts["execute"] if set(scripts) - {"cancel"} == {"execute"} else None
+    instance = warm.take(execution.infrastructure, image, replicas, execution.job_id,
+                         env, only) if warm is not None else None
+    if instance is not None:
+        log.event("Launch", f"took a warm runtime launched ahead at "
+                            f"{instance.handle['warm']['launched']}")
+        return instance
+    if only is not None and RUN_ONCE in runtime.capabilities:
+        instance = runtime.launch_once(execution.job_id, image, env, only, replicas=replicas)
+        log.event("Launch", "created; the execute script is its main process")
+        return instance
+    return runtime.launch(execution.job_id, image, env, replicas=replicas)
 
 
 def record_lost(execution: Execution, runtime: Runtime, archives: Archives, message: str,
@@ -210,6 +244,32 @@ def record_lost(execution: Execution, runtime: Runtime, archives: Archives, mess
                     Outcome(JobStatus.FAILED, message, started, finished))
 
 
+def record_cache_hit(execution: Execution, archives: Archives, instance: dict[str, Any],
+                     outputs: list[dict[str, Any]]) -> Outcome:
+    """Write the archive of an execution served from the cache: nothing runs; the outputs
+    and script logs are those of `execution.cache_of`, which ran the same Method on the same
+    inputs and image (ccp/cache.py)."""
+    earlier = execution.cache_of
+    started = now_iso()
+    log = ExecutionLog(execution.archive_dir)
+    log.event("Cache", f"the same Method, inputs and image as Execution {earlier}: its "
+                       "outputs are this one's; no runtime was launched")
+    message = f"Successful from the cache: the outputs of Execution {earlier}"
+    log.event("Done", message)
+    outcome = _archive(execution, archives, instance,
+                       Outcome(JobStatus.SUCCESSFUL, message, started, now_iso(), outputs))
+    if outcome.stored and earlier:
+        try:
+            outcome.archive_bytes = (outcome.archive_bytes or 0) + archives.copy_results(
+                earlier, execution.job_id)
+        except Exception as err:
+            LOGGER.exception("copying the outputs of %s failed", earlier)
+            return Outcome(JobStatus.FAILED, f"the outputs of Execution {earlier} could not be "
+                           f"copied from the cache: {err}", started, outcome.finished,
+                           archive_bytes=outcome.archive_bytes)
+    return outcome
+
+
 def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
              outcome: Outcome, control: dict[str, Any] | None = None) -> Outcome:
     """Write metadata and PROV, then store the archive; if the store fails, keep it on disk
@@ -217,9 +277,9 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
     archive_dir = execution.archive_dir
     control = control or {}
     _write_metadata(execution, instance, outcome.status, outcome.message, outcome.started,
-                    outcome.finished, archive_dir, control)
-    _write_provenance(execution, outcome.status, outcome.started, outcome.finished,
-                      outcome.outputs, archive_dir, control)
+                    outcome.finished, archive_dir, control, outcome.statistics)
+    _write_provenance(execution, instance, outcome.status, outcome.started, outcome.finished,
+                      outcome.outputs, archive_dir, control, outcome.statistics)
     outcome.archive_bytes = archive.directory_size(archive_dir)
     try:
         archives.store(execution.job_id, archive_dir)
@@ -228,7 +288,7 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
         return Outcome(JobStatus.FAILED, f"The archive could not be stored ({err}); it is kept "
                        f"on the server for a retry ({outcome.status}: {outcome.message})",
                        outcome.started, outcome.finished, outcome.outputs, stored=False,
-                       archive_bytes=outcome.archive_bytes)
+                       archive_bytes=outcome.archive_bytes, statistics=outcome.statistics)
     shutil.rmtree(execution.workdir, ignore_errors=True)
     return outcome
 
@@ -255,6 +315,8 @@ def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> 
         description = runtime.describe(instance)
     except Exception as err:
         description = {"runtime": runtime.type, "describeError": str(err)}
+    # launched ahead by a warm pool (member id, launched, adopted), or for this execution
+    description["warm"] = instance.handle.get("warm") or False
     for attempt in range(3):
         try:
             runtime.destroy(instance)
@@ -268,9 +330,22 @@ def _destroy(runtime: Runtime, instance: Instance | None, log: ExecutionLog) -> 
     return description
 
 
+def _write_metrics(meter: Meter, archive_dir: Path) -> dict[str, Any] | None:
+    """metadata/metrics.csv from the meter's samples; returns their summary. Metrics never
+    fail an execution: if they cannot be written, the archive goes without them."""
+    try:
+        taken, phases = meter.collected()
+        (archive_dir / archive.METRICS_CSV).parent.mkdir(parents=True, exist_ok=True)
+        (archive_dir / archive.METRICS_CSV).write_text(samples.to_csv(taken))
+        return summarize(taken, phases, meter.interval)
+    except Exception:
+        LOGGER.exception("the metrics of %s could not be written", meter.job_id)
+        return None
+
+
 def _write_metadata(execution: Execution, instance: dict[str, Any], status: str, message: str,
                     started: str, finished: str, archive_dir: Path,
-                    control: dict[str, Any]) -> None:
+                    control: dict[str, Any], statistics: dict[str, Any] | None = None) -> None:
     archive.write_json(archive_dir / archive.REQUEST, execution.request)
     archive.write_json(archive_dir / archive.METHOD, execution.method.to_dict())
     archive.write_json(archive_dir / archive.INFRASTRUCTURE, execution.infrastructure.to_dict())
@@ -286,17 +361,20 @@ def _write_metadata(execution: Execution, instance: dict[str, Any], status: str,
         "finished": finished,
         "inputs": execution.inputs,
         "derivedFrom": execution.derived_from,
+        "cacheOf": execution.cache_of,
         "method": {"digest": execution.method.digest, "source": execution.method_source},
         **{key: control[key] for key in ("timeLimit", "suspendedSeconds") if key in control},
+        "statistics": statistics,
     })
     archive.write_json(archive_dir / archive.CLAIMS, execution.user)
     if execution.references:
         archive.write_json(archive_dir / archive.STAGED_INPUTS, execution.staged_inputs)
 
 
-def _write_provenance(execution: Execution, status: str, started: str, finished: str,
-                      outputs: list[dict[str, Any]], archive_dir: Path,
-                      control: dict[str, Any]) -> None:
+def _write_provenance(execution: Execution, instance: dict[str, Any], status: str,
+                      started: str, finished: str, outputs: list[dict[str, Any]],
+                      archive_dir: Path, control: dict[str, Any],
+                      statistics: dict[str, Any] | None = None) -> None:
     facts = provenance.ProvenanceFacts(
         job_id=execution.job_id,
         base_url=execution.base_url,
@@ -316,62 +394,15 @@ def _write_provenance(execution: Execution, status: str, started: str, finished:
         controls=control.get("requests", []),
         time_limit=control.get("timeLimit"),
         suspended_seconds=control.get("suspendedSeconds", 0.0),
+        statistics=prov_attributes(statistics) if statistics else {},
         staged_inputs=execution.staged_inputs,
+        warm_runtime=bool(instance.get("warm")),
+        cache_of=execution.cache_of,
     )
     doc = provenance.build(facts)
     (archive_dir / archive.PROVENANCE_JSON).parent.mkdir(parents=True, exist_ok=True)
+    # Turtle is made from this when the archive is zipped (archive.stream_zip)
     (archive_dir / archive.PROVENANCE_JSON).write_text(provenance.serialize(doc, "json"))
-    (archive_dir / archive.PROVENANCE_TTL).write_text(provenance.serialize(doc, "ttl"))
-
-
-class Watchdog(threading.Thread):
-    """Beats the job's heartbeat and turns a dismiss request into cancel script + cancel()."""
-
-    def __init__(self, runtime: Runtime, reporter: Reporter, log: ExecutionLog,
-                 control: Controller) -> None:
-        super().__init__(daemon=True)
-        self.runtime = runtime
-        self.reporter = reporter
-        self.log = log
-        self.control = control  # suspend, resume and extend as the job store asks
-        self.instance: Instance | None = None
-        self.cancel_script: str | None = None
-        self.cancel_requested = threading.Event()
-        self._stopped = threading.Event()
-
-    def run(self) -> None:
-        last_beat = 0.0
-        while not self._stopped.wait(0.25):
-            try:
-                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                    self.reporter.heartbeat()
-                    last_beat = time.monotonic()
-                requests = self.reporter.requests()
-                if not self.cancel_requested.is_set() and (
-                        self.reporter.stopping() or requests.dismiss):
-                    self.cancel_requested.set()
-                if self.cancel_requested.is_set() and self.instance is not None:
-                    self.control.release(self.instance)
-                    self._cancel(self.instance)
-                    return
-                self.control.apply(requests, self.instance)
-            except Exception:
-                LOGGER.exception("watchdog")
-
-    def _cancel(self, instance: Instance) -> None:
-        self.log.event("Cancel", "dismiss requested")
-        if self.cancel_script:
-            try:
-                probe = Instance.from_dict(instance.to_dict())  # not cancelled: the script may run
-                self.runtime.run(probe, self.cancel_script, CANCEL_SCRIPT_TIMEOUT,
-                                 lambda r, s, t: self.log.line("Cancel", r, s, t))
-            except Exception as err:
-                self.log.event("Cancel", f"cancel script failed: {err}")
-        self.runtime.cancel(instance)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self.join(timeout=CANCEL_SCRIPT_TIMEOUT + 5)
 
 
 def _quietly(read: Any, default: Any) -> Any:

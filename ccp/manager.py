@@ -21,24 +21,31 @@ from typing import Any
 from pygeoapi.process.base import UnknownProcessError
 from pygeoapi.process.manager.base import BaseManager
 
-from ccp import callbacks, errors, jobmanagement, references, safejson, syncexec, templating
+from ccp import (
+    cache,
+    callbacks,
+    errors,
+    jobmanagement,
+    references,
+    safejson,
+    syncexec,
+    templating,
+)
 from ccp import outputs as output_kinds
 from ccp.archive import Archives
 from ccp.auth import ANONYMOUS, Requester
+from ccp.cache import ExecutionCache
 from ccp.callbacks import Callbacks, CallbackSettings
 from ccp.executor import Executor
 from ccp.importing import Importer
 from ccp.inputs import InputError, resolve_inputs
 from ccp.jobcontrol import manifest
-from ccp.jobcontrol.health import HealthMonitor
-from ccp.jobcontrol.queue import HeldQueue
-from ccp.jobcontrol.records import Records
-from ccp.jobcontrol.service import JobControl
-from ccp.jobcontrol.verify import Verifier
+from ccp.jobcontrol import parts as jobcontrol_parts
 from ccp.jobmanagement import JobManagement
 from ccp.jobs import Job, JobStatus
 from ccp.jobstore import JobNotFound, JobStore
 from ccp.methodstore import MethodStore
+from ccp.metrics import Metering, MetricsSettings, prometheus
 from ccp.model import Method
 from ccp.outbound import OutboundPolicy
 from ccp.policy import RETRY_AFTER_SECONDS, Policy
@@ -49,6 +56,7 @@ from ccp.runtimepool import RuntimePool
 from ccp.runtimes import RUNTIME_TYPES
 from ccp.storage import storage_from_config
 from ccp.values import as_bool
+from ccp.warmpool import WarmPools
 from ccp.workers import WorkerPool
 
 DEFAULTS = {
@@ -94,19 +102,18 @@ class CCPManager(BaseManager):
             max_depth=int(settings.get("max_json_depth") or safejson.JSONLimits.max_depth))
         self.worker_id = uuid.uuid4().hex[:12]
         self.runtimes = RuntimePool()
+        self.metering = Metering(self.store.engine,
+                                 MetricsSettings.from_config(settings.get("metrics")))
+        self.warm = WarmPools(self.runtimes, lambda: self.registry.infrastructures,
+                              self.worker_id)
         self.executor = Executor(self.store, self.archives, self.runtimes, self.base_url,
                                  self.template_limits,
                                  settings.get("runtime_token_secret_env",
-                                              "CCP_RUNTIME_TOKEN_SECRET"))
+                                              "CCP_RUNTIME_TOKEN_SECRET"),
+                                 self.metering, self.warm)
         # job control and Infrastructure health (ccp.jobcontrol)
-        self.records = Records(self.store)
-        self.jobcontrol = JobControl(self.store, self.records)
-        self.health = HealthMonitor(self.registry, self.runtimes, self.records, self.worker_id,
-                                    HeldQueue(self.records))
-        self.verifier = Verifier(self.store, self.records, self.registry, self.runtimes,
-                                 self.executor, self.worker_id,
-                                 float(settings["heartbeat_timeout"]),
-                                 float(settings["verify_interval"] or 0))
+        self.records, self.jobcontrol, self.health, self.verifier = jobcontrol_parts.assemble(
+            self.store, self.registry, self.runtimes, self.executor, self.worker_id, settings)
         # Synchronous execution: how long and how many requests may hold (ccp.syncexec).
         self.sync_max_seconds = float(settings["sync_max_seconds"])
         self.sync_holders = syncexec.Holders(int(settings["sync_max_waiting"]))
@@ -118,6 +125,7 @@ class CCPManager(BaseManager):
                                  self.executor, self.worker_id,
                                  float(settings["heartbeat_timeout"]), self.health)
         self.importer = Importer(self.store, self.archives, self.registry, self.json_limits)
+        prometheus.describe_server(self.metering.registry, self)
         outbound = settings.get("outbound") or {}
         self.outbound = OutboundPolicy.from_config(outbound, self.base_url)
         self.sources = references.Sources(
@@ -130,6 +138,8 @@ class CCPManager(BaseManager):
         self.job_management = JobManagement(self, float(settings.get("created_job_ttl")
                                                          or jobmanagement.DEFAULT_TTL))
         self.recovery.tasks.append(self.job_management.expire)
+        self.cache = ExecutionCache(self.store, self.archives, self.runtimes,
+                                    lambda: self.reachability, self.worker_id)
         self._started = False
 
     # pygeoapi sets `processes` from its resources; CCP's processes are the registry's Methods.
@@ -162,6 +172,7 @@ class CCPManager(BaseManager):
             return
         self._started = True
         self.recovery.start()
+        self.warm.start()
         self.health.start()
         self.verifier.start()
         self.workers.start()
@@ -173,6 +184,7 @@ class CCPManager(BaseManager):
         self.workers.stop(deadline)
         self.verifier.stop(max(0.1, deadline - time.monotonic()))
         self.health.stop(max(0.1, deadline - time.monotonic()))
+        self.warm.stop()
         self.recovery.stop(max(0.1, deadline - time.monotonic()))
         self.callbacks.stop(max(0.1, deadline - time.monotonic()))
         self._started = False
@@ -198,11 +210,21 @@ class CCPManager(BaseManager):
 
     def submit(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
                derived_from: str | None = None, method: Method | None = None,
-               method_source: str | None = None) -> str:
-        """Validate an execution request and queue it; returns the new job id."""
+               method_source: str | None = None, use_cache: bool | None = None) -> str:
+        """Validate an execution request and queue it; returns the new job id.
+
+        An identical earlier execution the requester may see completes it at once instead
+        (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
+        """
         record = self.prepare(process_id, request, requester, derived_from, method,
                               method_source)
+        use_cache = cache.wanted(request) and use_cache is not False
         self.check_quota(requester)
+        earlier = self.cache.lookup(record, requester) if use_cache else None
+        if earlier is not None:
+            self.cache.serve(record, earlier, self.executor.execution_of)
+            self.callbacks.job_changed(record["identifier"], request.get("subscriber"))
+            return str(record["identifier"])
         self.store.add(record)
         self.workers.wake()
         return str(record["identifier"])
@@ -214,6 +236,8 @@ class CCPManager(BaseManager):
 
         `method_source` says where the Method came from: `file` (the operator's methods
         folder), `deployed` (through the API) or `archive` (an imported Execution).
+        An identical earlier execution the requester may see completes it at once instead
+        (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
         """
         method = method or self.registry.method(process_id)
         if method is None:
@@ -312,8 +336,9 @@ class CCPManager(BaseManager):
                 raise errors.NoSuchProcess(job.process_id)
         else:
             method = Method.from_dict(job.method)
+        # a re-execution runs: it may be asked to show that the result is reproducible
         return self.submit(method.id, job.request, requester, derived_from=job_id,
-                           method=method)
+                           method=method, use_cache=False)
 
     def import_archive(self, zip_path: Path, requester: Requester = ANONYMOUS) -> str:
         """Register an exported Execution archive as a finished job; returns its id."""
@@ -329,6 +354,7 @@ class CCPManager(BaseManager):
         """Remove a finished job and its stored archive."""
         self.get_job(job_id)
         self.archives.delete(job_id)
+        self.metering.delete(job_id)
         self.store.delete(job_id)
         self.records.forget_controls(job_id)
 

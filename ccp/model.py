@@ -8,6 +8,7 @@ file sees all of them at once.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -41,7 +42,8 @@ CCPMAXTIME_INPUT = {
     "title": "Maximum execution time",
     "description": "Seconds before the execution is stopped and failed; "
     "capped by the Infrastructure's maximum.",
-    "schema": {"type": "number", "exclusiveMinimum": 0},
+    # OpenAPI 3.0 (what OGC API - Processes 1.0 descriptions use): a boolean exclusiveMinimum
+    "schema": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
     "minOccurs": 0,
     "maxOccurs": 1,
 }
@@ -171,8 +173,15 @@ class Method:
         return self.inputs["ccpimage"].get("schema", {}).get("default")
 
     @property
+    def deterministic(self) -> bool:
+        """The same inputs on the same image always give the same outputs: an identical
+        earlier Execution may stand in for a new one (ccp/cache.py)."""
+        return self.raw.get("deterministic") is True
+
+    @functools.cached_property
     def digest(self) -> str:
-        """`sha256:<hex>` of the canonical JSON of the Method: its identity by content."""
+        """`sha256:<hex>` of the canonical JSON of the Method: its identity by content
+        (worked out once: a Method does not change)."""
         return method_digest(self.raw)
 
     def sample_inputs(self) -> dict[str, Any]:
@@ -232,6 +241,10 @@ class Method:
             problems.append("'keywords' must be a list of strings")
         if data.get("visibility", "private") not in ("private", "shared"):
             problems.append("'visibility' must be 'private' (owner only) or 'shared' (context)")
+        if not isinstance(data.get("deterministic", False), bool):
+            problems.append("'deterministic' must be true (the same inputs and image always "
+                            "give the same outputs: results may be served from the cache) "
+                            "or false")
         problems += _check_inputs(data)
         problems += _check_outputs(data)
         problems += _check_job_control(data)

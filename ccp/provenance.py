@@ -53,6 +53,9 @@ class ProvenanceFacts:
     controls: list[dict[str, Any]] = field(default_factory=list)
     time_limit: float | None = None  # ccpmaxtime plus extensions, seconds
     suspended_seconds: float = 0.0
+    statistics: dict[str, float | int] = field(default_factory=dict)  # what it used
+    warm_runtime: bool = False  # ran in a runtime a warm pool launched ahead
+    cache_of: str | None = None  # a cache hit: the identical execution whose outputs it has
     # inputs given by reference, as staged: name, index, source, path, size, sha256
     staged_inputs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -76,7 +79,9 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
     job = f"job:{facts.job_id}"
     execution_attributes: dict[str, Any] = {
         "prov:type": "ccp:Execution", "ccp:status": facts.status,
-        "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}"}
+        "prov:label": f"Execution of {facts.method['id']} {facts.method.get('version', '')}",
+        "ccp:warmRuntime": facts.warm_runtime, "ccp:cacheHit": bool(facts.cache_of),
+        **{f"ccp:{_local(name)}": value for name, value in sorted(facts.statistics.items())}}
     if facts.time_limit is not None:
         execution_attributes["ccp:timeLimit"] = facts.time_limit
     if facts.suspended_seconds:
@@ -146,6 +151,16 @@ def build(facts: ProvenanceFacts) -> ProvDocument:
         doc.wasAttributedTo(entity, user)
 
     _add_controls(doc, facts, activity)
+    if facts.cache_of:
+        # nothing ran: every output is the one the identical earlier execution made
+        cached_id = _local(facts.cache_of)
+        cached = doc.activity(f"job:{cached_id}", other_attributes={
+            "prov:type": "ccp:Execution"})
+        doc.wasInformedBy(activity, cached)
+        for name in sorted({_local(output.name, safe="/") for output in facts.outputs}):
+            doc.wasDerivedFrom(f"job:{facts.job_id}/outputs/{name}",
+                               f"job:{cached_id}/outputs/{name}",
+                               other_attributes={"prov:type": "ccp:CacheHit"})
 
     if facts.derived_from:
         earlier_id = _local(facts.derived_from)

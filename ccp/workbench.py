@@ -20,6 +20,7 @@ from ccp.api.common import (
     visible_method,
 )
 from ccp.api.jobs import status_info
+from ccp.api.negotiation import JSON_ONLY, negotiate
 from ccp.api.processes import process_summary
 from ccp.jobcontrol import manifest
 from ccp.model import DescriptorError, Method
@@ -28,7 +29,7 @@ from ccp.registry import ReadOnlyMethod, RegistryConflict
 blueprint = Blueprint("workbench", __name__)
 
 DEPLOY_MEDIA_TYPES = ("application/json", apppkg.MEDIA_TYPE)
-SERVER_ADDED_LINKS = ("self", "http://www.opengis.net/def/rel/ogc/1.0/execute",
+SERVER_ADDED_LINKS = ("self", "alternate", "http://www.opengis.net/def/rel/ogc/1.0/execute",
                       "http://www.opengis.net/def/rel/ogc/1.0/job-list")
 
 
@@ -41,10 +42,10 @@ def method_from_body() -> Method:
         body = apppkg.method_document(body, manager().registry.infrastructures)
     if isinstance(body, dict):
         # A file exported with GET /processes/{id} imports as it is.
-        body.pop("executable", None)
-        body.pop("readOnly", None)
+        for server_added in ("executable", "readOnly", "mutable"):
+            body.pop(server_added, None)
         if isinstance(body.get("links"), list):
-            body["links"] = [link for link in body["links"] if not (
+            body["links"] = [_portable(link) for link in body["links"] if not (
                 isinstance(link, dict) and link.get("rel") in SERVER_ADDED_LINKS)]
     try:
         method = Method.from_dict(body)
@@ -57,6 +58,16 @@ def method_from_body() -> Method:
     except DescriptorError as err:
         raise errors.InvalidMethod(err.problems) from err
     return method
+
+
+def _portable(link: Any) -> Any:
+    """This server's absolute `compatibleWith` URL (as GET /processes/{id} gives it) back to
+    the Method's own form, 'infrastructures/<id>', so that a stored Method names no server."""
+    prefix = f"{base_url()}/infrastructures/"
+    if isinstance(link, dict) and link.get("rel") == "compatibleWith" and \
+            isinstance(link.get("href"), str) and link["href"].startswith(prefix):
+        link = {**link, "href": "infrastructures/" + link["href"].removeprefix(prefix)}
+    return link
 
 
 def check_content_type() -> None:
@@ -105,6 +116,10 @@ def user_context() -> str | None:
 @blueprint.post("/processes")
 def deploy() -> Response:
     method = method_from_body()
+    if manager().registry.is_read_only(method.id):
+        # Part 2: the id of an immutable process answers 403 (file Methods are public).
+        raise errors.ReadOnlyMethod(f"'{method.id}' is read-only: it is loaded from the "
+                                    "methods folder; choose another id")
     try:
         manager().registry.deploy(method, requester().subject, user_context())
     except RegistryConflict as err:
@@ -139,6 +154,7 @@ def undeploy(process_id: str) -> Response:
 
 @blueprint.get("/processes/<processid:process_id>/versions")
 def versions(process_id: str) -> Response:
+    negotiate(JSON_ONLY)
     found = manager().registry.versions(process_id, requester())
     if not found:
         raise errors.NoSuchProcess(process_id)
@@ -149,6 +165,7 @@ def versions(process_id: str) -> Response:
 
 @blueprint.get("/processes/<processid:process_id>/versions/<version>")
 def version(process_id: str, version: str) -> Response:
+    negotiate(JSON_ONLY)
     method = manager().registry.method_version(process_id, version, requester())
     if method is None:
         raise errors.NotFound(f"process '{process_id}' has no version '{version}'",

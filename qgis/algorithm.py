@@ -183,7 +183,10 @@ class CCPAlgorithm(QgsProcessingAlgorithm):
 
     def _unpack(self, client: Client, results: dict[str, Any], job_url: str, folder: Path,
                 feedback: QgsProcessingFeedback) -> list[Path]:
-        zip_url = jobs.link(results, "outputs") or f"{job_url}/outputs/output.zip"
+        # The results document's `output` entry is the zip of everything under /ccp_data.
+        entry = results.get("output")
+        zip_url = (entry.get("href") if isinstance(entry, dict) else None) or \
+            f"{job_url}/outputs/output.zip"
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="ccp-") as scratch:
             try:

@@ -12,7 +12,8 @@ import sys
 import pytest
 from conftest import REPO
 
-BENCHMARKS = ("docker_overhead", "local_overhead", "throughput", "scale", "fairness")
+BENCHMARKS = ("docker_overhead", "local_overhead", "cache_hit", "throughput", "scale",
+              "fairness")
 
 
 @pytest.mark.docker

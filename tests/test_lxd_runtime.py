@@ -281,3 +281,33 @@ def test_e2e_dismiss_while_running(server: Any, no_leftovers: list[str]) -> None
     assert time.monotonic() - started < 15
     log = archive_of(server, job_id).read("logs/execution.log").decode()
     assert "Cancel" in log
+
+
+def test_fetch_by_one_tar_stream_and_by_the_file_api_agree(runtime: LXDRuntime, launched: Any,
+                                                          tmp_path: Path) -> None:
+    """Images with tar give /ccp_data as one stream; without it, file by file: the same
+    files either way (the file API skips every link, tar keeps those that stay inside)."""
+    from ccp.runtimes.lxd import fetch as lxd_fetch
+
+    instance = launched()
+    assert runtime.run(instance, "\n".join([
+        "mkdir -p '/ccp_data/a/b c' /ccp_data/empty",
+        "echo top > /ccp_data/top.txt", "echo deep > '/ccp_data/a/b c/deep.txt'",
+        "head -c 100000 /dev/urandom > /ccp_data/a/random.bin",
+        "ln -s /etc/passwd /ccp_data/absolute-link", "mkfifo /ccp_data/fifo"]), 30,
+        lambda *_: None) == 0
+    client, name = runtime.lxd.client(), instance.handle["name"]
+    by_tar, by_files = tmp_path / "tar" / "data", tmp_path / "files" / "data"
+    tar_skipped = lxd_fetch._fetch_tar(runtime.lxd, client, name, by_tar)
+    file_skipped = lxd_fetch._fetch_files(runtime.lxd, client, name, by_files)
+    assert tar_skipped is not None, "the test image has tar: the stream was not used"
+
+    def tree(root: Path) -> dict[str, bytes | None]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None
+                for p in root.rglob("*") if not p.is_symlink()}
+
+    assert tree(by_tar) == tree(by_files)
+    assert set(tree(by_tar)) == {"top.txt", "a", "a/b c", "a/b c/deep.txt", "a/random.bin",
+                                 "empty"}
+    for skipped in (tar_skipped, file_skipped):
+        assert "absolute-link" in " ".join(skipped) and "fifo" in " ".join(skipped)

@@ -189,7 +189,7 @@ def test_a_new_database_gets_the_schema_of_the_code_at_head(new_database) -> Non
     assert differences_from_the_code(url) == []
     assert tables_in(url) == {"alembic_version", "ccp_jobs", "ccp_method_versions",
                               "ccp_dispatch", "ccp_callbacks", "ccp_job_controls",
-                              "ccp_infrastructure_checks"}
+                              "ccp_infrastructure_checks", "ccp_metric_samples", "ccp_phases"}
     # Again: nothing to do.
     assert migrations.upgrade(store.engine) == migrations.head()
     assert revisions_in(url) == [migrations.head()]

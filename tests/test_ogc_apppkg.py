@@ -53,7 +53,9 @@ def test_ogc_apppkg_with_ccps_execution_unit_deploys_and_runs(client) -> None:
     assert summary["id"] == "packaged-ccp" and summary["version"] == "1.0.0"
     described = client.get("/processes/packaged-ccp").get_json()
     assert described["inputs"]["ccpimage"]["schema"]["default"] == "ccp/busybox:1"
-    assert {"rel": "compatibleWith", "href": "infrastructures/local",
+    # descriptions give the Infrastructure's absolute URL, so that the link resolves
+    base = client.application.extensions["ccp"].manager.base_url
+    assert {"rel": "compatibleWith", "href": f"{base}/infrastructures/local",
             "type": "application/json"} in described["links"]
     answer = run_sync(client, "packaged-ccp", "Ann; rm -rf /")
     assert answer.status_code == 200 and answer.data == b"Hi, Ann; rm -rf /!"
@@ -76,7 +78,8 @@ def test_ogc_apppkg_docker_image_unit_runs_for_real_on_the_docker_infrastructure
     described = client.get("/processes/packaged-docker").get_json()
     assert described["inputs"]["ccpimage"]["schema"] == {
         "type": "string", "default": "ccp/busybox:1", "readOnly": True}
-    assert any(link["href"] == "infrastructures/docker" for link in described["links"])
+    base = client.application.extensions["ccp"].manager.base_url
+    assert any(link["href"] == f"{base}/infrastructures/docker" for link in described["links"])
     answer = run_sync(client, "packaged-docker", "O'Brien")
     assert answer.status_code == 200, answer.get_data(as_text=True)
     text = answer.data.decode()

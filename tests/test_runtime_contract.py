@@ -30,12 +30,15 @@ from helpers import Lines
 from ccp.model import Infrastructure
 from ccp.runtimes import RUNTIME_TYPES, runtime_for
 from ccp.runtimes.base import (
+    RUN_ONCE,
+    WARM_LAUNCH,
     Instance,
     Runtime,
     RuntimeCancelled,
     RuntimeFailure,
     RuntimeTimeout,
     Unsupported,
+    WarmTag,
 )
 from ccp.runtimes.output import MAX_LINE_BYTES
 from ccp.runtimes.runners import LEASE_DIR
@@ -521,3 +524,248 @@ def test_contract_without_the_capability_stage_inputs_is_refused(tmp_path: Path)
     runtime = KINDS["local"].runtime()
     with pytest.raises(RuntimeFailure, match="cannot stage inputs"):
         Runtime.stage_inputs(runtime, Instance("contract-none", "local"), tmp_path)
+
+
+class _Bare(Runtime):
+    """A runtime with no optional capability: what the base class answers for them."""
+
+    type = "bare"
+
+    def launch(self, execution_id: str, image: str, env: dict[str, str], replicas: int = 1
+               ) -> Instance:
+        return Instance(execution_id, self.type)
+
+    def run(self, instance: Instance, script: str, timeout: float, log: Any) -> int:
+        return 0
+
+    def fetch(self, instance: Instance, destination: Path) -> None:
+        destination.mkdir(parents=True, exist_ok=True)
+
+    def destroy(self, instance: Instance) -> None:
+        return None
+
+    def describe(self, instance: Instance) -> dict[str, Any]:
+        return {"runtime": self.type}
+
+
+def test_contract_metrics_are_refused_by_a_runtime_without_the_capability() -> None:
+    runtime = _Bare(KINDS["local"].runtime().infrastructure)
+    assert "metrics" not in runtime.capabilities
+    with pytest.raises(Unsupported, match="metrics"):
+        runtime.sample(Instance("contract-bare", "bare"))
+
+
+def test_contract_metrics_sample_what_each_replica_uses(kind: Kind, runtime: Runtime,
+                                                        launch: Any) -> None:
+    instance = launch()
+    if "metrics" not in runtime.capabilities:
+        with pytest.raises(Unsupported):
+            runtime.sample(instance)
+        return
+    # ~30 MB held in a shell variable, some CPU burnt, a file written; then it waits
+    script = ("x=$(head -c 30000000 /dev/zero | tr '\\000' a); i=0; "
+              "while [ $i -lt 150000 ]; do i=$((i+1)); done; "
+              "dd if=/dev/zero of=/ccp_data/file bs=1M count=8 conv=fsync 2>/dev/null; "
+              "echo held ${#x}; sleep 120; echo ${#x}")  # not exec'd: x stays
+    lines = Lines()
+    errors: list[BaseException] = []
+
+    def busy() -> None:
+        try:
+            runtime.run(instance, script, 180, lines)
+        except RuntimeCancelled:
+            pass
+        except BaseException as err:
+            errors.append(err)
+
+    worker = threading.Thread(target=busy, daemon=True)
+    worker.start()
+    seen = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and not errors:
+            seen = runtime.sample(instance)
+            if "held 30000000" in lines.of("stdout"):
+                break
+            time.sleep(0.3)
+        seen = runtime.sample(instance)
+    finally:
+        runtime.cancel(instance)
+        worker.join(30)
+    assert errors == [] and "held 30000000" in lines.of("stdout"), (errors, lines.entries)
+    assert [usage.replica for usage in seen] == [1]
+    usage = seen[0]
+    assert usage.cpu_seconds is not None and usage.cpu_seconds > 0.1, usage
+    assert usage.memory_bytes is not None and usage.memory_bytes > 25_000_000, usage
+    assert usage.memory_limit_bytes == 128 * 2**20, usage
+    assert usage.processes is not None and usage.processes >= 2, usage  # the shell, sleep
+    assert usage.block_read_bytes is not None and usage.block_write_bytes is not None, usage
+    if kind.name == "local":  # host processes: the host's network, no counters of their own
+        assert (usage.network_rx_bytes, usage.network_tx_bytes) == (None, None), usage
+    else:
+        assert usage.network_rx_bytes is not None and usage.network_rx_bytes >= 0, usage
+        assert usage.network_tx_bytes is not None and usage.network_tx_bytes >= 0, usage
+# --- warm-launch (optional capability) --------------------------------------------------------
+
+def _warm_tag() -> WarmTag:
+    return WarmTag(f"contract-{uuid.uuid4().hex[:8]}", "contract-test-owner",
+                   float(int(time.time()) + 600))  # labels keep whole seconds
+
+
+@pytest.fixture
+def warm(kind: Kind, runtime: Runtime) -> Iterator[list[Instance]]:
+    """Warm instances a test launched (members and adopted ones); destroyed afterwards, and
+    nothing of theirs may be left."""
+    instances: list[Instance] = []
+    yield instances
+    for instance in instances:
+        runtime.destroy(instance)
+    for instance in instances:
+        assert kind.leftovers(instance.execution_id) == [], instance.execution_id
+        member = (instance.handle.get("warm") or {}).get("member")
+        if member:
+            assert kind.leftovers(member) == [], member
+
+
+def test_contract_warm_pool_launch_ahead_then_adopt_gives_the_execution_its_own_environment(
+        kind: Kind, runtime: Runtime, warm: list[Instance]) -> None:
+    if WARM_LAUNCH not in runtime.capabilities:
+        with pytest.raises(RuntimeFailure, match="warm-launch"):
+            runtime.launch_warm(kind.image, _warm_tag())
+        assert runtime.warm_members() == []
+        return
+    tag = _warm_tag()
+    member = runtime.launch_warm(kind.image, tag)
+    warm.append(member)
+    assert member.execution_id.startswith("warm-")
+    assert (member.execution_id, tag) in [(i.execution_id, t) for i, t in
+                                          runtime.warm_members()]
+    assert kind.leftovers(member.execution_id) != []
+    execution_id = f"contract-{uuid.uuid4()}"
+    instance = runtime.adopt(member, execution_id,
+                             {"ccptaskname": execution_id, "CCP_TOKEN": "token-for-it"})
+    warm.append(instance)
+    assert instance.handle["warm"]["member"] == member.execution_id
+    assert member.execution_id not in [i.execution_id for i, _ in runtime.warm_members()]
+    lines = Lines()
+    assert runtime.run(instance, "\n".join([
+        'echo "name=$ccptaskname id=$ccptaskid token=$CCP_TOKEN"',
+        'test "$CCP_DATA" = /ccp_data && test -d /ccp_data && test -w /ccp_data',
+        "echo data-ok",
+    ]), 30, lines) == 0, lines.entries
+    assert lines.of("stdout") == [f"name={execution_id} id=1 token=token-for-it", "data-ok"]
+    assert "token-for-it" not in json.dumps(instance.to_dict())
+    assert instance.handle["imageDigest"] == runtime.image_digest(kind.image)
+
+
+def test_contract_warm_pool_adopted_runtimes_are_orphans_of_their_execution_members_are_not(
+        kind: Kind, runtime: Runtime, warm: list[Instance]) -> None:
+    if WARM_LAUNCH not in runtime.capabilities:
+        with pytest.raises(RuntimeFailure, match="warm-launch"):
+            runtime.adopt(Instance("warm-x", kind.name, {}), "x", {})
+        return
+    adopted_member, member = (runtime.launch_warm(kind.image, _warm_tag()) for _ in range(2))
+    warm.append(member)
+    execution_id = f"contract-{uuid.uuid4()}"
+    instance = runtime.adopt(adopted_member, execution_id, {"ccptaskname": execution_id})
+    warm.append(instance)
+    ids = {execution_id, member.execution_id, adopted_member.execution_id}
+    cleaned = kind.runtime().destroy_orphans(lambda candidate: candidate in ids)
+    assert cleaned == [execution_id]
+    assert kind.leftovers(execution_id) == []
+    assert kind.leftovers(adopted_member.execution_id) == []
+    assert kind.leftovers(member.execution_id) != [], "a pool member was taken for an orphan"
+
+
+def test_contract_warm_pool_member_gone_is_a_clear_failure_to_adopt(
+        kind: Kind, runtime: Runtime, warm: list[Instance]) -> None:
+    if WARM_LAUNCH not in runtime.capabilities:
+        assert runtime.image_digest(kind.image)  # the cache still knows what runs here
+        return
+    member = runtime.launch_warm(kind.image, _warm_tag())
+    runtime.destroy(member)
+    with pytest.raises(RuntimeFailure):
+        runtime.adopt(member, f"contract-{uuid.uuid4()}", {})
+    assert kind.leftovers(member.execution_id) == []
+    assert runtime.image_digest(kind.missing_images[0]) is None
+
+
+# --- run-once (optional capability) -------------------------------------------------------------
+
+def test_contract_run_once_the_script_is_the_main_process_and_everything_else_holds(
+        kind: Kind, runtime: Runtime, tmp_path: Path) -> None:
+    execution_id = f"contract-{uuid.uuid4()}"
+    script = "\n".join(['echo "name=$ccptaskname id=$ccptaskid token=$CCP_TOKEN"',
+                        "echo to-stderr >&2", "echo kept > /ccp_data/kept.txt", "exit 3"])
+    if RUN_ONCE not in runtime.capabilities:
+        with pytest.raises(RuntimeFailure, match="run-once"):
+            runtime.launch_once(execution_id, kind.image, {}, script)
+        assert kind.leftovers(execution_id) == []
+        return
+    instance = runtime.launch_once(execution_id, kind.image,
+                                   {"ccptaskname": execution_id, "CCP_TOKEN": "once-token"},
+                                   script)
+    try:
+        assert "once-token" not in json.dumps(instance.to_dict())
+        lines = Lines()
+        assert runtime.run(instance, script, 30, lines) == 3
+        assert lines.of("stdout") == [f"name={execution_id} id=1 token=once-token"]
+        assert lines.of("stderr") == ["to-stderr"]
+        runtime.fetch(instance, tmp_path / "data")
+        assert (tmp_path / "data" / "kept.txt").read_text() == "kept\n"
+        assert runtime.describe(instance)["limits"]
+    finally:
+        runtime.destroy(instance)
+    assert kind.leftovers(execution_id) == []
+
+
+def test_contract_run_once_timeout_and_cancel_end_the_main_process(
+        kind: Kind, runtime: Runtime) -> None:
+    if RUN_ONCE not in runtime.capabilities:
+        with pytest.raises(RuntimeFailure, match="run-once"):
+            runtime.launch_once(f"contract-{uuid.uuid4()}", kind.image, {}, "sleep 60")
+        return
+    for ending in ("timeout", "cancel"):
+        execution_id = f"contract-{uuid.uuid4()}"
+        script = "while true; do echo tick; sleep 0.2; done"
+        instance = runtime.launch_once(execution_id, kind.image, {}, script)
+        lines = Lines()
+        timer = threading.Timer(1.5, runtime.cancel, [instance])
+        if ending == "cancel":
+            timer.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(RuntimeTimeout if ending == "timeout" else RuntimeCancelled):
+                runtime.run(instance, script, 1.5 if ending == "timeout" else 120, lines)
+            assert time.monotonic() - started < 15
+            assert "tick" in lines.of("stdout")
+        finally:
+            timer.cancel()
+            runtime.destroy(instance)
+        assert kind.leftovers(execution_id) == []
+
+
+def test_contract_warm_pool_adopted_for_its_only_script_runs_it_with_its_environment(
+        kind: Kind, runtime: Runtime, warm: list[Instance], tmp_path: Path) -> None:
+    """An execution with only an execute script says so when it takes a warm runtime (a
+    runtime with run-once may then run it as the main process): the script runs once, with
+    the execution's environment, its output, exit code and /ccp_data as anywhere else."""
+    if WARM_LAUNCH not in runtime.capabilities:
+        return  # refusal: test_contract_warm_pool_launch_ahead_then_adopt_...
+    script = "\n".join(['echo "name=$ccptaskname id=$ccptaskid token=$CCP_TOKEN"',
+                        "echo to-stderr >&2", "echo kept > /ccp_data/kept.txt",
+                        "echo \"$(echo 'quotes' \"and\" \\$dollars)\"", "exit 5"])
+    member = runtime.launch_warm(kind.image, _warm_tag())
+    warm.append(member)
+    execution_id = f"contract-{uuid.uuid4()}"
+    instance = runtime.adopt(member, execution_id, {
+        "ccptaskname": execution_id, "CCP_TOKEN": "it's $secret"}, main_script=script)
+    warm.append(instance)
+    lines = Lines()
+    assert runtime.run(instance, script, 30, lines) == 5, lines.entries
+    assert lines.of("stdout") == [f"name={execution_id} id=1 token=it's $secret",
+                                  "quotes and $dollars"]
+    assert lines.of("stderr") == ["to-stderr"]
+    runtime.fetch(instance, tmp_path / "data")
+    assert (tmp_path / "data" / "kept.txt").read_text() == "kept\n"
+    assert "it's $secret" not in json.dumps(instance.to_dict())

@@ -193,7 +193,8 @@ def test_every_page_is_reachable_by_links(page: Page, server: Any) -> None:
 def test_landing_sends_browsers_to_the_pages(page: Page, server: Any) -> None:
     if not isinstance(server, ServerProcess):
         pytest.skip("the web pages are not wired into ccp/app.py and api.landing yet")
-    page.goto(f"{server.url}/")
+    page.goto(f"{server.url}/")  # the OGC landing page as HTML, with a way into the pages
+    page.click("#card-ui")
     expect(page).to_have_url(re.compile(r"/ui/$"))
     expect(page.locator("#card-methods")).to_be_visible()
     assert requests.get(f"{server.url}/", timeout=10).json()["links"]  # */* still gets JSON

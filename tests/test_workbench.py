@@ -78,6 +78,10 @@ def test_exported_file_imports_as_a_clone(client) -> None:
     clone = client.get("/processes/hello-clone").get_json()
     assert clone["inputs"]["name"] == HELLO["inputs"]["name"]
     assert sum(1 for link in clone["links"] if link["rel"] == "self") == 1
+    # Stored as deployed, without the links the server adds and naming no server.
+    stored = client.get(f"/processes/hello-clone/versions/{HELLO['version']}").get_json()
+    assert [(link["rel"], link["href"]) for link in stored["links"]] == [
+        (link["rel"], link["href"]) for link in HELLO["links"]]
 
 
 def mutate(change) -> dict:
@@ -104,7 +108,8 @@ def test_each_deploy_validation_error_is_named(client, method, words) -> None:
 def test_duplicate_and_read_only(client) -> None:
     assert client.post("/processes", json=new_method("dup")).status_code == 201
     assert_ogc_exception(client.post("/processes", json=new_method("dup")), 409, "dup")
-    assert_ogc_exception(client.post("/processes", json=new_method("hello-world")), 409)
+    assert_ogc_exception(client.post("/processes", json=new_method("hello-world")), 403,
+                         "read-only")
     assert_ogc_exception(client.put("/processes/hello-world", json=HELLO), 403, "read-only")
     assert_ogc_exception(client.delete("/processes/hello-world"), 403, "read-only")
     changed = new_method("dup", greeting="Other")

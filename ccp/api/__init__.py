@@ -6,9 +6,22 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ccp.api import downloads, infrastructures, jobcontrol, jobs, landing, part4, processes, results
+from ccp.api import (
+    apidoc,
+    downloads,
+    infrastructures,
+    jobcontrol,
+    jobs,
+    landing,
+    metrics,
+    outputfiles,
+    part4,
+    processes,
+    results,
+)
 
-BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, processes.blueprint, jobs.blueprint,
-                                     results.blueprint, downloads.blueprint,
-                                     infrastructures.blueprint, part4.blueprint,
-                                     jobcontrol.blueprint)
+BLUEPRINTS: tuple[Blueprint, ...] = (landing.blueprint, apidoc.blueprint, apidoc.swagger_files,
+                                     processes.blueprint, jobs.blueprint, results.blueprint,
+                                     downloads.blueprint, infrastructures.blueprint,
+                                     part4.blueprint, metrics.blueprint,
+                                     outputfiles.blueprint, jobcontrol.blueprint)

@@ -87,7 +87,8 @@ def visible_methods() -> dict[str, Method]:
 
 
 def visible_method(method_id: str) -> Method:
-    method = visible_methods().get(method_id)
+    # a file Method is public and wins over a deployed one of its id: no need to read those
+    method = manager().registry.file_methods.get(method_id) or visible_methods().get(method_id)
     if method is None:
         raise errors.NoSuchProcess(method_id)
     return method

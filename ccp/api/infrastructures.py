@@ -7,13 +7,14 @@ from typing import Any
 from flask import Blueprint, Response
 
 from ccp import errors
-from ccp.api.common import base_url, json_response, manager
+from ccp.api.common import base_url, manager
+from ccp.api.negotiation import negotiate, represent, self_links
 from ccp.jobcontrol import manifest
 
 blueprint = Blueprint("infrastructures", __name__)
 
 
-def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
+def infrastructure_document(infrastructure_id: str, fmt: str = "json") -> dict[str, Any]:
     infrastructure = manager().registry.infrastructures.get(infrastructure_id)
     if infrastructure is None:
         raise errors.NotFound(f"there is no infrastructure '{infrastructure_id}'",
@@ -26,23 +27,31 @@ def infrastructure_document(infrastructure_id: str) -> dict[str, Any]:
         document["problem"] = checked[infrastructure.id]
     document.update(manifest.manifest(infrastructure))
     document["health"] = manager().health.summary(infrastructure.id)
-    url = f"{base_url()}/infrastructures/{infrastructure.id}"
-    document["links"] = [{"rel": "self", "type": "application/json", "href": url},
-                         {"rel": "health", "type": "application/json", "href": f"{url}/health",
-                          "title": "Health checks, with recent history"}]
+    if manager().warm.enabled(infrastructure):  # runtimes launched ahead, per image
+        document["warmPool"] = {"size": getattr(infrastructure.settings, "warm_pool", 0),
+                                "images": manager().warm.status(infrastructure.id)}
+    document["links"] = self_links(f"{base_url()}/infrastructures/{infrastructure.id}", fmt,
+                                   str(document.get("name") or infrastructure.id))
+    document["links"].append({"rel": "health", "type": "application/json",
+                              "href": f"{base_url()}/infrastructures/{infrastructure.id}/health",
+                              "title": "Health checks, with recent history"})
     return document
 
 
 @blueprint.get("/infrastructures")
 def list_infrastructures() -> Response:
+    fmt = negotiate()
     ids = sorted(manager().registry.infrastructures)
-    return json_response({
+    document = {
         "infrastructures": [infrastructure_document(i) for i in ids],
-        "links": [{"rel": "self", "type": "application/json",
-                   "href": f"{base_url()}/infrastructures"}],
-    })
+        "links": self_links(f"{base_url()}/infrastructures", fmt, "Infrastructures"),
+    }
+    return represent(fmt, document, "infrastructures.html", title="Infrastructures")
 
 
 @blueprint.get("/infrastructures/<infrastructure_id>")
 def get_infrastructure(infrastructure_id: str) -> Response:
-    return json_response(infrastructure_document(infrastructure_id))
+    fmt = negotiate()
+    document = infrastructure_document(infrastructure_id, fmt)
+    return represent(fmt, document, "infrastructure.html", title=document["links"][0].get(
+        "title", infrastructure_id))

@@ -20,13 +20,14 @@ from ccp.api.common import (
     visible_methods,
 )
 from ccp.api.jobs import status_info
+from ccp.api.negotiation import JSON, negotiate, represent, self_links
 from ccp.api.results import sync_answer
 from ccp.model import Method
 
 blueprint = Blueprint("processes", __name__)
 
 
-def process_summary(method: Method, full: bool = False) -> dict[str, Any]:
+def process_summary(method: Method, full: bool = False, fmt: str = "json") -> dict[str, Any]:
     registry = manager().registry
     description = method.to_dict()
     if not full:
@@ -41,32 +42,47 @@ def process_summary(method: Method, full: bool = False) -> dict[str, Any]:
     elif problem:
         description["notExecutableBecause"] = problem
     description["readOnly"] = registry.is_read_only(method.id)
+    description["mutable"] = not description["readOnly"]  # Part 2's static indicator
     description["links"] = [
-        *[link for link in method.raw.get("links", []) if link.get("rel") != "self"],
-        {"rel": "self", "type": "application/json", "href": url, "title": method.title},
-        {"rel": f"{REL}execute", "type": "application/json", "href": f"{url}/execution",
+        *[_resolved(link, method) for link in method.raw.get("links", [])
+          if link.get("rel") not in ("self", "alternate")],
+        *self_links(url, fmt, method.title),
+        {"rel": f"{REL}execute", "type": JSON, "href": f"{url}/execution",
          "title": f"Execute {method.title}"},
-        {"rel": f"{REL}job-list", "type": "application/json",
+        {"rel": f"{REL}job-list", "type": JSON,
          "href": f"{base_url()}/jobs?processID={method.id}", "title": "Executions of it"},
     ]
     return description
 
 
+def _resolved(link: dict[str, Any], method: Method) -> dict[str, Any]:
+    """The Method's `compatibleWith` link ('infrastructures/<id>', relative to the server)
+    as the absolute URL of that Infrastructure, so that it resolves from this document."""
+    if link.get("rel") != "compatibleWith":
+        return link
+    return {**link, "type": JSON,
+            "href": f"{base_url()}/infrastructures/{method.infrastructure_id}"}
+
+
 @blueprint.get("/processes")
 def list_processes() -> Response:
+    fmt = negotiate()
     limit = int_param("limit", 1000, 1, 10000)
     methods = visible_methods()  # one read of the deployed Methods for the whole list
     ids = sorted(methods)[:limit]
-    return json_response({
+    query = f"?limit={limit}" if "limit" in request.args else ""
+    document = {
         "processes": [process_summary(methods[method_id]) for method_id in ids],
-        "links": [{"rel": "self", "type": "application/json",
-                   "href": f"{base_url()}/processes"}],
-    })
+        "links": self_links(f"{base_url()}/processes{query}", fmt, "Processes"),
+    }
+    return represent(fmt, document, "processes.html", title="Processes")
 
 
 @blueprint.get("/processes/<processid:process_id>")
 def describe_process(process_id: str) -> Response:
-    return json_response(process_summary(visible_method(process_id), full=True))
+    fmt = negotiate()
+    description = process_summary(visible_method(process_id), full=True, fmt=fmt)
+    return represent(fmt, description, "process.html", title=description["title"])
 
 
 @blueprint.post("/processes/<processid:process_id>/execution")

@@ -16,12 +16,13 @@ import re
 import uuid
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, stream_with_context
+from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ccp import errors
 from ccp.api.common import REL, base_url, find_job, json_response, manager
 from ccp.api.downloads import send_download
+from ccp.api.negotiation import JSON, negotiate, represent
 from ccp.jobs import Job, JobStatus
 from ccp.results import Part, Results
 
@@ -31,7 +32,16 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 @blueprint.get("/jobs/<jobid:job_id>/results")
 def results(job_id: str) -> WerkzeugResponse:
-    return answer(successful(find_job(job_id)))
+    job = find_job(job_id)
+    # A raw answer is the outputs themselves, in their own media types: only an explicit
+    # f=html turns it into a page. A results document is negotiated as every resource is.
+    raw = job.request.get("response") == "raw" and request.args.get("f") != "html"
+    if not raw and negotiate() == "html":
+        job = successful(job)
+        return represent("html", results_of(job).document(), "results.html",
+                         headers={"Link": link_header(job)}, title=f"Results of {job_id}",
+                         job_id=job_id, links=result_links(job))
+    return answer(successful(job))
 
 
 @blueprint.get("/jobs/<jobid:job_id>/results/<output_id>")
@@ -90,12 +100,24 @@ def sync_answer(job: Job) -> WerkzeugResponse:
     return response
 
 
+def result_links(job: Job) -> list[dict[str, str]]:
+    """What a results answer links, in its Link header (a results document has no member but
+    outputs)."""
+    url = f"{base_url()}/jobs/{job.identifier}"
+    return [{"rel": "archive", "type": "application/zip", "href": f"{url}/archive"},
+            {"rel": "outputs", "type": "application/zip", "href": f"{url}/outputs/output.zip"},
+            {"rel": "provenance", "type": JSON, "href": f"{url}/provenance"},
+            {"rel": "up", "type": JSON, "href": url}]
+
+
+def link_header(job: Job) -> str:
+    return ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"; type="{link["type"]}"'
+                     for link in result_links(job))
+
+
 def answer(job: Job) -> WerkzeugResponse:
     found = results_of(job)
-    url = f"{base_url()}/jobs/{job.identifier}"
-    links = (f'<{url}/archive>; rel="archive"; type="application/zip", '
-             f'<{url}/outputs/output.zip>; rel="outputs"; type="application/zip", '
-             f'<{url}/provenance>; rel="provenance"; type="application/json"')
+    links = link_header(job)
     if job.request.get("response") != "raw":
         return json_response(found.document(), headers={"Link": links})
     wanted = [(part, asked.transmission or "value") for asked in found.requested()

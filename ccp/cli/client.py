@@ -218,7 +218,7 @@ class Client:
         return link and self._local(job["jobID"], link)
 
     def _located(self, job_id: str, document: dict[str, Any]) -> dict[str, Any]:
-        for entry in [*document.values(), *document.get("links", [])]:
+        for entry in document.values():
             if isinstance(entry, dict) and isinstance(entry.get("href"), str):
                 entry["href"] = self._local(job_id, entry["href"])
         return document

@@ -198,7 +198,7 @@ def summary(client: Client, job: dict[str, Any], terminal: Terminal) -> dict[str
     code = EXIT_CODES.get(status, EXIT_ERROR)
     colour = {"successful": "bold green", "failed": "bold red"}.get(status, "bold yellow")
     terminal.line(f"job {job_id} {status}: {printable(job.get('message') or '')}", colour)
-    outputs = {key: value for key, value in (results or {}).items() if key != "links"}
+    outputs = results or {}
     if outputs:
         terminal.line("outputs:", "bold")
         for name, output in outputs.items():

@@ -1,11 +1,13 @@
 """The OpenAPI side of job control (CCP extensions, docs/job-control.md): suspend, resume and
 extend a job; health and verify of an Infrastructure; the fields they add to StatusInfo and
-to an Infrastructure. Merged into ccp.openapi's document, which stays the one document."""
+to an Infrastructure. Merged into the document of ccp.openapi, which stays the one document."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from ccp.openapi.parts import ERROR, JOB_ID, JSON, errors, json_content, path_param
 
 STATUS_FIELDS: dict[str, Any] = {
     "timeLimit": {"type": "number", "description": "CCP: seconds of running time allowed "
@@ -60,11 +62,8 @@ def schemas(base: dict[str, Any]) -> dict[str, Any]:
 
 
 def paths() -> dict[str, Any]:
-    # imported here: ccp.openapi imports this module
-    from ccp.openapi import ERROR, JOB_ID, JSON, _errors, _json, _path_param
-
     status = {"$ref": "#/components/schemas/StatusInfo"}
-    infrastructure = _path_param("infrastructureId", "Infrastructure identifier")
+    infrastructure = path_param("infrastructureId", "Infrastructure identifier")
     result: dict[str, Any] = {}
     for action, summary in (("suspend", "Suspend a running Execution (CCP); its time limit "
                              "stands still"),
@@ -72,33 +71,33 @@ def paths() -> dict[str, Any]:
         result[f"/jobs/{{jobId}}/{action}"] = {
             "parameters": [JOB_ID],
             "post": {"summary": summary, "operationId": f"{action}Job",
-                     "responses": {"200": _json(status, "In force"),
-                                   "202": _json(status, "Asked; not yet in force"),
-                                   **_errors(404, 409)}}}
+                     "responses": {"200": json_content(status, "In force"),
+                                   "202": json_content(status, "Asked; not yet in force"),
+                                   **errors(404, 409)}}}
     result["/jobs/{jobId}/extend"] = {
         "parameters": [JOB_ID],
         "post": {"summary": "Extend an Execution's time limit (CCP), up to the "
                             "Infrastructure's maxTime", "operationId": "extendJob",
                  "requestBody": {"required": True, "content": {
                      JSON: {"schema": {"$ref": "#/components/schemas/Extend"}}}},
-                 "responses": {"200": _json(status), **_errors(400, 404, 409)}}}
+                 "responses": {"200": json_content(status), **errors(400, 404, 409)}}}
     health = {"$ref": "#/components/schemas/Health"}
     result["/infrastructures/{infrastructureId}/health"] = {
         "parameters": [infrastructure],
         "get": {"summary": "Health of an Infrastructure, with recent checks",
                 "operationId": "getInfrastructureHealth",
-                "responses": {"200": _json(health), **_errors(404)}},
+                "responses": {"200": json_content(health), **errors(404)}},
         "post": {"summary": "Check now, probe included (admins)",
                  "operationId": "checkInfrastructureHealth",
-                 "responses": {"200": _json(health), **_errors(403, 404)}}}
+                 "responses": {"200": json_content(health), **errors(403, 404)}}}
     result["/infrastructures/{infrastructureId}/verify"] = {
         "parameters": [infrastructure],
         "get": {"summary": "The newest verify reports (admins)",
                 "operationId": "getVerifyReports",
-                "responses": {"200": _json({"type": "object"}), **_errors(403, 404)}},
+                "responses": {"200": json_content({"type": "object"}), **errors(403, 404)}},
         "post": {"summary": "Compare the engine with the job store: remove orphans, fail "
                             "lost jobs (admins)", "operationId": "verifyInfrastructure",
-                 "responses": {"200": _json({"$ref": "#/components/schemas/VerifyReport"}),
-                               "503": _json(ERROR, "The engine cannot be reached"),
-                               **_errors(403, 404, 409)}}}
+                 "responses": {"200": json_content({"$ref": "#/components/schemas/VerifyReport"}),
+                               "503": json_content(ERROR, "The engine cannot be reached"),
+                               **errors(403, 404, 409)}}}
     return result

@@ -7,6 +7,8 @@ For one Infrastructure, the executions that have something on the engine (the ru
   destroyed as it ends) is lost: failed, with a message saying so;
 - an instance of an execution the store does not know is left alone and reported (another
   server with another store may own it);
+- a warm pool member (`warm-...`, launched ahead by ccp.warmpool) is its pool's, and a job
+  that took one is found by the member id too while the engine still uses it;
 - the rest match.
 The report is returned, stored (the newest are kept) and logged. Verify runs on demand
 (POST /infrastructures/{id}/verify, admins) and every `verify_interval` seconds.
@@ -31,7 +33,7 @@ from ccp.logs import concise
 from ccp.model import Infrastructure
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
-from ccp.runtimes.base import RuntimeFailure, now_iso
+from ccp.runtimes.base import WARM_PREFIX, RuntimeFailure, now_iso
 
 LOGGER = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ class Verifier:
             if is_stale_probe(execution_id):
                 orphans.add(execution_id)
                 continue
+            if execution_id.startswith(WARM_PREFIX):
+                continue  # a warm pool's member (ccp.warmpool), or the old name of a taken one
             try:
                 job = self.store.get(execution_id)
             except JobNotFound:
@@ -81,7 +85,8 @@ class Verifier:
         removed = runtime.destroy_orphans(lambda execution_id: execution_id in orphans) \
             if orphans else []
         lost = [job.identifier for job in running
-                if job.identifier not in on_engine and self._still_lost(job.identifier)
+                if not {job.identifier, warm_member(job)} & on_engine
+                and self._still_lost(job.identifier)
                 and self._fail_lost(job, infrastructure)]
         checked, duration = now_iso(), round((time.monotonic() - started) * 1000, 1)
         report: dict[str, Any] = {
@@ -159,3 +164,10 @@ class Verifier:
                     self.verify(infrastructure)
                 except Exception as err:
                     LOGGER.warning("verify of %s failed: %s", infrastructure.id, err)
+
+
+def warm_member(job: Job) -> str | None:
+    """The member id of the warm runtime a job took: what the engine may still call it
+    while it is renamed (docker), or what its tasks and network keep (swarm)."""
+    handle = (job.instance or {}).get("handle") or {}
+    return (handle.get("warm") or {}).get("member")

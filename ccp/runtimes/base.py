@@ -19,9 +19,13 @@ from ccp.runtimes.settings import Settings
 
 if TYPE_CHECKING:
     from ccp.model import Infrastructure
+    from ccp.runtimes.usage import Usage
 
 DATA_PATH = "/ccp_data"
 LABEL = "ccp.execution"
+WARM_LAUNCH = "warm-launch"  # the capability of runtimes that can be launched ahead
+RUN_ONCE = "run-once"  # ... that can run a single script as the instance's main process
+WARM_PREFIX = "warm-"  # the execution id of a runtime launched ahead: warm-<hex>
 
 # (replica, stream, line): replica is 1-based, stream is "stdout" or "stderr".
 LogSink = Callable[[int, str, str], None]
@@ -82,8 +86,46 @@ class Instance:
         )
 
 
+@dataclass(frozen=True)
+class WarmTag:
+    """What marks a runtime launched ahead as a member of a warm pool, in its labels.
+
+    `pool` names the pool (Infrastructure, image, replicas), `owner` the server process
+    that launched it, `expires` (epoch seconds) when anyone may destroy it: a server that
+    died leaves members that the next one, or any after they expire, removes.
+    """
+
+    pool: str
+    owner: str
+    expires: float
+
+    def labels(self) -> dict[str, str]:
+        return {"pool": self.pool, "owner": self.owner, "expires": str(int(self.expires))}
+
+    @classmethod
+    def from_labels(cls, labels: dict[str, str]) -> WarmTag | None:
+        try:
+            return cls(labels["pool"], labels["owner"], float(labels["expires"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def adopted(member: Instance, execution_id: str, handle: dict[str, Any]) -> Instance:
+    """The Instance of an execution that took the warm `member` (see Runtime.adopt): its
+    handle says which member it was and when it was launched and taken."""
+    warm = {"member": member.execution_id, "launched": member.started, "adopted": now_iso()}
+    return Instance(execution_id=execution_id, runtime=member.runtime,
+                    handle={**member.handle, **handle, "warm": warm},
+                    replicas=member.replicas, started=member.started)
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_time(datetime.now(UTC))
+
+
+def iso_time(moment: datetime) -> str:
+    """The one form of every stored time stamp (UTC, milliseconds, `Z`): they sort as text."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Runtime(ABC):
@@ -149,11 +191,57 @@ class Runtime(ABC):
     def describe(self, instance: Instance) -> dict[str, Any]:
         """What ran this execution, for metadata/instance.json."""
 
+    def sample(self, instance: Instance) -> list[Usage]:
+        """"metrics": what each replica uses now, one Usage per replica (ccp/runtimes/usage.py).
+
+        Called from a sampling thread beside the lifecycle, at any point between launch and
+        destroy; it may raise (the sample is then skipped), but never changes the instance.
+        """
+        raise Unsupported(f"the {self.type} runtime does not report metrics")
+
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         """Destroy instances left for executions that `is_orphan` says are over.
 
         Returns the execution ids cleaned. Runtimes that label their resources override it.
         """
+        return []
+
+    def image_digest(self, image: str) -> str | None:
+        """What `image` is now, by content (the engine's image id), as `launch` records it
+        in `handle["imageDigest"]`; None when it cannot be told (then nothing is cached)."""
+        return None
+
+    # --- run-once (optional: runtimes with RUN_ONCE in `capabilities`) ----------------------
+
+    def launch_once(self, execution_id: str, image: str, env: dict[str, str], script: str,
+                    replicas: int = 1) -> Instance:
+        """Like `launch`, for an execution that runs `script` and nothing else: the instance
+        is made with the script as its main process and started by `run(instance, script)`
+        (no keep-alive, no exec); other scripts (a cancel script) run beside it while it
+        runs. Fetch and Destroy work on it once the script has ended."""
+        raise RuntimeFailure(f"the {self.type} runtime cannot run a script as its instance's "
+                             f"main process (no {RUN_ONCE})")
+
+    # --- warm-launch (optional: runtimes with WARM_LAUNCH in `capabilities`) ---------------
+
+    def launch_warm(self, image: str, tag: WarmTag, replicas: int = 1) -> Instance:
+        """Start an instance ahead of any execution, with the same limits and isolation as
+        `launch`, labelled with `tag`; its execution id is a member id `warm-<hex>`."""
+        raise RuntimeFailure(f"the {self.type} runtime cannot launch runtimes ahead "
+                             f"(no {WARM_LAUNCH})")
+
+    def adopt(self, member: Instance, execution_id: str, env: dict[str, str],
+              main_script: str | None = None) -> Instance:
+        """Hand a warm instance to one execution: from now on it is that execution's (its
+        scripts get `env`, Destroy and the orphan clean-up find it by `execution_id`).
+        `main_script`: the execution runs this script and nothing else, which a runtime with
+        run-once may run as the instance's main process. Raises RuntimeFailure when the
+        member is gone or no longer runs."""
+        raise RuntimeFailure(f"the {self.type} runtime has no warm runtimes to adopt "
+                             f"(no {WARM_LAUNCH})")
+
+    def warm_members(self) -> list[tuple[Instance, WarmTag]]:
+        """Every warm instance on the engine not yet adopted, whoever launched it."""
         return []
 
     # --- optional: "suspend" ---------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Suspending host processes: SIGSTOP until every one of them is stopped, SIGCONT to resume.
 
-The local runtime's `suspend`. A process can fork while the others are being stopped, so
-stopping repeats until a pass finds every process of the execution stopped (or gone): a
-stopped process cannot fork, so the set only shrinks once all are stopped.
+The local runtime's `suspend` (FrozenProcesses, mixed into it). A process can fork while the
+others are being stopped, so stopping repeats until a pass finds every process of the
+execution stopped (or gone): a stopped process cannot fork, so the set only shrinks once all
+are stopped. `tagged` finds the processes of an execution without runner uids.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
-from ccp.runtimes.base import RuntimeFailure
+from ccp.runtimes.base import Instance, RuntimeFailure
+from ccp.runtimes.runners import processes_of
 
 STOP_TIMEOUT = 10.0
 STOPPED_STATES = (b"T", b"t")
@@ -67,4 +70,53 @@ def group_members(pgid: int) -> list[int]:
                 found.append(int(entry.name))
         except ProcessLookupError:
             continue
+    return found
+
+
+class FrozenProcesses:
+    """Mixed into LocalRuntime: suspend and resume of an execution's host processes."""
+
+    switch_uid: bool
+    _groups: dict[str, int]  # execution id -> process group of its running script
+
+    def suspend(self, instance: Instance) -> None:
+        """SIGSTOP every process of the execution: its script's process group and, with a
+        runner uid, everything that uid runs (a process that left the group included)."""
+        stop_all(lambda: self._processes(instance))
+
+    def resume(self, instance: Instance) -> None:
+        continue_all(lambda: self._processes(instance))
+
+    def _processes(self, instance: Instance) -> list[int]:
+        found = set()
+        group = self._groups.get(instance.execution_id)
+        if group is not None:
+            found.update(group_members(group))
+        uid = instance.handle.get("uid")
+        if self.switch_uid and isinstance(uid, int):
+            found.update(processes_of(uid))
+        elif not self.switch_uid:
+            found.update(tagged(instance.execution_id))
+        found.discard(os.getpid())
+        return sorted(found)
+
+
+def tagged(execution_id: str) -> list[int]:
+    """The processes whose environment names this execution.
+
+    Scripts can start background processes that leave the process group; the environment
+    variable `ccptaskname` follows them, and survives a server crash (not a process that
+    scrubs its environment: only runner uids catch those).
+    """
+    marker = f"ccptaskname={execution_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(entry.name))
     return found

@@ -27,6 +27,7 @@ tar stream, extracted with tarfile's "data" filter), so a runner's symlinks lead
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import platform
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ccp.model import Infrastructure
-from ccp.runtimes import tarcopy
+from ccp.runtimes import tarcopy, usage
 from ccp.runtimes.base import (
     DATA_PATH,
     Instance,
@@ -52,10 +53,11 @@ from ccp.runtimes.base import (
     now_iso,
 )
 from ccp.runtimes.deadline import wait_for_script
-from ccp.runtimes.freeze import continue_all, group_members, stop_all
+from ccp.runtimes.freeze import FrozenProcesses, tagged
 from ccp.runtimes.output import guarded, pump, splitters
 from ccp.runtimes.runners import RunnerUids, check_range, processes_of, runner_command, sweep
 from ccp.runtimes.settings import LocalSettings
+from ccp.runtimes.usage import Usage
 
 LOGGER = logging.getLogger(__name__)
 
@@ -66,9 +68,9 @@ NO_UID_SWITCH = ("the server does not run as root: scripts run as its own user (
 warned_no_uid_switch = threading.Event()
 
 
-class LocalRuntime(Runtime):
+class LocalRuntime(FrozenProcesses, Runtime):
     type = "local"
-    capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit",
+    capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit", "metrics",
                               "stage-inputs"})
     settings: LocalSettings
 
@@ -130,8 +132,12 @@ class LocalRuntime(Runtime):
         return Instance(
             execution_id=execution_id,
             runtime=self.type,
-            handle={"workdir": str(workdir), "image": image, "uid": uid, "gid": gid},
+            handle={"workdir": str(workdir), "image": image, "uid": uid, "gid": gid,
+                    "imageDigest": host_digest()},
         )
+
+    def image_digest(self, image: str) -> str | None:
+        return host_digest()
 
     def environment(self, instance: Instance) -> dict[str, str]:
         workdir = instance.handle["workdir"]
@@ -217,29 +223,6 @@ class LocalRuntime(Runtime):
             _kill_group(process.pid)
         process.wait()
 
-    # --- suspend ----------------------------------------------------------------------------
-
-    def suspend(self, instance: Instance) -> None:
-        """SIGSTOP every process of the execution: its script's process group and, with a
-        runner uid, everything that uid runs (a process that left the group included)."""
-        stop_all(lambda: self._processes(instance))
-
-    def resume(self, instance: Instance) -> None:
-        continue_all(lambda: self._processes(instance))
-
-    def _processes(self, instance: Instance) -> list[int]:
-        found = set()
-        group = self._groups.get(instance.execution_id)
-        if group is not None:
-            found.update(group_members(group))
-        uid = instance.handle.get("uid")
-        if self.switch_uid and isinstance(uid, int):
-            found.update(processes_of(uid))
-        elif not self.switch_uid:
-            found.update(_tagged(instance.execution_id))
-        found.discard(os.getpid())
-        return sorted(found)
-
     # --- stage inputs -----------------------------------------------------------------------
 
     def stage_inputs(self, instance: Instance, directory: Path) -> None:
@@ -290,27 +273,26 @@ class LocalRuntime(Runtime):
         return uid if isinstance(uid, int) and uid in self.uids else None
 
     def executions(self) -> set[str]:
-        return set(self._leftovers())
-
-    def _leftovers(self) -> dict[str, dict[str, Any]]:
-        """Execution id -> what is known of its work dir and runner uid, for each left."""
-        found: dict[str, dict[str, Any]] = {}
-        if self.root.is_dir():
-            for workdir in self.root.iterdir():
-                if workdir.is_dir() and not workdir.is_symlink():
-                    found[workdir.name] = {"workdir": str(workdir)}
-        for lease in self.uids.leases() if self.uids is not None else []:
-            found.setdefault(lease.execution_id, {}).update(
-                workdir=lease.workdir, uid=lease.uid)
-        return found
+        return set(leftovers(self.root, self.uids))
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         cleaned = []
-        for execution_id, handle in sorted(self._leftovers().items()):
+        for execution_id, handle in sorted(leftovers(self.root, self.uids).items()):
             if is_orphan(execution_id):
                 self.destroy(Instance(execution_id, self.type, handle))
                 cleaned.append(execution_id)
         return cleaned
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    def sample(self, instance: Instance) -> list[Usage]:
+        """The execution's processes: those of its runner uid, else those carrying its
+        environment marker (the ones a script did not scrub)."""
+        if self.switch_uid:
+            pids = processes_of(int(instance.handle["uid"]))
+        else:
+            pids = tagged(instance.execution_id)
+        return [usage.of_processes(pids, 1, self.settings.memory)]
 
     # --- describe ---------------------------------------------------------------------------
 
@@ -341,6 +323,20 @@ class LocalRuntime(Runtime):
         if instance.handle.get("fetchSkipped"):
             description["fetchSkipped"] = instance.handle["fetchSkipped"]
         return description
+
+
+def host_digest() -> str:
+    """What stands in for an image on the local runtime: the host itself, by the identity
+    of its system (os-release, kernel, architecture, host name). It changes when the host is
+    upgraded, and so do the cached results of local Methods."""
+    try:
+        release = Path("/etc/os-release").read_bytes()
+    except OSError:
+        release = b""
+    uname = platform.uname()
+    identity = b"\0".join([release, *(part.encode() for part in (
+        uname.system, uname.node, uname.release, uname.version, uname.machine))])
+    return f"local:sha256:{hashlib.sha256(identity).hexdigest()}"
 
 
 def prepare_work_root(root: Path, for_runners: bool) -> Path:
@@ -378,29 +374,20 @@ def _kill_group(pid: int) -> None:
 
 def _kill_tagged(execution_id: str) -> None:
     """Without runner uids: kill every process whose environment names this execution."""
-    for pid in _tagged(execution_id):
+    for pid in tagged(execution_id):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
 
 
-def _tagged(execution_id: str) -> list[int]:
-    """The processes whose environment names this execution.
-
-    Scripts can start background processes that leave the process group; the environment
-    variable `ccptaskname` follows them, and survives a server crash (not a process that
-    scrubs its environment: only runner uids catch those).
-    """
-    marker = f"ccptaskname={execution_id}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker in environ.split(b"\0"):
-            found.append(int(entry.name))
+def leftovers(root: Path, uids: RunnerUids | None) -> dict[str, dict[str, Any]]:
+    """Execution id -> what is known of its work dir and runner uid, for each left."""
+    found: dict[str, dict[str, Any]] = {}
+    if root.is_dir():
+        for workdir in root.iterdir():
+            if workdir.is_dir() and not workdir.is_symlink():
+                found[workdir.name] = {"workdir": str(workdir)}
+    for lease in uids.leases() if uids is not None else []:
+        found.setdefault(lease.execution_id, {}).update(workdir=lease.workdir, uid=lease.uid)
     return found

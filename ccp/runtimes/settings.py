@@ -24,6 +24,7 @@ Parser = Callable[[Any], Any]
 # Docker user namespaces take ranges from /etc/subuid, which the local runtime checks too.
 FIRST_RUNNER_UID = 65536
 DEFAULT_RUNNER_UIDS = (2_000_000_000, 2_000_000_999)
+MAX_WARM_POOL = 64
 
 
 # --- value parsers: each returns the typed value or raises ValueError(what is wrong) --------
@@ -37,6 +38,12 @@ def positive_int(value: Any) -> int:
 def non_negative_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError("must be an integer >= 0")
+    return value
+
+
+def pool_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WARM_POOL:
+        raise ValueError(f"must be an integer from 0 (off) to {MAX_WARM_POOL}")
     return value
 
 
@@ -163,7 +170,23 @@ class LocalSettings(Settings):
 
 
 @dataclass(frozen=True)
-class DockerSettings(Settings):
+class WarmPoolSettings(Settings):
+    """What runtimes with warm-launch (docker, swarm, lxd) add: a pool of runtimes launched
+    ahead, each used for exactly one Execution and then destroyed (ccp/warmpool.py)."""
+
+    warm_pool: int = setting(0, pool_size,
+                             "runtimes launched ahead per image (0: off); each runs one "
+                             "Execution and is destroyed, never reused")
+    warm_images: tuple[str, ...] = setting((), text_list,
+                                           "images kept warm from start-up (any other image "
+                                           "once an Execution has asked for it)")
+    warm_max_age: float = setting(600.0, positive_number,
+                                  "seconds a warm runtime waits before it is replaced; an "
+                                  "image unused this long is no longer kept warm")
+
+
+@dataclass(frozen=True)
+class DockerSettings(WarmPoolSettings):
     engine: str | None = setting(None, text, "engine address (default: $DOCKER_HOST)")
     tls: TLS | None = setting(None, tls, "{ca, cert, key, verify} for a tcp:// engine")
     use_ssh_client: bool = setting(False, boolean, "ssh:// engines: use the ssh binary")
@@ -181,7 +204,7 @@ class SwarmSettings(DockerSettings):
 
 
 @dataclass(frozen=True)
-class LXDSettings(Settings):
+class LXDSettings(WarmPoolSettings):
     endpoint: str | None = setting(None, text, "https://host:8443 (default: the unix socket)")
     cert: str | None = setting(None, text, "client certificate file")
     key: str | None = setting(None, text, "client key file")

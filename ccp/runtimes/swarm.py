@@ -39,7 +39,15 @@ from docker.types import (
 )
 from docker.utils import version_gte
 
-from ccp.runtimes.base import LABEL, Instance, RuntimeFailure, now_iso
+from ccp.runtimes.base import (
+    LABEL,
+    WARM_LAUNCH,
+    WARM_PREFIX,
+    Instance,
+    Runtime,
+    RuntimeFailure,
+    now_iso,
+)
 from ccp.runtimes.docker import (
     CAPABILITIES,
     KEEP_ALIVE,
@@ -50,6 +58,7 @@ from ccp.runtimes.docker import (
 )
 from ccp.runtimes.docker.engine import DockerEngine
 from ccp.runtimes.settings import SwarmSettings
+from ccp.runtimes.swarmwarm import WARM_MEMBER_LABEL, WarmServices
 
 SLOT_TEMPLATE = "{{.Task.Slot}}"
 DESTROY_TIMEOUT = 30.0
@@ -57,15 +66,24 @@ STOP_GRACE_NS = 2 * 10**9
 FINAL_TASK_STATES = ("complete", "shutdown", "failed", "rejected", "remove", "orphaned")
 
 
-class SwarmRuntime(DockerRuntime):
+class SwarmRuntime(WarmServices, DockerRuntime):
     type = "swarm"
-    capabilities = DockerRuntime.capabilities | {"replicas"}
+    # not run-once: a task is kept alive
+    capabilities = frozenset({WARM_LAUNCH, "suspend", "verify", "health-probe", "memory-limit",
+                              "cpu-limit", "replicas", "metrics", "stage-inputs"})
     settings: SwarmSettings
+    launch_once = Runtime.launch_once  # refuses
 
     # --- launch -----------------------------------------------------------------------------
 
     def launch(self, execution_id: str, image: str, env: dict[str, str], replicas: int = 1
                ) -> Instance:
+        return self.start_service(execution_id, image, env, replicas, {})
+
+    def start_service(self, execution_id: str, image: str, env: dict[str, str], replicas: int,
+                      labels: dict[str, str]) -> Instance:
+        """Create the service `ccp-<execution id>` of `replicas` tasks, labelled with the
+        execution (the service also with `labels`), and wait until every task runs."""
         if replicas < 1 or replicas > self.settings.max_replicas:
             raise RuntimeFailure(f"replicas must be 1..{self.settings.max_replicas} on "
                                  f"infrastructure '{self.infrastructure.id}', got {replicas}")
@@ -75,7 +93,7 @@ class SwarmRuntime(DockerRuntime):
             execution_id=execution_id,
             runtime=self.type,
             handle={"engine": self.docker.address, "name": name, "image": image,
-                    "imageId": image_attrs.get("Id")},
+                    "imageId": image_attrs.get("Id"), "imageDigest": image_attrs.get("Id")},
             replicas=replicas,
         )
         try:
@@ -84,7 +102,7 @@ class SwarmRuntime(DockerRuntime):
                 service = self.docker.api.create_service(
                     self._task_template(image, execution_id, env, network),
                     name=name,
-                    labels=self._labels(execution_id),
+                    labels={**self._labels(execution_id), **labels},
                     mode=ServiceMode("replicated", replicas=replicas),
                 )
                 instance.handle["service"] = service["ID"]
@@ -93,7 +111,7 @@ class SwarmRuntime(DockerRuntime):
             if not instance.handle["makeDataDir"]:
                 with self.docker.errors("preparing /ccp_data"):
                     for _replica, container_id in self.targets(instance):
-                        self.prepare_data_dir(container_id)
+                        self.docker.make_data_dir(container_id)
         except BaseException:
             try:
                 self.destroy(instance)
@@ -201,9 +219,14 @@ class SwarmRuntime(DockerRuntime):
     def destroy(self, instance: Instance) -> None:
         api = self.docker.api
         execution_id = instance.execution_id
-        selector = {"label": f"{LABEL}={execution_id}"}
+        # an adopted warm service: its tasks and network keep the member id as their label
+        ids = {execution_id} | set(filter(None, [(instance.handle.get("warm") or {})
+                                                 .get("member")]))
         with self.docker.errors(f"removing the service of {execution_id}"):
-            services = {s["ID"] for s in api.services(filters=selector)}
+            found = api.services(filters={"label": f"{LABEL}={execution_id}"})
+            ids |= {(s.get("Spec") or {}).get("Labels", {}).get(WARM_MEMBER_LABEL)
+                    for s in found} - {None}
+            services = {s["ID"] for s in found}
             if instance.handle.get("service"):
                 services.add(instance.handle["service"])
             for service in services:
@@ -217,7 +240,8 @@ class SwarmRuntime(DockerRuntime):
         empty_checks = 0
         while empty_checks < 2:
             with self.docker.errors(f"listing the containers of {execution_id}"):
-                containers = api.containers(all=True, filters=selector)
+                containers = [container for one in sorted(ids) for container in
+                              api.containers(all=True, filters={"label": f"{LABEL}={one}"})]
             empty_checks = 0 if containers else empty_checks + 1
             for container in containers:
                 self.docker.remove_container(container["Id"])
@@ -226,12 +250,15 @@ class SwarmRuntime(DockerRuntime):
                                      f"{DESTROY_TIMEOUT:.0f} s")
             if empty_checks < 2:
                 time.sleep(0.2)
-        _remove_networks(self.docker, instance, deadline)
+        _remove_networks(self.docker, instance, sorted(ids), deadline)
+        self.exec_env.pop(execution_id, None)
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         cleaned = []
         for execution_id in sorted(self.executions()):
-            if is_orphan(execution_id):
+            # warm-...: a pool member (its pool's), or the tasks and network of an adopted
+            # service, which go with the service's own execution
+            if not execution_id.startswith(WARM_PREFIX) and is_orphan(execution_id):
                 self.destroy(Instance(execution_id, self.type, {}))
                 cleaned.append(execution_id)
         return cleaned
@@ -325,12 +352,16 @@ def _describe_service(api: Any, instance: Instance, network: str) -> dict[str, A
     return described
 
 
-def _remove_networks(engine: DockerEngine, instance: Instance, deadline: float) -> None:
-    """Remove the execution's networks, waiting while the last task detaches."""
+def _labelled_networks(api: Any, ids: list[str]) -> set[str]:
+    return {n["Id"] for one in ids for n in api.networks(filters={"label": f"{LABEL}={one}"})}
+
+
+def _remove_networks(engine: DockerEngine, instance: Instance, ids: list[str],
+                     deadline: float) -> None:
+    """Remove the networks labelled with `ids`, waiting while the last task detaches."""
     api = engine.api
     with engine.errors("listing networks"):
-        networks = {n["Id"] for n in api.networks(
-            filters={"label": f"{LABEL}={instance.execution_id}"})}
+        networks = _labelled_networks(api, ids)
     if instance.handle.get("network"):
         networks.add(instance.handle["network"])
     for network in networks:
@@ -350,8 +381,7 @@ def _remove_networks(engine: DockerEngine, instance: Instance, deadline: float) 
     # A removed swarm network lingers on the node for a moment: wait until it is gone.
     while networks:
         with engine.errors("listing networks"):
-            networks = {n["Id"] for n in api.networks(
-                filters={"label": f"{LABEL}={instance.execution_id}"})}
+            networks = _labelled_networks(api, ids)
         if networks and time.monotonic() > deadline:
             raise RuntimeFailure(f"the network of {instance.execution_id} is still there")
         if networks:

@@ -22,6 +22,21 @@ def extract(chunks: Iterable[bytes], target: Path) -> list[str]:
     device files or FIFOs. A member the filter refuses is skipped, not fatal.
     """
     target.mkdir(parents=True, exist_ok=True)
+    with spool_for(target) as spool:
+        for chunk in chunks:
+            spool.write(chunk)
+        return extract_spooled(spool, target)
+
+
+def spool_for(target: Path) -> IO[bytes]:
+    """A temporary file next to `target` for a tar stream on its way (removed when closed)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryFile(dir=target.parent, prefix=".ccp-fetch-")
+
+
+def extract_spooled(spool: IO[bytes], target: Path) -> list[str]:
+    """Extract the tar stream written to `spool` (see `extract`)."""
+    target.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
 
     def safe(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
@@ -31,14 +46,11 @@ def extract(chunks: Iterable[bytes], target: Path) -> list[str]:
             skipped.append(f"{member.name}: {err}")
             return None
 
-    with tempfile.TemporaryFile(dir=target.parent, prefix=".ccp-fetch-") as spool:
-        for chunk in chunks:
-            spool.write(chunk)
-        if spool.tell() == 0:
-            return skipped  # nothing came: the runtime says why
-        spool.seek(0)
-        with tarfile.open(fileobj=spool, mode="r:") as tar:
-            tar.extractall(target, filter=safe)
+    if spool.tell() == 0:
+        return skipped  # nothing came: the runtime says why
+    spool.seek(0)
+    with tarfile.open(fileobj=spool, mode="r:") as tar:
+        tar.extractall(target, filter=safe)
     return skipped
 
 

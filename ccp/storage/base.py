@@ -13,8 +13,9 @@ class StorageError(RuntimeError):
 
 class Storage(ABC):
     @abstractmethod
-    def put_tree(self, prefix: str, directory: Path) -> None:
-        """Store every file under `directory` at `prefix/<relative path>`."""
+    def put_tree(self, prefix: str, directory: Path, move: bool = False) -> None:
+        """Store every file under `directory` at `prefix/<relative path>`. `move`: the
+        caller no longer needs `directory`, a store on its file system may take it as is."""
 
     @abstractmethod
     def list(self, prefix: str) -> list[str]:
@@ -27,6 +28,11 @@ class Storage(ABC):
     @abstractmethod
     def size(self, key: str) -> int:
         """Size in bytes of one stored file; FileNotFoundError if absent."""
+
+    @abstractmethod
+    def copy(self, source: str, target: str) -> None:
+        """Store the file at key `source` again at key `target`, inside the store (no bytes
+        through the server where the store can help it); FileNotFoundError if absent."""
 
     @abstractmethod
     def delete_prefix(self, prefix: str) -> None:
@@ -42,6 +48,14 @@ class Storage(ABC):
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as stream:
             return stream.read()
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of one stored file from `offset` (stores that can seek or
+        ask for a range override this reading from the start)."""
+        with self.open(key) as stream:
+            while offset > 0 and (skipped := len(stream.read(min(offset, 1024 * 1024)))):
+                offset -= skipped
+            return stream.read(length)
 
     def location(self, key: str) -> str:
         """Where a key is, for people (a path, a URL)."""

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, cast
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
@@ -70,7 +71,7 @@ class S3Storage(Storage):
             raise StorageError(f"S3 store at {self.endpoint} is unreachable: {err}") from err
         self._bucket_ready = True
 
-    def put_tree(self, prefix: str, directory: Path) -> None:
+    def put_tree(self, prefix: str, directory: Path, move: bool = False) -> None:
         self._ensure_bucket()
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
             key = self._key(f"{prefix}/{path.relative_to(directory).as_posix()}")
@@ -95,13 +96,24 @@ class S3Storage(Storage):
             raise StorageError(f"S3 store at {self.endpoint} is unreachable: {err}") from err
 
     def open(self, key: str) -> BinaryIO:
+        return cast(BinaryIO, self._get(key))
+
+    def _get(self, key: str, offset: int = 0, length: int = 0) -> _Released:
+        """The object from `offset`, `length` bytes of it (0: to its end)."""
         try:
-            response = self.client.get_object(self.bucket, self._key(key))
+            response = self.client.get_object(self.bucket, self._key(key), offset=offset,
+                                              length=length)
         except S3Error as err:
             if err.code in MISSING:
                 raise FileNotFoundError(key) from err
             raise StorageError(str(err)) from err
-        return cast(BinaryIO, _Released(response))
+        return _Released(response)
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        with self._get(key, offset, length) as stream:
+            return stream.read()
 
     def size(self, key: str) -> int:
         try:
@@ -110,6 +122,18 @@ class S3Storage(Storage):
             if err.code in MISSING:
                 raise FileNotFoundError(key) from err
             raise StorageError(str(err)) from err
+
+    def copy(self, source: str, target: str) -> None:
+        try:  # a server-side copy (multipart past 5 GiB)
+            self.client.copy_object(self.bucket, self._key(target),
+                                    CopySource(self.bucket, self._key(source)))
+        except S3Error as err:
+            if err.code in MISSING:
+                raise FileNotFoundError(source) from err
+            raise StorageError(str(err)) from err
+        except Exception as err:
+            raise StorageError(f"copying {source} in S3 at {self.endpoint} failed: "
+                               f"{err}") from err
 
     def delete_prefix(self, prefix: str) -> None:
         base = self._key(prefix).rstrip("/") + "/"

@@ -1,10 +1,13 @@
-"""HTML pages for people: Method list, editor, execution form, executions, job page.
+"""HTML pages for people: Method list, editor, execution form, executions, job page, overview.
 
 The pages are static shells (Jinja2 templates without any user data) plus plain JavaScript
 that reads and changes everything through the JSON API with `fetch()`, so the pages and the
 API can never disagree. Ids in a page's URL are read by the page's script from
 `location.pathname`, not rendered into the HTML. Register with
 `app.register_blueprint(ccp.web.blueprint)`; everything lives under `/ui/`.
+
+The OGC resources' own HTML pages (templates/ogc/, rendered by ccp.api.negotiation) share
+base.html, style.css and `security_headers`; they do carry user data, autoescaped.
 """
 
 from __future__ import annotations
@@ -73,3 +76,8 @@ def execution(job_id: str) -> str:
 @blueprint.get("/infrastructures/<infrastructure_id>")
 def infrastructure(infrastructure_id: str) -> str:
     return page("infrastructure.html", "home", "Infrastructure")
+
+
+@blueprint.get("/overview")
+def overview() -> str:
+    return page("overview.html", "overview", "Overview")

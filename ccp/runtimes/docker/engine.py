@@ -7,7 +7,9 @@ RuntimeFailure with a message naming the engine.
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +21,12 @@ import docker.errors
 import requests
 from docker.utils import parse_repository_tag
 
-from ccp.runtimes.base import RuntimeFailure
+from ccp.runtimes.base import DATA_PATH, RuntimeFailure
 from ccp.runtimes.settings import DockerSettings
 
-VERSION_CACHE_SECONDS = 60
+VERSION_CACHE_SECONDS = 60  # and of image descriptions
+IMAGE_CACHE_SIZE = 256
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"  # on the containers of Swarm tasks
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
 
@@ -35,6 +39,9 @@ class DockerEngine:
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
         self._version_cache: tuple[float, dict[str, Any]] | None = None
+        self._one_shot = True
+        # image id -> (when, its description)
+        self._images: dict[str, tuple[float, dict[str, Any]]] = {}
 
     @property
     def address(self) -> str:
@@ -122,6 +129,21 @@ class DockerEngine:
         raise RuntimeFailure(f"image '{image}' is neither present on the engine at "
                              f"{self.address} nor pullable: {reason}")
 
+    def make_data_dir(self, container_id: str) -> None:
+        """Make /ccp_data (mode 0777) with the engine, whatever the image's user may do.
+
+        Images that run as root make it themselves at the start of each script instead:
+        one engine round trip (~90 ms) less per execution.
+        """
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            entry = tarfile.TarInfo(DATA_PATH.strip("/"))
+            entry.type = tarfile.DIRTYPE
+            entry.mode = 0o777
+            entry.mtime = int(time.time())
+            tar.addfile(entry)
+        self.api.put_archive(container_id, "/", buffer.getvalue())
+
     def remove_container(self, container_id: str) -> None:
         with self.errors(f"removing container {container_id[:12]}"):
             try:
@@ -131,6 +153,16 @@ class DockerEngine:
             except docker.errors.APIError as err:
                 if err.status_code != 409:  # 409: a removal is already in progress
                     raise
+
+    def stats(self, container_id: str) -> dict[str, Any]:
+        """One answer of the stats API, at once: `one-shot` (API 1.41+) skips the second
+        reading the engine otherwise waits for; older engines take that second."""
+        if self._one_shot:
+            try:
+                return self.api.stats(container_id, stream=False, one_shot=True)
+            except docker.errors.InvalidVersion:
+                self._one_shot = False
+        return self.api.stats(container_id, stream=False)
 
     # --- descriptions for instance.json -------------------------------------------------------
 
@@ -159,6 +191,10 @@ class DockerEngine:
 
     def describe_image(self, reference: str | None, image_id: str | None) -> dict[str, Any]:
         image: dict[str, Any] = {"reference": reference, "id": image_id}
+        # asked once a minute per image, not per execution (its tags may change meanwhile)
+        known = self._images.get(image_id) if image_id else None
+        if known is not None and time.monotonic() - known[0] < VERSION_CACHE_SECONDS:
+            return {**image, **known[1]}
         try:
             attrs = self.api.inspect_image(image_id or reference)
         except Exception as err:
@@ -172,6 +208,11 @@ class DockerEngine:
             "architecture": attrs.get("Architecture"),
             "os": attrs.get("Os"),
         })
+        if image_id and image["id"] == image_id:
+            if len(self._images) >= IMAGE_CACHE_SIZE:
+                self._images.clear()
+            self._images[image_id] = (time.monotonic(),
+                                      {k: v for k, v in image.items() if k != "reference"})
         return image
 
     def describe_container(self, container_id: str | None

@@ -10,7 +10,7 @@ import docker
 from ccp.runtimes.base import LogSink, RuntimeFailure
 from ccp.runtimes.output import splitters
 
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.01  # the engine may report the exit a moment after the output ends
 EXIT_CODE_WAIT = 10.0
 
 
@@ -18,12 +18,13 @@ class ScriptExec:
     """`sh -c script` in one container; a thread reads its output into the log."""
 
     def __init__(self, api: docker.APIClient, container_id: str, replica: int, script: str,
-                 log: LogSink) -> None:
+                 log: LogSink, environment: list[str] | None = None) -> None:
         self.api = api
         self.replica = replica
         self.lines = splitters(log, replica)
         self.exec_id = api.exec_create(container_id, ["sh", "-c", script], stdout=True,
-                                       stderr=True, stdin=False)["Id"]
+                                       stderr=True, stdin=False,
+                                       environment=environment)["Id"]
         self.stream = api.exec_start(self.exec_id, stream=True, demux=True)
         self.thread = threading.Thread(target=self._pump, daemon=True,
                                        name=f"ccp-exec-{replica}")

@@ -16,21 +16,23 @@ Settings: see DockerSettings and docs/remote-docker.md.
 
 from __future__ import annotations
 
-import io
-import tarfile
+import re
 import tempfile
-import time
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import docker.errors
 
 from ccp.model import Infrastructure
-from ccp.runtimes import tarcopy
+from ccp.runtimes import tarcopy, usage
 from ccp.runtimes.base import (
     DATA_PATH,
     LABEL,
+    RUN_ONCE,
+    WARM_LAUNCH,
     Instance,
     LogSink,
     Runtime,
@@ -39,32 +41,49 @@ from ccp.runtimes.base import (
     now_iso,
 )
 from ccp.runtimes.deadline import wait_for_script
-from ccp.runtimes.docker.engine import DockerEngine
+from ccp.runtimes.docker.engine import SWARM_SERVICE_LABEL, DockerEngine
 from ccp.runtimes.docker.execs import ScriptExec, all_ended, interrupt, oom_kills
+from ccp.runtimes.docker.jobcontrol import ContainerControl
+from ccp.runtimes.docker.once import RunOnce, is_main_script, script_digest
+from ccp.runtimes.docker.warm import WarmContainers, adopted_execution
 from ccp.runtimes.output import guarded
 from ccp.runtimes.settings import DockerSettings
+from ccp.runtimes.usage import Usage
 
 # PID 1 of every CCP container: sleeps until stopped. SIGTERM ends it at once (the trap runs
 # as soon as `wait` is interrupted); `kill -9 -1` from a timed-out script only ends the
 # current `sleep`, and the loop goes on.
 KEEP_ALIVE = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'
+
+
+def awaiting_keep_alive(marker: str) -> str:
+    """PID 1 of a warm container: reads a script from its standard input, up to a line
+    `marker`, and becomes it (run-once, see once.py); without one it is the keep-alive, and
+    scripts are execs as in any container."""
+    return ('trap "exit 0" TERM INT; s=; while IFS= read -r l; do '
+            f'[ "$l" = "{marker}" ] && break; s="$s$l\n"; done; '
+            '[ -n "$s" ] && exec sh -c "$s"; ' + KEEP_ALIVE)
 # Docker's default set minus FSETID, MKNOD, NET_RAW, NET_BIND_SERVICE, SETPCAP, SETFCAP,
 # SYS_CHROOT and AUDIT_WRITE: enough for root to own/chmod files and switch users.
 CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 REPLICA_LABEL = "ccp.replica"
 RUNTIME_LABEL = "ccp.runtime"
-SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
+STATS_THREADS = 16  # replicas whose stats are asked for at once
 
 
-class DockerRuntime(Runtime):
+class DockerRuntime(ContainerControl, WarmContainers, RunOnce, Runtime):
     type = "docker"
-    capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit",
-                              "cpu-limit", "stage-inputs"})
+    capabilities = frozenset({WARM_LAUNCH, RUN_ONCE, "suspend", "verify", "health-probe",
+                              "memory-limit", "cpu-limit", "metrics", "stage-inputs"})
     settings: DockerSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
         super().__init__(infrastructure)
         self.docker = DockerEngine(self.settings, infrastructure.id)
+        # execution id -> the environment of an adopted warm container, given to every exec
+        # (its own environment predates the execution); never in the handle (job store)
+        self.exec_env: dict[str, dict[str, str]] = {}
+        self.renames: dict[str, tuple[str, threading.Thread]] = {}
 
     def check(self) -> None:
         with self.docker.errors("checking the engine"):
@@ -77,19 +96,35 @@ class DockerRuntime(Runtime):
         if replicas != 1:
             raise RuntimeFailure("the docker runtime runs exactly one replica; use a swarm "
                                  "infrastructure for more")
+        return self.start_container(execution_id, image, env, {})
+
+    def start_container(self, execution_id: str, image: str, env: dict[str, str],
+                        labels: dict[str, str], main_script: str | None = None,
+                        script_marker: str | None = None) -> Instance:
+        """Create and start the container `ccp-<execution id>` with the Infrastructure's
+        limits and isolation, labelled with the execution (and `labels`). With
+        `main_script` (run-once) it is created only: `run` of that script starts it. With
+        `script_marker` its PID 1 waits for a script on its standard input first."""
         image_attrs = self.docker.ensure_image(image)
+        as_root = runs_as_root(image_attrs)
         limits = self.limits()
         name = f"ccp-{execution_id}"
         api = self.docker.api
+        command = KEEP_ALIVE if main_script is None else \
+            f"mkdir -p {DATA_PATH} 2>/dev/null; {main_script}" if as_root else main_script
+        if script_marker is not None:
+            command = awaiting_keep_alive(script_marker)
         with self.docker.errors(f"creating container {name}"):
             container = api.create_container(
-                image,
+                image_attrs.get("Id") or image,  # what was inspected is what runs
                 entrypoint=["sh", "-c"],
-                command=[KEEP_ALIVE],
+                command=[command],
                 name=name,
-                labels={LABEL: execution_id, REPLICA_LABEL: "1", RUNTIME_LABEL: self.type},
+                labels={LABEL: execution_id, REPLICA_LABEL: "1", RUNTIME_LABEL: self.type,
+                        **labels},
                 environment=self.environment(env, "1"),
                 detach=True,
+                stdin_open=script_marker is not None,
                 host_config=api.create_host_config(
                     network_mode=self.settings.network,
                     mem_limit=limits.memory_bytes,
@@ -103,22 +138,23 @@ class DockerRuntime(Runtime):
                 ),
             )
         container_id = container["Id"]
-        as_root = runs_as_root(image_attrs)
         try:
             with self.docker.errors(f"starting container {name}"):
                 if not as_root:
-                    self.prepare_data_dir(container_id)
-                api.start(container_id)
+                    self.docker.make_data_dir(container_id)
+                if main_script is None:
+                    api.start(container_id)
         except BaseException:
             self.docker.remove_container(container_id)
             raise
-        return Instance(
-            execution_id=execution_id,
-            runtime=self.type,
-            handle={"engine": self.docker.address, "container": container_id, "name": name,
-                    "image": image, "imageId": image_attrs.get("Id"),
-                    "makeDataDir": as_root},
-        )
+        handle = {"engine": self.docker.address, "container": container_id, "name": name,
+                  "image": image, "imageId": image_attrs.get("Id"),
+                  "imageDigest": image_attrs.get("Id"), "makeDataDir": as_root}
+        if main_script is not None:
+            handle["mainScript"] = script_digest(main_script)
+        if script_marker is not None:
+            handle["scriptMarker"] = script_marker
+        return Instance(execution_id=execution_id, runtime=self.type, handle=handle)
 
     def environment(self, env: dict[str, str], task_id: str) -> list[str]:
         merged = {**env, "ccptaskid": task_id, "CCP_DATA": DATA_PATH}
@@ -126,21 +162,6 @@ class DockerRuntime(Runtime):
             if not key or "=" in key or "\0" in key:
                 raise RuntimeFailure(f"invalid environment variable name {key!r}")
         return [f"{key}={value}" for key, value in merged.items()]
-
-    def prepare_data_dir(self, container_id: str) -> None:
-        """Make /ccp_data (mode 0777) with the engine, whatever the image's user may do.
-
-        Images that run as root make it themselves at the start of each script instead:
-        one engine round trip (~90 ms) less per execution.
-        """
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            entry = tarfile.TarInfo(DATA_PATH.strip("/"))
-            entry.type = tarfile.DIRTYPE
-            entry.mode = 0o777
-            entry.mtime = int(time.time())
-            tar.addfile(entry)
-        self.docker.api.put_archive(container_id, "/", buffer.getvalue())
 
     # --- run --------------------------------------------------------------------------------
 
@@ -151,16 +172,22 @@ class DockerRuntime(Runtime):
     def run(self, instance: Instance, script: str, timeout: float, log: LogSink) -> int:
         if instance.cancelled.is_set():
             raise RuntimeCancelled("cancelled before the script started")
+        if is_main_script(instance, script):
+            return self.run_main(instance, script, timeout, guarded(
+                log, f"execution {instance.execution_id}"))
         targets = self.targets(instance)
         api = self.docker.api
         log = guarded(log, f"execution {instance.execution_id}")
         if instance.handle.get("makeDataDir"):
             script = f"mkdir -p {DATA_PATH} 2>/dev/null; {script}"  # same line: same numbering
+        env = self.exec_env.get(instance.execution_id)
         execs: list[ScriptExec] = []
         try:
             with self.docker.errors("starting the script"):
                 for replica, container_id in targets:
-                    execs.append(ScriptExec(api, container_id, replica, script, log))
+                    environment = None if env is None else self.environment(env, str(replica))
+                    execs.append(ScriptExec(api, container_id, replica, script, log,
+                                            environment))
             wait_for_script(lambda seconds: all_ended(execs, seconds), instance, timeout)
             with self.docker.errors("reading the exit code"):
                 codes = [e.exit_code() for e in execs]
@@ -176,34 +203,16 @@ class DockerRuntime(Runtime):
         if code != 137:
             return None
         api = self.docker.api
-        if any(oom_kills(api, container_id) for _, container_id in self.targets(instance)):
+        if instance.handle.get("mainScript"):
+            killed = self.main_oom_killed(instance)
+        else:
+            killed = any(oom_kills(api, container_id)
+                         for _, container_id in self.targets(instance))
+        if killed:
             limit = self.limits().memory_bytes
             size = f" of {limit // 2**20} MiB" if limit else ""
             return f"killed by the out-of-memory killer: the memory limit{size} was exceeded"
         return "killed by SIGKILL"
-
-    # --- suspend: the cgroup freezer, container by container ----------------------------
-
-    def suspend(self, instance: Instance) -> None:
-        paused: list[str] = []
-        try:
-            for _replica, container_id in self.targets(instance):
-                with self.docker.errors(f"pausing container {container_id[:12]}"):
-                    self.docker.api.pause(container_id)
-                paused.append(container_id)
-        except RuntimeFailure:
-            self._unpause(paused)  # all or none
-            raise
-
-    def resume(self, instance: Instance) -> None:
-        self._unpause([container_id for _, container_id in self.targets(instance)])
-
-    def _unpause(self, container_ids: list[str]) -> None:
-        for container_id in container_ids:
-            with self.docker.errors(f"unpausing container {container_id[:12]}"):
-                state = self.docker.api.inspect_container(container_id).get("State") or {}
-                if state.get("Paused"):
-                    self.docker.api.unpause(container_id)
 
     # --- stage inputs -----------------------------------------------------------------------
 
@@ -221,11 +230,16 @@ class DockerRuntime(Runtime):
     # --- fetch ------------------------------------------------------------------------------
 
     def fetch(self, instance: Instance, destination: Path) -> None:
-        skipped: list[str] = []
-        for replica, container_id in self.targets(instance):
-            target = destination / f"replica-{replica}" if instance.replicas > 1 else destination
-            skipped += [f"replica {replica}: {problem}"
-                        for problem in self.copy_out(container_id, target)]
+        targets = self.targets(instance)
+
+        def copy(target: tuple[int, str]) -> list[str]:
+            replica, container_id = target
+            into = destination / f"replica-{replica}" if instance.replicas > 1 else destination
+            return [f"replica {replica}: {problem}"
+                    for problem in self.copy_out(container_id, into)]
+
+        with ThreadPoolExecutor(max(1, len(targets))) as copies:  # every replica at once
+            skipped = [problem for found in copies.map(copy, targets) for problem in found]
         if skipped:
             instance.handle["fetchSkipped"] = skipped[:tarcopy.MAX_SKIPPED_REPORTED]
 
@@ -242,22 +256,22 @@ class DockerRuntime(Runtime):
     # --- destroy ----------------------------------------------------------------------------
 
     def destroy(self, instance: Instance) -> None:
+        self.settle(instance.execution_id)
         ids = set()
         if instance.handle.get("container"):
             ids.add(instance.handle["container"])
-        with self.docker.errors(f"listing the containers of {instance.execution_id}"):
-            for container in self.docker.api.containers(
-                    all=True, filters={"label": f"{LABEL}={instance.execution_id}"}):
-                if SWARM_SERVICE_LABEL not in (container.get("Labels") or {}):
-                    ids.add(container["Id"])
+        else:  # rebuilt without its container (orphan clean-up): by label, and an adopted
+            # warm container (labelled with its member id) by its name
+            selectors = [{"label": f"{LABEL}={instance.execution_id}"},
+                         {"label": LABEL, "name": f"^/ccp-{re.escape(instance.execution_id)}$"}]
+            with self.docker.errors(f"listing the containers of {instance.execution_id}"):
+                for selector in selectors:
+                    for container in self.docker.api.containers(all=True, filters=selector):
+                        if SWARM_SERVICE_LABEL not in (container.get("Labels") or {}):
+                            ids.add(container["Id"])
         for container_id in ids:
             self.docker.remove_container(container_id)
-
-    def executions(self) -> set[str]:
-        with self.docker.errors("listing CCP containers"):
-            containers = self.docker.api.containers(all=True, filters={"label": LABEL})
-        return {labels[LABEL] for labels in (c.get("Labels") or {} for c in containers)
-                if labels.get(LABEL) and SWARM_SERVICE_LABEL not in labels}
+        self.exec_env.pop(instance.execution_id, None)
 
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         cleaned = set()
@@ -268,14 +282,29 @@ class DockerRuntime(Runtime):
             execution_id = labels.get(LABEL)
             if not execution_id or SWARM_SERVICE_LABEL in labels:
                 continue  # a Swarm task: the swarm runtime removes its service
-            if is_orphan(execution_id):
+            # a warm pool member not yet taken is its pool's (or the next server's) to remove
+            execution_id = adopted_execution(container)
+            if execution_id and is_orphan(execution_id):
                 self.docker.remove_container(container["Id"])
                 cleaned.add(execution_id)
         return sorted(cleaned)
 
+    # --- metrics ----------------------------------------------------------------------------
+
+    def sample(self, instance: Instance) -> list[Usage]:
+        """Docker's stats of every replica's container (Swarm: every task container), asked
+        side by side: an engine may take up to a second to answer each."""
+        targets = self.targets(instance)
+        with self.docker.errors("reading container stats"), \
+                ThreadPoolExecutor(max_workers=min(len(targets), STATS_THREADS) or 1) as pool:
+            stats = list(pool.map(lambda target: self.docker.stats(target[1]), targets))
+        return [usage.from_docker_stats(found, replica)
+                for (replica, _), found in zip(targets, stats, strict=True)]
+
     # --- describe ---------------------------------------------------------------------------
 
     def describe(self, instance: Instance) -> dict[str, Any]:
+        self.settle(instance.execution_id)
         description: dict[str, Any] = {
             "runtime": self.type,
             "isolation": "container: no host mounts, capabilities dropped, no-new-privileges",

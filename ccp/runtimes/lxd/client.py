@@ -8,12 +8,14 @@ certificate (`cert`, `key`) and the server's certificate checked as `verify` say
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ccp.runtimes.base import RuntimeFailure
 from ccp.runtimes.settings import LXDSettings
@@ -103,6 +105,31 @@ class LXDServer:
             raise RuntimeFailure(f"LXD at {self.label} is unreachable: {err}") from err
         except (LXDAPIException, requests.RequestException) as err:
             raise RuntimeFailure(f"LXD could not {action}: {err}") from err
+
+    def image_source(self, client: Any, image: str) -> tuple[dict[str, str], str]:
+        """The create source for an alias or (partial) fingerprint in the local image store."""
+        from pylxd.exceptions import NotFound
+
+        if not image or "/" in image or image.startswith("."):
+            raise RuntimeFailure(f"LXD image {image!r} is not an image alias or fingerprint")
+        quoted = quote(image, safe="")
+        with self.errors(f"look up image {image!r}"):
+            try:
+                # resolved once: the fingerprint recorded is the one the container is made of
+                target = client.api.images.aliases[quoted].get().json()["metadata"]["target"]
+                return {"type": "image", "fingerprint": target}, target
+            except NotFound:
+                pass
+            if re.fullmatch(r"[0-9a-fA-F]{6,64}", image):
+                try:
+                    found = client.api.images[quoted].get().json()["metadata"]["fingerprint"]
+                    return {"type": "image", "fingerprint": found}, found
+                except NotFound:
+                    pass
+        raise RuntimeFailure(
+            f"LXD image {image!r} is neither an alias nor a fingerprint in the image store of "
+            f"{self.label} (project {self.settings.project}); import it with "
+            "`lxc image import`")
 
     def wait_operation(self, client: Any, response: Any, action: str,
                        timeout: float | None = None) -> None:

@@ -1,8 +1,12 @@
-"""Copying /ccp_data out of an LXD container through LXD's file API, without trusting it.
+"""Copying /ccp_data out of an LXD container, without trusting it.
 
-Regular files and directories only: a symlink is not followed (it could point anywhere on
-the host side of the copy) and a FIFO, socket or device is skipped (LXD's file API would
-block for ever opening a FIFO). Those are found first with a small POSIX `sh` walk.
+One tar stream: `tar -cf - .` in /ccp_data, run in the container and read from its output,
+extracted as every runtime extracts (ccp.runtimes.tarcopy: no absolute paths, no `..`, no
+link leaving the destination, no FIFOs or devices). An image without `tar` falls back to
+LXD's file API, one request per file and directory: regular files and directories only (a
+symlink is not followed, it could point anywhere on the host side of the copy), and a FIFO,
+socket or device is skipped (the file API would block for ever opening a FIFO); those are
+found first with a small POSIX `sh` walk.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ccp.runtimes import tarcopy
 from ccp.runtimes.base import DATA_PATH, RuntimeFailure
 from ccp.runtimes.lxd.client import CONNECT_TIMEOUT, LXDServer
 
@@ -39,8 +45,63 @@ exit 0
 """
 
 
+# Exit 3: there is no /ccp_data; 4: no tar in the image.
+TAR_SCRIPT = ("cd /ccp_data 2>/dev/null || exit 3; command -v tar >/dev/null 2>&1 || exit 4; "
+              "exec tar -cf - .")
+
+
 def fetch(server: LXDServer, client: Any, name: str, destination: Path) -> list[str]:
     """Pull /ccp_data of container `name` into `destination`; returns what was skipped."""
+    skipped = _fetch_tar(server, client, name, destination)
+    if skipped is not None:
+        return skipped
+    return _fetch_files(server, client, name, destination)
+
+
+def _fetch_tar(server: LXDServer, client: Any, name: str, destination: Path
+               ) -> list[str] | None:
+    """One tar stream out of the container; None when the image has no tar."""
+    with server.errors(f"find container {name}"):
+        lxd_instance = client.instances.get(name)
+    errors: list[bytes] = []
+    result: dict[str, Any] = {}
+    last_data = [time.monotonic()]
+    with tarcopy.spool_for(destination) as spool:
+
+        def out(data: bytes) -> None:
+            spool.write(data)
+            last_data[0] = time.monotonic()
+
+        def run() -> None:
+            try:
+                result["exit"] = lxd_instance.execute(
+                    ["sh", "-c", TAR_SCRIPT], decode=False, stdout_handler=out,
+                    stderr_handler=errors.append).exit_code
+            except BaseException as err:  # reported below
+                result["error"] = err
+
+        thread = threading.Thread(target=run, name=f"lxd-tar-{name}", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(1.0)
+            if thread.is_alive() and time.monotonic() - last_data[0] > FILE_READ_TIMEOUT:
+                raise RuntimeFailure(f"copying {DATA_PATH} out of container {name} stalled "
+                                     f"for {FILE_READ_TIMEOUT:.0f} s")
+        if "error" in result:
+            with server.errors(f"copy {DATA_PATH} out of container {name}"):
+                raise result["error"]
+        if result.get("exit") == 4:
+            return None
+        destination.mkdir(parents=True, exist_ok=True)
+        if result.get("exit") == 3:
+            return []
+        skipped = tarcopy.extract_spooled(spool, destination)
+    complaints = b"".join(errors).decode("utf-8", "replace").splitlines()
+    return skipped + [line for line in complaints if line.strip()]
+
+
+def _fetch_files(server: LXDServer, client: Any, name: str, destination: Path) -> list[str]:
+    """/ccp_data file by file through LXD's file API."""
     from pylxd.exceptions import NotFound
 
     files = client.api.instances[name].files

@@ -19,17 +19,17 @@ import logging
 import math
 import re
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from ws4py.exc import WebSocketException
 
 from ccp.model import Infrastructure
+from ccp.runtimes import usage
 from ccp.runtimes.base import (
     DATA_PATH,
+    WARM_LAUNCH,
     Instance,
     LogSink,
     Runtime,
@@ -40,12 +40,14 @@ from ccp.runtimes.base import (
 from ccp.runtimes.deadline import wait_for_script
 from ccp.runtimes.lxd import fetch as lxd_fetch
 from ccp.runtimes.lxd.client import OPERATION_TIMEOUT, LXDServer
+from ccp.runtimes.lxd.jobcontrol import ContainerControl
+from ccp.runtimes.lxd.warm import EXECUTION_KEY, WarmContainers
 from ccp.runtimes.output import guarded, splitters
 from ccp.runtimes.settings import LXDSettings
+from ccp.runtimes.usage import Usage
 
 LOGGER = logging.getLogger(__name__)
 
-EXECUTION_KEY = "user.ccp.execution"
 NAME_PREFIX = "ccp-"
 STOP_WAIT = 30.0              # seconds to wait for the exec thread after a forced stop
 _NAME_ALLOWED = re.compile(r"[^a-z0-9-]+")
@@ -87,10 +89,10 @@ def limits_of(config: dict[str, str]) -> dict[str, Any]:
     return {key: config[key] for key in LIMIT_KEYS if key in config}
 
 
-class LXDRuntime(Runtime):
+class LXDRuntime(ContainerControl, WarmContainers, Runtime):
     type = "lxd"
-    capabilities = frozenset({"suspend", "verify", "health-probe", "memory-limit",
-                              "cpu-limit", "stage-inputs"})
+    capabilities = frozenset({WARM_LAUNCH, "suspend", "verify", "health-probe", "memory-limit",
+                              "cpu-limit", "metrics", "stage-inputs"})
     settings: LXDSettings
 
     def __init__(self, infrastructure: Infrastructure) -> None:
@@ -110,14 +112,22 @@ class LXDRuntime(Runtime):
                ) -> Instance:
         if replicas != 1:
             raise RuntimeFailure("the LXD runtime runs exactly one replica")
+        return self.start_container(
+            execution_id, image, {**env, "ccptaskname": env.get("ccptaskname", execution_id)},
+            {})
+
+    def start_container(self, execution_id: str, image: str, env: dict[str, str],
+                        extra_config: dict[str, str]) -> Instance:
+        """Create and start the container of `execution_id` with the Infrastructure's limits,
+        its label, the environment `env` (and `extra_config`)."""
         settings = self.settings
         client = self.lxd.client()
         name = instance_name(execution_id)
-        source, fingerprint = self._image_source(client, image)
-        environment = {**env, "ccptaskname": env.get("ccptaskname", execution_id),
-                       "ccptaskid": "1", "CCP_DATA": DATA_PATH}
+        source, fingerprint = self.lxd.image_source(client, image)
+        environment = {**env, "ccptaskid": "1", "CCP_DATA": DATA_PATH}
         config = {f"environment.{key}": str(value) for key, value in environment.items()}
         config[EXECUTION_KEY] = execution_id
+        config.update(extra_config)
         config["security.privileged"] = "true" if settings.privileged else "false"
         if settings.memory:
             config["limits.memory"] = memory_limit(settings.memory)
@@ -136,6 +146,7 @@ class LXDRuntime(Runtime):
                 "name": name,
                 "image": image,
                 "fingerprint": fingerprint,
+                "imageDigest": f"sha256:{fingerprint}",
                 "endpoint": self.lxd.label,
                 "project": settings.project,
                 "profiles": list(settings.profile),
@@ -162,31 +173,6 @@ class LXDRuntime(Runtime):
                 LOGGER.warning("removing LXD container %s after a failed start: %s", name, err)
             raise
         return instance
-
-    def _image_source(self, client: Any, image: str) -> tuple[dict[str, str], str]:
-        """The create source for an alias or (partial) fingerprint in the local image store."""
-        from pylxd.exceptions import NotFound
-
-        if not image or "/" in image or image.startswith("."):
-            raise RuntimeFailure(f"LXD image {image!r} is not an image alias or fingerprint")
-        quoted = quote(image, safe="")
-        with self.lxd.errors(f"look up image {image!r}"):
-            try:
-                # resolved once: the fingerprint recorded is the one the container is made of
-                target = client.api.images.aliases[quoted].get().json()["metadata"]["target"]
-                return {"type": "image", "fingerprint": target}, target
-            except NotFound:
-                pass
-            if re.fullmatch(r"[0-9a-fA-F]{6,64}", image):
-                try:
-                    found = client.api.images[quoted].get().json()["metadata"]["fingerprint"]
-                    return {"type": "image", "fingerprint": found}, found
-                except NotFound:
-                    pass
-        raise RuntimeFailure(
-            f"LXD image {image!r} is neither an alias nor a fingerprint in the image store of "
-            f"{self.lxd.label} (project {self.settings.project}); import it with "
-            "`lxc image import`")
 
     # --- Run --------------------------------------------------------------------------------
 
@@ -260,39 +246,6 @@ class LXDRuntime(Runtime):
             LOGGER.warning("the exec in LXD container %s did not return after a forced stop",
                            name)
 
-    def _waited_while_frozen(self, client: Any, name: str, instance: Instance) -> bool:
-        """If the container is frozen, wait until it is not (or the instance is cancelled);
-        True when it was frozen and runs again."""
-        frozen = False
-        while not instance.cancelled.is_set():
-            status = client.api.instances[name].state.get().json()["metadata"].get("status")
-            if status not in ("Frozen", "Freezing"):
-                return frozen
-            frozen = True
-            time.sleep(0.2)
-        return False
-
-    # --- Suspend: LXD's freezer -----------------------------------------------------------
-
-    def suspend(self, instance: Instance) -> None:
-        self._change_state(instance, "freeze")
-
-    def resume(self, instance: Instance) -> None:
-        client = self._client_of(instance)
-        name = instance.handle["name"]
-        with self.lxd.errors(f"look at container {name}"):
-            status = client.api.instances[name].state.get().json()["metadata"].get("status")
-        if status in ("Frozen", "Freezing"):
-            self._change_state(instance, "unfreeze")
-
-    def _change_state(self, instance: Instance, action: str) -> None:
-        client = self._client_of(instance)
-        name = instance.handle["name"]
-        with self.lxd.errors(f"{action} container {name}"):
-            response = client.api.instances[name].state.put(
-                json={"action": action, "timeout": int(OPERATION_TIMEOUT)})
-        self.lxd.wait_operation(client, response, f"{action} container {name}")
-
     # --- Stage inputs, Fetch, Destroy -----------------------------------------------------
 
     def stage_inputs(self, instance: Instance, directory: Path) -> None:
@@ -323,27 +276,30 @@ class LXDRuntime(Runtime):
         if name:
             self.lxd.remove(self._client_of(instance), name)
 
-    def executions(self) -> set[str]:
-        return {execution_id for _, execution_id in self._labelled(self.lxd.client())}
-
-    def _labelled(self, client: Any) -> list[tuple[str, str]]:
-        """(container name, execution id) of every container labelled with an execution."""
-        with self.lxd.errors("list containers"):
-            listed = client.api.instances.get(params={"recursion": "1"}).json()["metadata"]
-        labelled = [(entry["name"], (entry.get("config") or {}).get(EXECUTION_KEY))
-                    for entry in listed]
-        return [(name, str(execution_id)) for name, execution_id in labelled if execution_id]
-
     def destroy_orphans(self, is_orphan: Callable[[str], bool]) -> list[str]:
         client = self.lxd.client()
         cleaned = []
-        for name, execution_id in self._labelled(client):
+        for name, execution_id, member in self._labelled(client):
+            if member:
+                continue  # a warm pool member, not yet an execution's: its pool's
             if is_orphan(execution_id):
                 LOGGER.warning("destroying LXD container %s left by execution %s",
                                name, execution_id)
                 self.lxd.remove(client, name)
                 cleaned.append(execution_id)
         return cleaned
+
+    # --- Metrics ----------------------------------------------------------------------------
+
+    def sample(self, instance: Instance) -> list[Usage]:
+        """LXD's state of the container; block I/O from its cgroup when LXD is on this host."""
+        name = instance.handle["name"]
+        with self.lxd.errors(f"read the state of container {name}"):
+            state = self._client_of(instance).api.instances[name].state.get().json()["metadata"]
+        pid = state.get("pid")
+        local = not self.settings.endpoint and isinstance(pid, int) and pid > 0
+        block = usage.cgroup_block_io(pid) if local else None
+        return [usage.from_lxd_state(state, 1, self.settings.memory, block)]
 
     # --- Describe ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@
   const TYPES = ["string", "integer", "number", "boolean", "array", "object"];
   const PHASES = ["deploy", "execute", "undeploy", "cancel"];
   const CONTROL = ["ccpimage", "ccpmaxtime", "ccpreplicas"];
-  const SERVER_LINKS = ["self", "http://www.opengis.net/def/rel/ogc/1.0/execute",
+  const SERVER_LINKS = ["self", "alternate", "http://www.opengis.net/def/rel/ogc/1.0/execute",
     "http://www.opengis.net/def/rel/ogc/1.0/job-list", "compatibleWith"];
   const SHORTCUTS = {
     stdout: { title: "Standard output of the execute script", schema: { type: "string", contentMediaType: "text/plain" } },

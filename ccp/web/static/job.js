@@ -80,7 +80,6 @@
     try {
       const results = await getJSON("/jobs/" + enc(jobId) + "/results");
       for (const [id, value] of Object.entries(results)) {
-        if (id === "links") continue;
         const body = value && typeof value === "object" && "value" in value
           ? el("pre", { class: "code-block result-value", text: typeof value.value === "string" ? value.value : JSON.stringify(value.value, null, 2) })
           : value && typeof value === "object" && value.href
