@@ -56,11 +56,16 @@ class WarmServices:
                 if not state.get("Running"):
                     raise RuntimeFailure(f"a task of the warm service {name} no longer runs")
             service = api.inspect_service(member.handle["service"])
-            api.update_service(
-                member.handle["service"], service["Version"]["Index"],
-                labels={LABEL: execution_id, RUNTIME_LABEL: self.type,
-                        WARM_MEMBER_LABEL: member.execution_id},
-                fetch_current_spec=True)
+            # The service's own spec with new labels, sent as it is: docker-py's
+            # update_service(fetch_current_spec=True) rebuilds the task template, which Swarm
+            # takes for a change and answers by replacing the running task (killing the
+            # execution's script a few seconds in).
+            spec = {**service["Spec"], "Labels": {
+                LABEL: execution_id, RUNTIME_LABEL: self.type,
+                WARM_MEMBER_LABEL: member.execution_id}}
+            response = api._post_json(api._url("/services/{0}/update", service["ID"]),
+                                      data=spec, params={"version": service["Version"]["Index"]})
+            api._raise_for_status(response)
         self.exec_env[execution_id] = dict(env)
         return adopted(member, execution_id, {})
 
