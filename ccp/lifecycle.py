@@ -136,6 +136,9 @@ def run(execution: Execution, runtime: Runtime, archives: Archives, reporter: Re
                 execution.references, execution.sources, workdir / "stage",
                 lambda text: log.event("Download", text), watchdog.cancel_requested.is_set)
         enter("Launch", f"starting {inputs['ccpimage']} on {execution.infrastructure.id}")
+        # Suspension waits for a script to run: a launch or staging cannot be paused, nor a
+        # run-once container before its script starts it (or once the script has ended it).
+        clock.take(watchdog.cancel_requested.is_set)
         instance = _launch(execution, runtime, warm, log, scripts)
         instance.clock = clock
         reporter.instance_started(instance.to_dict())
@@ -152,8 +155,8 @@ def run(execution: Execution, runtime: Runtime, archives: Archives, reporter: Re
                 _run_script(runtime, instance, name, scripts[name.lower()], deadline, log)
         enter("Fetch", "copying /ccp_data")
         fetched = workdir / "ccp_data"
-        with clock.hold(watchdog.cancel_requested.is_set):
-            runtime.fetch(instance, fetched)
+        clock.take(watchdog.cancel_requested.is_set)  # held since the last script anyway
+        runtime.fetch(instance, fetched)
         for root in ([fetched / f"replica-{n}" for n in range(1, instance.replicas + 1)]
                      if instance.replicas > 1 else [fetched]):
             drop_unchanged(root, execution.staged_inputs)
@@ -295,13 +298,17 @@ def _archive(execution: Execution, archives: Archives, instance: dict[str, Any],
 
 def _run_script(runtime: Runtime, instance: Instance, phase: str, script: str,
                 deadline: Deadline, log: ExecutionLog) -> None:
-    # held until the script runs (wait_for_script lets go): no suspension while it starts
-    with instance.clock.hold(instance.cancelled.is_set):
+    # held until the script runs (wait_for_script lets go): no suspension while it starts;
+    # held again once it has ended (a suspension is of a running script)
+    instance.clock.take(instance.cancelled.is_set)
+    try:
         remaining = deadline.remaining()
         if remaining <= 0:
             raise RuntimeTimeout("no time left")
         code = runtime.run(instance, script, remaining,
                            lambda replica, stream, text: log.line(phase, replica, stream, text))
+    finally:
+        instance.clock.take(instance.cancelled.is_set)
     if code != 0:
         reason = runtime.exit_reason(instance, code)
         raise PhaseFailed(f"{phase} failed: the {phase.lower()} script exited with code {code}"

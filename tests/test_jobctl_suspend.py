@@ -90,6 +90,30 @@ def test_suspend_freezes_the_execution_and_its_time_limit_and_resume_goes_on(
     assert "ccp:Suspend" in prov and "ccp:Resume" in prov and "ccp:suspendedSeconds" in prov
 
 
+def test_suspend_asked_before_the_script_runs_is_in_force_once_it_does(
+        tmp_path: Path, stopped_apps: list[Any]) -> None:
+    """On docker the ticker (only an execute script) runs once: its container runs nothing
+    until its script starts it, so a suspend asked as soon as the job is `running` (during
+    Launch, say) waits for the script and then freezes it."""
+    require("docker")
+    app = make_app(tmp_path, [infrastructure("docker")])
+    stopped_apps.append(app)
+    client = app.test_client()
+    job_id = submit(client, "ticker-docker", seconds=8, pause=0.5)
+    wait_for(client, job_id, lambda status: status["status"] != "accepted", 60)
+    response = client.post(f"/jobs/{job_id}/suspend")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["suspended"] is True
+    time.sleep(0.5)  # a line on its way out may still arrive
+    seen = ticks(client, job_id)
+    time.sleep(3)
+    assert ticks(client, job_id) == seen and len(seen) < 8, "it went on while suspended"
+    assert client.post(f"/jobs/{job_id}/resume").status_code == 200
+    final = wait_final(client, job_id)
+    assert final["status"] == "successful", final["message"]
+    assert ticks(client, job_id) == [f"tick {n}" for n in range(1, 9)]
+
+
 @pytest.mark.parametrize("kind", ["docker", "lxd", "local"])
 def test_dismissing_a_suspended_execution_resumes_cancels_and_destroys_it(
         kind: str, tmp_path: Path, stopped_apps: list[Any]) -> None:

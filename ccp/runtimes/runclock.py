@@ -6,18 +6,18 @@ granted while a script runs reaches that script at once.
 
 The clock is also the gate between starting work in a runtime and suspending it: nothing can
 be started in a suspended runtime (Docker refuses an exec in a paused container, LXD one in a
-frozen container, and a local process started after SIGSTOP would run unstopped). The
-lifecycle holds the clock while it starts a script (`hold()`; the runtime lets go once the
-script runs, in `wait_for_script`) or fetches; `try_suspend` does nothing while it is held,
-and `hold` waits while the execution is suspended.
+frozen container, and a local process started after SIGSTOP would run unstopped), and a
+run-once container does not run before its script starts it. The lifecycle holds the clock
+(`take()`) from Launch on, and again as each script ends; the runtime lets go once a script
+runs (`wait_for_script`). `try_suspend` does nothing while it is held, and `take` waits while
+the execution is suspended: a suspension is of a running script.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 WAIT_SLICE = 0.25  # how late a hold waiting on a suspension notices `give_up`
 
@@ -61,18 +61,13 @@ class RunClock:
 
     # --- the gate between starting work and suspending --------------------------------------
 
-    @contextmanager
-    def hold(self, give_up: Callable[[], bool] = lambda: False) -> Iterator[None]:
-        """Keep the execution from being suspended while the body starts something; waits
-        first while it is suspended (or until `give_up()` says to stop waiting)."""
+    def take(self, give_up: Callable[[], bool] = lambda: False) -> None:
+        """Hold until `let_go()` (a script that starts lets go); waits first while the
+        execution is suspended (or until `give_up()` says to stop waiting)."""
         with self._condition:
             while self._suspended_since is not None and not give_up():
                 self._condition.wait(WAIT_SLICE)
             self._held = True
-        try:
-            yield
-        finally:
-            self.let_go()
 
     def let_go(self) -> None:
         """End the hold (the script started); harmless when nothing is held."""
