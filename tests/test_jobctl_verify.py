@@ -18,7 +18,9 @@ from jobctl_setup import (
     make_app,
     require,
     submit,
+    ticks,
     wait_final,
+    wait_for,
     wait_ticking,
 )
 
@@ -89,6 +91,45 @@ def test_verify_removes_orphans_fails_lost_jobs_and_reports(kind: str, tmp_path:
     finally:
         for instance in launched:
             runtime.destroy(instance)
+        manager.stop()
+
+
+@pytest.mark.parametrize("kind", ["docker", "swarm", "lxd"])
+def test_verify_and_suspend_with_a_warm_pool(kind: str, tmp_path: Path) -> None:
+    """A job in a runtime launched ahead (ccp.warmpool) is matched, not lost, whatever the
+    engine still calls it; the pool's members are neither orphans nor unknown; suspend and
+    resume work on the runtime it took."""
+    require(kind)
+    app = make_app(tmp_path, [infrastructure(kind, warmPool=1, warmImages=[IMAGES[kind]])],
+                   verify_interval=0)
+    manager = app.extensions["ccp"].manager
+    client = app.test_client()
+    try:
+        deadline = time.monotonic() + 120
+        while manager.warm.status(kind).get(IMAGES[kind], {}).get("ready", 0) < 1:
+            assert time.monotonic() < deadline, manager.warm.status(kind)
+            time.sleep(0.2)
+        live = submit(client, f"ticker-{kind}", seconds=120)
+        wait_ticking(client, live)
+        assert job(client, live).get("warmRuntime") is True
+        for _ in range(2):  # at once, and once the pool has launched its next member
+            report = client.post(f"/infrastructures/{kind}/verify").get_json()
+            assert report["ok"] is True, report
+            assert live in report["matched"] and report["lostJobsFailed"] == []
+            assert not [i for i in report["unknown"] + report["orphansRemoved"]
+                        if i.startswith("warm-")], report
+            time.sleep(3)
+        assert client.post(f"/jobs/{live}/suspend").status_code in (200, 202)
+        wait_for(client, live, lambda status: status.get("suspended") is True, 60)
+        time.sleep(0.5)  # a tick on its way out may still arrive
+        seen = len(ticks(client, live))
+        time.sleep(3)
+        assert len(ticks(client, live)) == seen, "it went on while suspended"
+        assert client.post(f"/jobs/{live}/resume").status_code in (200, 202)
+        wait_ticking(client, live, count=seen + 2)
+        assert job(client, live)["status"] == "running"
+        assert client.delete(f"/jobs/{live}").get_json()["status"] == "dismissed"
+    finally:
         manager.stop()
 
 
