@@ -96,7 +96,7 @@ class Executor:
             LOGGER.exception("cleaning up job %s failed", job.identifier)
         self.store.update_running(job.identifier, status=JobStatus.FAILED, message=message,
                                   progress=100, finished=lifecycle.now_iso(), stored=stored,
-                                  archive_bytes=archive_bytes)
+                                  archive_bytes=archive_bytes, suspended_since=None)
         self.on_change(job.identifier, job.request.get("subscriber"))
 
     def execution_of(self, job: Job) -> lifecycle.Execution:
