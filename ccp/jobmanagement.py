@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 CREATED_MESSAGE = ("Created: change it with PATCH /jobs/{id}, start it with "
                    "POST /jobs/{id}/results")
 DEFAULT_TTL = 7 * 24 * 3600
-# What a stored definition change rewrites (the record of ccp.manager.prepare).
+# What a stored definition change rewrites (the record of ccp.admission.Admission.prepare).
 DEFINITION_COLUMNS = ("process_id", "process_version", "infrastructure_id", "request",
                       "inputs", "input_references", "method", "method_digest",
                       "method_source", "infrastructure")
@@ -62,7 +62,7 @@ class JobManagement:
 
     def create(self, method: Method, definition: dict[str, Any], requester: Requester) -> str:
         """Validate a definition and store it as a created job; returns its id."""
-        record = self.manager.prepare(method.id, definition, requester, method=method)
+        record = self.manager.admission.prepare(method.id, definition, requester, method=method)
         self._check_created_quota(requester)
         self.store.add({**record, "status": JobStatus.CREATED, "progress": 0,
                         "message": CREATED_MESSAGE})
@@ -72,7 +72,7 @@ class JobManagement:
                requester: Requester) -> None:
         """Replace the definition of a created job with `definition`, validated anew."""
         self.check_created(job)
-        record = self.manager.prepare(method.id, definition, requester, method=method)
+        record = self.manager.admission.prepare(method.id, definition, requester, method=method)
         values = {column: record[column] for column in DEFINITION_COLUMNS}
         if not self.store.update_in_status(job.identifier, JobStatus.CREATED, **values):
             self.check_created(self.manager.get_job(job.identifier))
@@ -80,7 +80,7 @@ class JobManagement:
     def start(self, job: Job, requester: Requester) -> None:
         """Queue a created job."""
         self.check_created(job)
-        self.manager.check_quota(requester)
+        self.manager.admission.check_quota(requester)
         if not self.store.update_in_status(job.identifier, JobStatus.CREATED,
                                            status=JobStatus.ACCEPTED,
                                            message="Accepted: waiting for a worker"):

@@ -6,7 +6,8 @@ recovery thread, so pygeoapi may build extra managers (for OpenAPI, say) without
 anything. The pieces: `WorkerPool` (ccp.workers) claims and runs jobs through an `Executor`
 (ccp.executor); `Recovery` (ccp.recovery) handles dead servers, orphans, storage retries and
 reachability; `RuntimePool` (ccp.runtimepool) holds one runtime per Infrastructure;
-`Archives` (ccp.archive) is where archives live; `Importer` (ccp.importing) takes uploads.
+`Archives` (ccp.archive) is where archives live; `Importer` (ccp.importing) takes uploads;
+`Admission` (ccp.admission) checks an execution request and its requester's limits.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pygeoapi.process.manager.base import BaseManager
 
 from ccp import (
     cache,
-    callbacks,
     errors,
     jobmanagement,
     references,
@@ -31,15 +31,13 @@ from ccp import (
     syncexec,
     templating,
 )
-from ccp import outputs as output_kinds
+from ccp.admission import Admission
 from ccp.archive import Archives
 from ccp.auth import ANONYMOUS, Requester
 from ccp.cache import ExecutionCache
 from ccp.callbacks import Callbacks, CallbackSettings
 from ccp.executor import Executor
 from ccp.importing import Importer
-from ccp.inputs import InputError, resolve_inputs
-from ccp.jobcontrol import manifest
 from ccp.jobcontrol import parts as jobcontrol_parts
 from ccp.jobmanagement import JobManagement
 from ccp.jobs import Job, JobStatus
@@ -48,12 +46,11 @@ from ccp.methodstore import MethodStore
 from ccp.metrics import Metering, MetricsSettings, prometheus
 from ccp.model import Method
 from ccp.outbound import OutboundPolicy
-from ccp.policy import RETRY_AFTER_SECONDS, Policy
+from ccp.policy import Policy
 from ccp.processor import CCPProcessor
 from ccp.recovery import Recovery
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
-from ccp.runtimes import RUNTIME_TYPES
 from ccp.storage import storage_from_config
 from ccp.values import as_bool
 from ccp.warmpool import WarmPools
@@ -131,6 +128,8 @@ class CCPManager(BaseManager):
         self.sources = references.Sources(
             self.outbound, self.archives.storage, self.store,
             tuple(str(outbound.get("s3_shared_prefixes") or "").split(",")))
+        self.admission = Admission(self.registry, self.store, self.policy, self.outbound,
+                                   self.sources)
         self.callbacks = Callbacks(self.store, self.outbound,
                                    CallbackSettings.from_config(settings.get("callbacks")))
         self.executor.sources = self.sources
@@ -216,10 +215,10 @@ class CCPManager(BaseManager):
         An identical earlier execution the requester may see completes it at once instead
         (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
         """
-        record = self.prepare(process_id, request, requester, derived_from, method,
-                              method_source)
+        record = self.admission.prepare(process_id, request, requester, derived_from, method,
+                                        method_source)
         use_cache = cache.wanted(request) and use_cache is not False
-        self.check_quota(requester)
+        self.admission.check_quota(requester)
         earlier = self.cache.lookup(record, requester) if use_cache else None
         if earlier is not None:
             self.cache.serve(record, earlier, self.executor.execution_of)
@@ -228,83 +227,6 @@ class CCPManager(BaseManager):
         self.store.add(record)
         self.workers.wake()
         return str(record["identifier"])
-
-    def prepare(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
-                derived_from: str | None = None, method: Method | None = None,
-                method_source: str | None = None) -> dict[str, Any]:
-        """Validate an execution request for `requester`: the job record to store.
-
-        `method_source` says where the Method came from: `file` (the operator's methods
-        folder), `deployed` (through the API) or `archive` (an imported Execution).
-        An identical earlier execution the requester may see completes it at once instead
-        (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
-        """
-        method = method or self.registry.method(process_id)
-        if method is None:
-            raise errors.NoSuchProcess(process_id)
-        if not isinstance(request, dict):
-            raise errors.InvalidParameter("the execution request must be a JSON object")
-        for key in ("inputs", "outputs"):
-            if key in request and not isinstance(request[key], dict):
-                raise errors.InvalidParameter(f"'{key}' must be an object keyed by {key[:-1]} id")
-        if request.get("response", "raw") not in ("raw", "document"):
-            raise errors.InvalidParameter("'response' must be 'raw' or 'document'")
-        try:
-            output_kinds.selection(method.raw, request)
-        except output_kinds.OutputRequestError as err:
-            raise errors.InvalidParameter(str(err), title="Invalid output request") from err
-        infrastructure = self.registry.infrastructure_of(method)
-        if infrastructure is None:
-            raise errors.Conflict(
-                f"method '{method.id}' needs infrastructure '{method.infrastructure_id}', "
-                "which this server does not know", title="Method not executable")
-        # Not this server's Method byte for byte: it runs as the one recorded with an
-        # Execution (an archive's), under its own identity.
-        method_source = method_source or self.registry.source_of(method) or "archive"
-        if method_source != "file":
-            self.policy.check_may_run_user_method(requester, infrastructure)
-        try:
-            given, by_reference = references.split(method.inputs, request.get("inputs"))
-            inputs = resolve_inputs(method, given, infrastructure)
-        except InputError as err:
-            if err.code == "MissingParameterValue":
-                raise errors.MissingParameter(str(err)) from err
-            title = "Unknown input" if err.code == "NoApplicableCode" else None
-            raise errors.InvalidParameter(str(err), title=title) from err
-        manifest.check_replicas(infrastructure, inputs["ccpreplicas"])
-        callbacks.check_subscriber(request, self.outbound)
-        if by_reference and \
-                "stage-inputs" not in RUNTIME_TYPES[infrastructure.type].load().capabilities:
-            raise errors.InvalidParameter(f"infrastructure '{infrastructure.id}' cannot take "
-                                          "inputs by reference (href)")
-        by_reference = [self.sources.check(reference, requester) for reference in by_reference]
-        return {
-            "identifier": str(uuid.uuid4()), "process_id": method.id,
-            "process_version": method.version, "infrastructure_id": infrastructure.id,
-            "request": request, "inputs": inputs, "owner": requester.subject,
-            "claims": requester.claims, "derived_from": derived_from,
-            "method": method.to_dict(), "method_digest": method.digest,
-            "method_source": method_source, "infrastructure": infrastructure.to_dict(),
-            "input_references": [reference.to_dict() for reference in by_reference] or None,
-        }
-
-    def check_quota(self, requester: Requester, adding_bytes: int = 0) -> None:
-        """Refuse what would take one user past their role's limits."""
-        limits = self.policy.limits_of(requester)
-        if limits.active_executions and \
-                self.store.active_count(requester.subject) >= limits.active_executions:
-            raise errors.TooManyJobs(
-                f"you have {limits.active_executions} executions queued or running, the most "
-                "your role may have: wait for some to finish, or dismiss some",
-                retry_after=RETRY_AFTER_SECONDS)
-        if limits.stored_bytes:
-            stored = self.store.stored_bytes(requester.subject)
-            if stored + adding_bytes > limits.stored_bytes:
-                raise errors.StorageQuotaExceeded(
-                    f"your stored archives take {stored} bytes"
-                    + (f" and this one {adding_bytes} more" if adding_bytes else "")
-                    + f", over your role's quota of {limits.stored_bytes} bytes: delete "
-                    "finished jobs you no longer need (DELETE /jobs/{id})")
 
     def dismiss(self, job_id: str, wait: float = 20.0) -> Job:
         """Dismiss a job: a queued one at once, a running one by cancel script + Destroy."""
@@ -343,7 +265,7 @@ class CCPManager(BaseManager):
     def import_archive(self, zip_path: Path, requester: Requester = ANONYMOUS) -> str:
         """Register an exported Execution archive as a finished job; returns its id."""
         return self.importer.run(zip_path, requester, self.import_limit(requester),
-                                 self.check_quota)
+                                 self.admission.check_quota)
 
     def import_limit(self, requester: Requester) -> int:
         """The largest archive this requester may import, in bytes."""

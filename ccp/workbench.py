@@ -186,7 +186,7 @@ def import_job() -> Response:
     ccp_manager, who = manager(), requester()
     limit = min(filter(None, (ccp_manager.policy.limits_of(who).import_bytes,
                               ccp_manager.max_import_bytes)))
-    ccp_manager.check_quota(who)
+    ccp_manager.admission.check_quota(who)
     request.max_content_length = limit + 1024 * 1024  # archives are bigger than API bodies
     upload = request.files.get("file")
     with tempfile.TemporaryDirectory(dir=manager().data_dir) as scratch:

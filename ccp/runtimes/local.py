@@ -297,32 +297,38 @@ class LocalRuntime(FrozenProcesses, Runtime):
     # --- describe ---------------------------------------------------------------------------
 
     def describe(self, instance: Instance) -> dict[str, Any]:
-        uid = instance.handle.get("uid")
-        if self.switch_uid:
-            isolation = ("host processes as a runner uid of their own: private work dir, no "
-                         "server environment, own session, no new privileges")
-            runner: dict[str, Any] = {"uid": uid, "gid": instance.handle.get("gid"),
-                                      "uidSwitch": True}
-        else:
-            isolation = "none: host processes with the server's user"
-            runner = {"uid": uid, "gid": instance.handle.get("gid"), "uidSwitch": False,
-                      "note": NO_UID_SWITCH.format(uid=uid)}
-        description = {
-            "runtime": self.type,
-            "isolation": isolation,
-            "runner": runner,
-            "host": platform.node(),
-            "platform": platform.platform(),
-            "image": instance.handle.get("image"),
-            "imageUsed": False,
-            "limits": {"memoryBytes": self.settings.memory, "cpus": None,
-                       "pidsLimit": self.settings.pids_limit if self.switch_uid else None},
-            "started": instance.started,
-            "stopped": now_iso(),
-        }
-        if instance.handle.get("fetchSkipped"):
-            description["fetchSkipped"] = instance.handle["fetchSkipped"]
-        return description
+        return description_of(instance, self.settings, self.switch_uid)
+
+
+def description_of(instance: Instance, settings: LocalSettings, switch_uid: bool
+                   ) -> dict[str, Any]:
+    """What `describe` tells of a local execution: who ran it, how isolated, its limits."""
+    uid = instance.handle.get("uid")
+    if switch_uid:
+        isolation = ("host processes as a runner uid of their own: private work dir, no "
+                     "server environment, own session, no new privileges")
+        runner: dict[str, Any] = {"uid": uid, "gid": instance.handle.get("gid"),
+                                  "uidSwitch": True}
+    else:
+        isolation = "none: host processes with the server's user"
+        runner = {"uid": uid, "gid": instance.handle.get("gid"), "uidSwitch": False,
+                  "note": NO_UID_SWITCH.format(uid=uid)}
+    description = {
+        "runtime": LocalRuntime.type,
+        "isolation": isolation,
+        "runner": runner,
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "image": instance.handle.get("image"),
+        "imageUsed": False,
+        "limits": {"memoryBytes": settings.memory, "cpus": None,
+                   "pidsLimit": settings.pids_limit if switch_uid else None},
+        "started": instance.started,
+        "stopped": now_iso(),
+    }
+    if instance.handle.get("fetchSkipped"):
+        description["fetchSkipped"] = instance.handle["fetchSkipped"]
+    return description
 
 
 def host_digest() -> str:
