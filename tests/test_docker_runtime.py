@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 from engines import ENGINE, IMAGE, REPO, Engine, make_app, write_descriptors
@@ -20,7 +21,8 @@ from helpers import Lines, archive_of, outputs_of, submit, wait_final, wait_unti
 
 from ccp.model import Infrastructure
 from ccp.runtimes.base import Instance, RuntimeFailure
-from ccp.runtimes.docker import DockerRuntime
+from ccp.runtimes.docker import DockerRuntime, cgroups
+from ccp.runtimes.usage import from_docker_stats
 
 pytestmark = pytest.mark.docker
 
@@ -95,6 +97,31 @@ def test_limits_and_isolation_are_applied(runtime, launched, engine):
     assert description["image"]["id"].startswith("sha256:")
     assert description["image"]["repoTags"] == [IMAGE]
     json.dumps(description)  # it goes to metadata/instance.json
+
+
+def test_samples_of_a_local_engine_come_from_the_cgroup_as_the_stats_api_gives_them(
+        runtime, launched, engine):
+    """The engine here is local: a sample reads the container's cgroup files (no stats
+    request, which takes the engine a second), and gives what Docker's stats API says."""
+    engine.require()
+    instance = launch(runtime, launched)
+    container_id = instance.handle["container"]
+    assert runtime.run(instance, "dd if=/dev/zero of=/ccp_data/f bs=1M count=4 2>/dev/null; "
+                       "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done", 60, Lines()) == 0
+    read = cgroups.usage(container_id, 1)
+    assert read is not None
+    assert runtime.sample(instance) == [read]
+    api = from_docker_stats(engine.client.api.stats(container_id, stream=False), 1)
+    # the container is idle: its counters no longer move (its memory, by a few pages)
+    assert replace(read, memory_bytes=0) == replace(api, memory_bytes=0)
+    assert read.memory_bytes and api.memory_bytes
+    assert abs(read.memory_bytes - api.memory_bytes) < 0.25 * api.memory_bytes
+    assert read.memory_limit_bytes == MEMORY and read.cpu_seconds and read.cpu_seconds > 0
+    assert (read.network_rx_bytes, read.network_tx_bytes) == (0, 0)  # network none
+    runtime.destroy(instance)
+    assert cgroups.usage(container_id, 1) is None  # gone: the API is asked (and fails)
+    with pytest.raises(RuntimeFailure):
+        runtime.sample(instance)
 
 
 def test_unreachable_engine_is_a_clear_failure(tmp_path):

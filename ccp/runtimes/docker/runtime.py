@@ -41,6 +41,7 @@ from ccp.runtimes.base import (
     now_iso,
 )
 from ccp.runtimes.deadline import wait_for_script
+from ccp.runtimes.docker import cgroups
 from ccp.runtimes.docker.engine import SWARM_SERVICE_LABEL, DockerEngine
 from ccp.runtimes.docker.execs import ScriptExec, all_ended, interrupt, oom_kills
 from ccp.runtimes.docker.once import RunOnce, is_main_script, script_digest
@@ -290,14 +291,21 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
     # --- metrics ----------------------------------------------------------------------------
 
     def sample(self, instance: Instance) -> list[Usage]:
-        """Docker's stats of every replica's container (Swarm: every task container), asked
-        side by side: an engine may take up to a second to answer each."""
+        """Every replica's usage (Swarm: every task container): from its cgroup files when
+        the engine is on this host (cgroups.py), else Docker's stats, asked side by side:
+        an engine may take up to a second to answer each."""
         targets = self.targets(instance)
-        with self.docker.errors("reading container stats"), \
-                ThreadPoolExecutor(max_workers=min(len(targets), STATS_THREADS) or 1) as pool:
-            stats = list(pool.map(lambda target: self.docker.stats(target[1]), targets))
-        return [usage.from_docker_stats(found, replica)
-                for (replica, _), found in zip(targets, stats, strict=True)]
+        read = {replica: cgroups.usage(container_id, replica)
+                for replica, container_id in targets}
+        asked = [(replica, container_id) for replica, container_id in targets
+                 if read[replica] is None]
+        if asked:
+            with self.docker.errors("reading container stats"), ThreadPoolExecutor(
+                    max_workers=min(len(asked), STATS_THREADS)) as pool:
+                stats = list(pool.map(lambda target: self.docker.stats(target[1]), asked))
+            for (replica, _), found in zip(asked, stats, strict=True):
+                read[replica] = usage.from_docker_stats(found, replica)
+        return [found for replica, _ in targets if (found := read[replica]) is not None]
 
     # --- describe ---------------------------------------------------------------------------
 
