@@ -303,8 +303,8 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
             with self.docker.errors("reading container stats"), ThreadPoolExecutor(
                     max_workers=min(len(asked), STATS_THREADS)) as pool:
                 stats = list(pool.map(lambda target: self.docker.stats(target[1]), asked))
-            for (replica, _), found in zip(asked, stats, strict=True):
-                read[replica] = usage.from_docker_stats(found, replica)
+            for (replica, _), answer in zip(asked, stats, strict=True):
+                read[replica] = usage.from_docker_stats(answer, replica)
         return [found for replica, _ in targets if (found := read[replica]) is not None]
 
     # --- describe ---------------------------------------------------------------------------
