@@ -43,6 +43,8 @@ from ccp.runtimes.base import now_iso
 
 JSON_COLUMNS = ("request", "inputs", "claims", "instance", "outputs", "method",
                 "infrastructure", "input_references")
+BRIEF_SKIPS = ("request", "claims", "outputs", "method", "infrastructure",  # not in a
+               "input_references")  # status document: left out of a job list
 
 metadata = MetaData()
 
@@ -313,8 +315,11 @@ class JobStore:
 
     def find(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
              owner: str | None = None, stored: bool | None = None, limit: int = 10,
-             offset: int = 0, where: JobFilter | None = None) -> tuple[list[Job], int]:
-        query = select(jobs)
+             offset: int = 0, where: JobFilter | None = None, brief: bool = False
+             ) -> tuple[list[Job], int]:
+        """Matching jobs, newest first, and their count. `brief`: without BRIEF_SKIPS
+        (decoding their JSON was most of what a job list cost)."""
+        query = select(*(c for c in jobs.c if not brief or c.name not in BRIEF_SKIPS))
         count = select(func.count()).select_from(jobs)
         conditions = _filter_conditions(where) if where else []
         if status:
