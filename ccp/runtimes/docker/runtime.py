@@ -41,7 +41,7 @@ from ccp.runtimes.base import (
     now_iso,
 )
 from ccp.runtimes.deadline import wait_for_script
-from ccp.runtimes.docker import cgroups
+from ccp.runtimes.docker import cgroups, localfetch
 from ccp.runtimes.docker.engine import SWARM_SERVICE_LABEL, DockerEngine
 from ccp.runtimes.docker.execs import ScriptExec, all_ended, interrupt, oom_kills
 from ccp.runtimes.docker.once import RunOnce, is_main_script, script_digest
@@ -230,21 +230,31 @@ class DockerRuntime(WarmContainers, RunOnce, Runtime):
 
     def fetch(self, instance: Instance, destination: Path) -> None:
         targets = self.targets(instance)
+        # a run-once container has stopped by now: its layer may be read here (localfetch)
+        stopped = bool(instance.handle.get("mainStarted"))
 
         def copy(target: tuple[int, str]) -> list[str]:
             replica, container_id = target
             into = destination / f"replica-{replica}" if instance.replicas > 1 else destination
             return [f"replica {replica}: {problem}"
-                    for problem in self.copy_out(container_id, into)]
+                    for problem in self.copy_out(container_id, into, stopped)]
 
         with ThreadPoolExecutor(max(1, len(targets))) as copies:  # every replica at once
             skipped = [problem for found in copies.map(copy, targets) for problem in found]
         if skipped:
             instance.handle["fetchSkipped"] = skipped[:tarcopy.MAX_SKIPPED_REPORTED]
 
-    def copy_out(self, container_id: str, target: Path) -> list[str]:
+    def copy_out(self, container_id: str, target: Path, stopped: bool = False) -> list[str]:
         """Copy the container's /ccp_data into `target`; returns the members left out."""
         with self.docker.errors(f"copying {DATA_PATH}"):
+            if stopped:
+                try:
+                    attrs = self.docker.api.inspect_container(container_id)
+                except docker.errors.NotFound:
+                    attrs = {}
+                copied = localfetch.copy_out(attrs, target) if attrs else None
+                if copied is not None:
+                    return copied
             try:
                 stream, _ = self.docker.api.get_archive(container_id, DATA_PATH + "/.")
             except docker.errors.NotFound:
