@@ -37,14 +37,12 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from ccp.jobs import ACTIVE, JOB_TYPE, Job, JobFilter, JobStatus
+from ccp.jobs import ACTIVE, BRIEF_SKIPS, JOB_TYPE, Job, JobFilter, JobStatus
 from ccp.migrations import upgrade
 from ccp.runtimes.base import now_iso
 
 JSON_COLUMNS = ("request", "inputs", "claims", "instance", "outputs", "method",
                 "infrastructure", "input_references")
-BRIEF_SKIPS = ("request", "claims", "outputs", "method", "infrastructure",  # not in a
-               "input_references")  # status document: left out of a job list
 
 metadata = MetaData()
 
@@ -223,6 +221,10 @@ def _owner_is(owner: str | None) -> Any:
     return jobs.c.owner.is_(None) if owner is None else jobs.c.owner == owner
 
 
+def _select(brief: bool) -> Any:
+    return select(*(c for c in jobs.c if not brief or c.name not in BRIEF_SKIPS))
+
+
 def _decode(row: Any) -> Job:
     values = dict(row._mapping)
     for key in JSON_COLUMNS:
@@ -249,12 +251,12 @@ class JobStore:
         now = now_iso()
         values = {"status": JobStatus.ACCEPTED, "progress": 0, "created": now, "updated": now,
                   "message": "Accepted: waiting for a worker", **job}
-        with self.engine.begin() as connection:
-            connection.execute(jobs.insert().values(**_encode(values)))
+        with self.engine.begin() as connection:  # parameters, not values: compiled once
+            connection.execute(jobs.insert(), _encode(values))
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, brief: bool = False) -> Job:
         with self.engine.connect() as connection:
-            row = connection.execute(select(jobs).where(jobs.c.identifier == job_id)).first()
+            row = connection.execute(_select(brief).where(jobs.c.identifier == job_id)).first()
         if row is None:
             raise JobNotFound(job_id)
         return _decode(row)
@@ -317,9 +319,7 @@ class JobStore:
              owner: str | None = None, stored: bool | None = None, limit: int = 10,
              offset: int = 0, where: JobFilter | None = None, brief: bool = False
              ) -> tuple[list[Job], int]:
-        """Matching jobs, newest first, and their count. `brief`: without BRIEF_SKIPS
-        (decoding their JSON was most of what a job list cost)."""
-        query = select(*(c for c in jobs.c if not brief or c.name not in BRIEF_SKIPS))
+        query = _select(brief)
         count = select(func.count()).select_from(jobs)
         conditions = _filter_conditions(where) if where else []
         if status:

@@ -192,9 +192,9 @@ class CCPManager(BaseManager):
         return syncexec.wait_until(self.finished, job_id, seconds,
                                    lambda: self.get_job(job_id), lambda job: job.is_final)
 
-    def get_job(self, job_id: str) -> Job:
+    def get_job(self, job_id: str, brief: bool = False) -> Job:
         try:
-            return self.store.get(job_id)
+            return self.store.get(job_id, brief)
         except JobNotFound as err:
             raise errors.NoSuchJob(job_id) from err
 

@@ -105,7 +105,7 @@ def execute(process_id: str) -> WerkzeugResponse:
                 response.headers["Preference-Applied"] = applied
             return response
     location = f"{base_url()}/jobs/{job_id}"
-    return json_response(status_info(ccp_manager.get_job(job_id)), 201, {
+    return json_response(status_info(ccp_manager.get_job(job_id, brief=True)), 201, {
         "Location": location,
         "Preference-Applied": "respond-async",
     })
