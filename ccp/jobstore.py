@@ -83,6 +83,7 @@ jobs = Table(
     Column("cache_key", String(80), index=True),
     Column("cache_of", String(64)),
 )
+BRIEF = [column for column in jobs.c if column.name not in BRIEF_SKIPS]
 
 # When each owner last had a job claimed: workers serve owners round-robin from it.
 dispatch = Table(
@@ -221,10 +222,6 @@ def _owner_is(owner: str | None) -> Any:
     return jobs.c.owner.is_(None) if owner is None else jobs.c.owner == owner
 
 
-def _select(brief: bool) -> Any:
-    return select(*(c for c in jobs.c if not brief or c.name not in BRIEF_SKIPS))
-
-
 def _decode(row: Any) -> Job:
     values = dict(row._mapping)
     for key in JSON_COLUMNS:
@@ -247,16 +244,19 @@ class JobStore:
         self.engine = make_engine(url)
         upgrade(self.engine)
 
-    def add(self, job: dict[str, Any]) -> None:
+    def add(self, job: dict[str, Any]) -> Job:
+        """Store a new job; returns it as stored (its status document needs no read)."""
         now = now_iso()
         values = {"status": JobStatus.ACCEPTED, "progress": 0, "created": now, "updated": now,
                   "message": "Accepted: waiting for a worker", **job}
         with self.engine.begin() as connection:  # parameters, not values: compiled once
             connection.execute(jobs.insert(), _encode(values))
+        return Job.from_mapping(values)
 
     def get(self, job_id: str, brief: bool = False) -> Job:
         with self.engine.connect() as connection:
-            row = connection.execute(_select(brief).where(jobs.c.identifier == job_id)).first()
+            row = connection.execute(select(*(BRIEF if brief else jobs.c))
+                                     .where(jobs.c.identifier == job_id)).first()
         if row is None:
             raise JobNotFound(job_id)
         return _decode(row)
@@ -319,7 +319,7 @@ class JobStore:
              owner: str | None = None, stored: bool | None = None, limit: int = 10,
              offset: int = 0, where: JobFilter | None = None, brief: bool = False
              ) -> tuple[list[Job], int]:
-        query = _select(brief)
+        query = select(*(BRIEF if brief else jobs.c))
         count = select(func.count()).select_from(jobs)
         conditions = _filter_conditions(where) if where else []
         if status:

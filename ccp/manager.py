@@ -201,7 +201,15 @@ class CCPManager(BaseManager):
     def submit(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
                derived_from: str | None = None, method: Method | None = None,
                method_source: str | None = None, use_cache: bool | None = None) -> str:
-        """Validate an execution request and queue it; returns the new job id.
+        """Validate an execution request and queue it; returns the new job id."""
+        return self.accept(process_id, request, requester, derived_from, method,
+                           method_source, use_cache).identifier
+
+    def accept(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
+               derived_from: str | None = None, method: Method | None = None,
+               method_source: str | None = None, use_cache: bool | None = None) -> Job:
+        """Validate an execution request and queue it; returns the job as accepted (a
+        cache hit's as it is now, brief: what its status document needs).
 
         An identical earlier execution the requester may see completes it at once instead
         (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
@@ -214,10 +222,10 @@ class CCPManager(BaseManager):
         if earlier is not None:
             self.cache.serve(record, earlier, self.executor.execution_of)
             self.callbacks.job_changed(record["identifier"], request.get("subscriber"))
-            return str(record["identifier"])
-        self.store.add(record)
+            return self.get_job(str(record["identifier"]), brief=True)
+        job = self.store.add(record)
         self.workers.wake()
-        return str(record["identifier"])
+        return job
 
     def prepare(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
                 derived_from: str | None = None, method: Method | None = None,
