@@ -28,6 +28,9 @@ ACTIVE = frozenset({JobStatus.ACCEPTED, JobStatus.RUNNING})
 STATUS_VALUES = tuple(status.value for status in JobStatus)
 FINAL_VALUES = tuple(status.value for status in JobStatus if status in FINAL)
 JOB_TYPE = "process"  # every CCP job is an OGC API - Processes job
+# Left out of a brief Job (job lists, the answer to a submission): a status document shows
+# none of them, and decoding their JSON was most of what a job list cost.
+BRIEF_SKIPS = ("request", "claims", "outputs", "method", "infrastructure", "input_references")
 
 
 @dataclass(frozen=True)

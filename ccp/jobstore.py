@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from ccp.jobfilters import conditions_of
-from ccp.jobs import ACTIVE, Job, JobFilter, JobStatus
+from ccp.jobs import ACTIVE, BRIEF_SKIPS, Job, JobFilter, JobStatus
 from ccp.migrations import upgrade
 from ccp.runtimes.base import now_iso
 
@@ -85,6 +85,7 @@ jobs = Table(
     Column("cache_key", String(80), index=True),
     Column("cache_of", String(64)),
 )
+BRIEF = [column for column in jobs.c if column.name not in BRIEF_SKIPS]
 
 # Who asked for which suspend, resume or extend of a job, and when (for its PROV record).
 job_controls = Table(
@@ -237,16 +238,19 @@ class JobStore:
         """A row of ccp_jobs as a Job (for modules with queries of their own)."""
         return _decode(row)
 
-    def add(self, job: dict[str, Any]) -> None:
+    def add(self, job: dict[str, Any]) -> Job:
+        """Store a new job; returns it as stored (its status document needs no read)."""
         now = now_iso()
         values = {"status": JobStatus.ACCEPTED, "progress": 0, "created": now, "updated": now,
                   "message": "Accepted: waiting for a worker", **job}
-        with self.engine.begin() as connection:
-            connection.execute(jobs.insert().values(**_encode(values)))
+        with self.engine.begin() as connection:  # parameters, not values: compiled once
+            connection.execute(jobs.insert(), _encode(values))
+        return Job.from_mapping(values)
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, brief: bool = False) -> Job:
         with self.engine.connect() as connection:
-            row = connection.execute(select(jobs).where(jobs.c.identifier == job_id)).first()
+            row = connection.execute(select(*(BRIEF if brief else jobs.c))
+                                     .where(jobs.c.identifier == job_id)).first()
         if row is None:
             raise JobNotFound(job_id)
         return _decode(row)
@@ -307,8 +311,9 @@ class JobStore:
 
     def find(self, *, status: list[str] | None = None, process_id: list[str] | None = None,
              owner: str | None = None, stored: bool | None = None, limit: int = 10,
-             offset: int = 0, where: JobFilter | None = None) -> tuple[list[Job], int]:
-        query = select(jobs)
+             offset: int = 0, where: JobFilter | None = None, brief: bool = False
+             ) -> tuple[list[Job], int]:
+        query = select(*(BRIEF if brief else jobs.c))
         count = select(func.count()).select_from(jobs)
         conditions = conditions_of(where, jobs) if where else []
         if status:

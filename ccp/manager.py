@@ -201,16 +201,24 @@ class CCPManager(BaseManager):
         return syncexec.wait_until(self.finished, job_id, seconds,
                                    lambda: self.get_job(job_id), lambda job: job.is_final)
 
-    def get_job(self, job_id: str) -> Job:
+    def get_job(self, job_id: str, brief: bool = False) -> Job:
         try:
-            return self.store.get(job_id)
+            return self.store.get(job_id, brief)
         except JobNotFound as err:
             raise errors.NoSuchJob(job_id) from err
 
     def submit(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
                derived_from: str | None = None, method: Method | None = None,
                method_source: str | None = None, use_cache: bool | None = None) -> str:
-        """Validate an execution request and queue it; returns the new job id.
+        """Validate an execution request and queue it; returns the new job id."""
+        return self.accept(process_id, request, requester, derived_from, method,
+                           method_source, use_cache).identifier
+
+    def accept(self, process_id: str, request: Any, requester: Requester = ANONYMOUS,
+               derived_from: str | None = None, method: Method | None = None,
+               method_source: str | None = None, use_cache: bool | None = None) -> Job:
+        """Validate an execution request and queue it; returns the job as accepted (a
+        cache hit's as it is now, brief: what its status document needs).
 
         An identical earlier execution the requester may see completes it at once instead
         (ccp/cache.py), unless `use_cache` or the request's `cache` member says no.
@@ -223,10 +231,10 @@ class CCPManager(BaseManager):
         if earlier is not None:
             self.cache.serve(record, earlier, self.executor.execution_of)
             self.callbacks.job_changed(record["identifier"], request.get("subscriber"))
-            return str(record["identifier"])
-        self.store.add(record)
+            return self.get_job(str(record["identifier"]), brief=True)
+        job = self.store.add(record)
         self.workers.wake()
-        return str(record["identifier"])
+        return job
 
     def dismiss(self, job_id: str, wait: float = 20.0) -> Job:
         """Dismiss a job: a queued one at once, a running one by cancel script + Destroy."""

@@ -11,16 +11,21 @@ $CCP_TEST_DOCKER_IMAGE, else ccp/busybox:1 (made locally: there is no registry).
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from engines import ENGINE, IMAGE, REPO, Engine, make_app, write_descriptors
 from helpers import Lines, archive_of, outputs_of, submit, wait_final, wait_until
 
 from ccp.model import Infrastructure
+from ccp.runtimes import tarcopy
 from ccp.runtimes.base import Instance, RuntimeFailure
-from ccp.runtimes.docker import DockerRuntime
+from ccp.runtimes.docker import DockerRuntime, cgroups, localfetch
+from ccp.runtimes.usage import from_docker_stats
 
 pytestmark = pytest.mark.docker
 
@@ -95,6 +100,73 @@ def test_limits_and_isolation_are_applied(runtime, launched, engine):
     assert description["image"]["id"].startswith("sha256:")
     assert description["image"]["repoTags"] == [IMAGE]
     json.dumps(description)  # it goes to metadata/instance.json
+
+
+def test_samples_of_a_local_engine_come_from_the_cgroup_as_the_stats_api_gives_them(
+        runtime, launched, engine):
+    """The engine here is local: a sample reads the container's cgroup files (no stats
+    request, which takes the engine a second), and gives what Docker's stats API says."""
+    engine.require()
+    instance = launch(runtime, launched)
+    container_id = instance.handle["container"]
+    assert runtime.run(instance, "dd if=/dev/zero of=/ccp_data/f bs=1M count=4 2>/dev/null; "
+                       "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done", 60, Lines()) == 0
+    read = cgroups.usage(container_id, 1)
+    assert read is not None
+    assert runtime.sample(instance) == [read]
+    api = from_docker_stats(engine.client.api.stats(container_id, stream=False), 1)
+    # the container is idle: its counters no longer move (its memory, by a few pages)
+    assert replace(read, memory_bytes=0) == replace(api, memory_bytes=0)
+    assert read.memory_bytes and api.memory_bytes
+    assert abs(read.memory_bytes - api.memory_bytes) < 0.25 * api.memory_bytes
+    assert read.memory_limit_bytes == MEMORY and read.cpu_seconds and read.cpu_seconds > 0
+    assert (read.network_rx_bytes, read.network_tx_bytes) == (0, 0)  # network none
+    runtime.destroy(instance)
+    assert cgroups.usage(container_id, 1) is None  # gone: the API is asked (and fails)
+    with pytest.raises(RuntimeFailure):
+        runtime.sample(instance)
+
+
+def _tree(root: Path) -> dict[str, tuple]:
+    """What a fetched tree holds: every entry's kind, mode, size, content or link target."""
+    found: dict[str, tuple] = {}
+    for path in sorted(root.rglob("*")):
+        mode = path.lstat().st_mode & 0o7777
+        if path.is_symlink():
+            found[str(path.relative_to(root))] = ("link", os.readlink(path))
+        elif path.is_dir():
+            found[str(path.relative_to(root))] = ("dir", mode)
+        else:
+            found[str(path.relative_to(root))] = ("file", mode, path.read_bytes())
+    return found
+
+
+def test_fetch_of_a_stopped_container_reads_its_layer_as_the_engine_archive_gives_it(
+        runtime, launched, engine, tmp_path):
+    """A run-once container has stopped at Fetch; on this host its /ccp_data is read from
+    its overlay2 layer (no get_archive), giving what the engine's archive gives, with the
+    same members left out (links leaving /ccp_data)."""
+    engine.require()
+    script = ("mkdir -p /ccp_data/sub/empty && echo one > /ccp_data/a.txt && "
+              "printf 'x%.0s' $(seq 1 5000) > /ccp_data/sub/big && chmod 0751 /ccp_data/sub && "
+              "chmod 0600 /ccp_data/a.txt && ln -s a.txt /ccp_data/rel && "
+              "ln -s /etc/passwd /ccp_data/abs && ln /ccp_data/a.txt /ccp_data/hard && "
+              "echo gone > /ccp_data/gone && rm /ccp_data/gone")
+    instance = runtime.launch_once(f"test-{uuid.uuid4()}", IMAGE, {}, script)
+    launched.append(instance)
+    assert runtime.run(instance, script, 60, Lines()) == 0
+    container_id = instance.handle["container"]
+    attrs = engine.client.api.inspect_container(container_id)
+    assert localfetch.upper_data_dir(attrs) is not None  # this engine is local, overlay2
+    runtime.fetch(instance, tmp_path / "fetched")
+    stream, _ = engine.client.api.get_archive(container_id, "/ccp_data/.")
+    skipped = tarcopy.extract(stream, tmp_path / "archived")
+    assert _tree(tmp_path / "fetched") == _tree(tmp_path / "archived")
+    assert _tree(tmp_path / "fetched")["sub/big"] == ("file", 0o644, b"x" * 5000)
+    assert "abs" not in _tree(tmp_path / "fetched") and len(skipped) == 1
+    assert instance.handle["fetchSkipped"] == [f"replica 1: {problem}" for problem in skipped]
+    # a running container is the engine's to copy from (its processes may still write)
+    assert localfetch.upper_data_dir({**attrs, "State": {"Running": True, "Pid": 1}}) is None
 
 
 def test_unreachable_engine_is_a_clear_failure(tmp_path):

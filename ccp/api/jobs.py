@@ -92,7 +92,7 @@ def list_jobs() -> Response:
             raise errors.InvalidParameter(f"'processID' {process_id[:40]!r} is not a process id")
     jobs, total = manager().store.find(status=statuses, process_id=process_ids, limit=limit,
                                        offset=offset, owner=requester().owner_filter,
-                                       where=job_filter())
+                                       where=job_filter(), brief=True)
     # Every link keeps the filters; `next`/`prev` stay in the format of this page.
     filters = [(k, v) for k, v in request.args.items(multi=True)
                if k not in ("offset", "limit", "f")]

@@ -95,7 +95,8 @@ def execute(process_id: str) -> WerkzeugResponse:
     preferences = syncexec.Preferences.parse(request.headers.getlist("Prefer"))
     hold = syncexec.hold_seconds(method.execution_modes, preferences,
                                  ccp_manager.sync_max_seconds)
-    job_id = ccp_manager.submit(process_id, body, requester(), method=method)
+    accepted = ccp_manager.accept(process_id, body, requester(), method=method)
+    job_id = accepted.identifier
     if hold > 0:
         with ccp_manager.sync_holders.slot() as holding:
             job = ccp_manager.wait_final(job_id, hold) if holding else None
@@ -105,7 +106,8 @@ def execute(process_id: str) -> WerkzeugResponse:
                 response.headers["Preference-Applied"] = applied
             return response
     location = f"{base_url()}/jobs/{job_id}"
-    return json_response(status_info(ccp_manager.get_job(job_id)), 201, {
+    # the job as accepted: a worker may have taken it since, its status document says so
+    return json_response(status_info(accepted), 201, {
         "Location": location,
         "Preference-Applied": "respond-async",
     })

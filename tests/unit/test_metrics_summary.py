@@ -10,6 +10,7 @@ import pytest
 from ccp import errors, outputfiles
 from ccp.metrics import Phase, Sample, prov_attributes, summarize
 from ccp.metrics.samples import COLUMNS, from_csv, increase, rows, to_csv
+from ccp.runtimes.docker import cgroups
 from ccp.runtimes.usage import Usage, from_docker_stats, from_lxd_state
 
 T0 = 1_700_000_000.0
@@ -144,3 +145,27 @@ def test_preview_media_types() -> None:
     assert outputfiles.media_type("blob") == "application/octet-stream"
     assert "text/html" not in outputfiles.INLINE_TYPES
     assert "image/svg+xml" not in outputfiles.INLINE_TYPES
+
+
+def test_metrics_usage_from_a_cgroup_v2_tree_as_docker_reads_it(tmp_path) -> None:
+    container_id = "ab" * 32
+    (tmp_path / "cgroup.controllers").write_text("cpu io memory pids\n")
+    place = tmp_path / "system.slice" / f"docker-{container_id}.scope"  # systemd driver
+    place.mkdir(parents=True)
+    files = {"cpu.stat": "usage_usec 2500000\nuser_usec 2000000\n",
+             "memory.current": "50000\n", "memory.max": "1000000\n",
+             "memory.stat": "anon 100\ninactive_file 10000\n",
+             "io.stat": "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2\n"
+                        "8:16 rbytes=1 wbytes=2 rios=1 wios=1\n",
+             "pids.current": "3\n", "cgroup.procs": ""}
+    for name, text in files.items():
+        (place / name).write_text(text)
+    assert cgroups.usage(container_id, 2, tmp_path) == Usage(
+        replica=2, cpu_seconds=2.5, memory_bytes=40_000, memory_limit_bytes=1_000_000,
+        network_rx_bytes=0, network_tx_bytes=0, block_read_bytes=4097,
+        block_write_bytes=8194, processes=3)
+    assert cgroups.usage("cd" * 32, 1, tmp_path) is None  # not here: the API is asked
+    assert cgroups.usage("short", 1, tmp_path) is None
+    (place / "memory.max").write_text("max\n")  # no limit: the host's memory, as Docker says
+    found = cgroups.usage(container_id, 2, tmp_path)
+    assert found is not None and found.memory_limit_bytes and found.memory_limit_bytes > 2**20

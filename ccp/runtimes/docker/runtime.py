@@ -41,6 +41,7 @@ from ccp.runtimes.base import (
     now_iso,
 )
 from ccp.runtimes.deadline import wait_for_script
+from ccp.runtimes.docker import cgroups, localfetch
 from ccp.runtimes.docker.engine import SWARM_SERVICE_LABEL, DockerEngine
 from ccp.runtimes.docker.execs import ScriptExec, all_ended, interrupt, oom_kills
 from ccp.runtimes.docker.jobcontrol import ContainerControl
@@ -231,21 +232,31 @@ class DockerRuntime(ContainerControl, WarmContainers, RunOnce, Runtime):
 
     def fetch(self, instance: Instance, destination: Path) -> None:
         targets = self.targets(instance)
+        # a run-once container has stopped by now: its layer may be read here (localfetch)
+        stopped = bool(instance.handle.get("mainStarted"))
 
         def copy(target: tuple[int, str]) -> list[str]:
             replica, container_id = target
             into = destination / f"replica-{replica}" if instance.replicas > 1 else destination
             return [f"replica {replica}: {problem}"
-                    for problem in self.copy_out(container_id, into)]
+                    for problem in self.copy_out(container_id, into, stopped)]
 
         with ThreadPoolExecutor(max(1, len(targets))) as copies:  # every replica at once
             skipped = [problem for found in copies.map(copy, targets) for problem in found]
         if skipped:
             instance.handle["fetchSkipped"] = skipped[:tarcopy.MAX_SKIPPED_REPORTED]
 
-    def copy_out(self, container_id: str, target: Path) -> list[str]:
+    def copy_out(self, container_id: str, target: Path, stopped: bool = False) -> list[str]:
         """Copy the container's /ccp_data into `target`; returns the members left out."""
         with self.docker.errors(f"copying {DATA_PATH}"):
+            if stopped:
+                try:
+                    attrs = self.docker.api.inspect_container(container_id)
+                except docker.errors.NotFound:
+                    attrs = {}
+                copied = localfetch.copy_out(attrs, target) if attrs else None
+                if copied is not None:
+                    return copied
             try:
                 stream, _ = self.docker.api.get_archive(container_id, DATA_PATH + "/.")
             except docker.errors.NotFound:
@@ -292,14 +303,21 @@ class DockerRuntime(ContainerControl, WarmContainers, RunOnce, Runtime):
     # --- metrics ----------------------------------------------------------------------------
 
     def sample(self, instance: Instance) -> list[Usage]:
-        """Docker's stats of every replica's container (Swarm: every task container), asked
-        side by side: an engine may take up to a second to answer each."""
+        """Every replica's usage (Swarm: every task container): from its cgroup files when
+        the engine is on this host (cgroups.py), else Docker's stats, asked side by side:
+        an engine may take up to a second to answer each."""
         targets = self.targets(instance)
-        with self.docker.errors("reading container stats"), \
-                ThreadPoolExecutor(max_workers=min(len(targets), STATS_THREADS) or 1) as pool:
-            stats = list(pool.map(lambda target: self.docker.stats(target[1]), targets))
-        return [usage.from_docker_stats(found, replica)
-                for (replica, _), found in zip(targets, stats, strict=True)]
+        read = {replica: cgroups.usage(container_id, replica)
+                for replica, container_id in targets}
+        asked = [(replica, container_id) for replica, container_id in targets
+                 if read[replica] is None]
+        if asked:
+            with self.docker.errors("reading container stats"), ThreadPoolExecutor(
+                    max_workers=min(len(asked), STATS_THREADS)) as pool:
+                stats = list(pool.map(lambda target: self.docker.stats(target[1]), asked))
+            for (replica, _), answer in zip(asked, stats, strict=True):
+                read[replica] = usage.from_docker_stats(answer, replica)
+        return [found for replica, _ in targets if (found := read[replica]) is not None]
 
     # --- describe ---------------------------------------------------------------------------
 
