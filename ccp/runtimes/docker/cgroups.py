@@ -12,9 +12,16 @@ a container) `usage` answers None and the runtime asks the API as before.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ccp.runtimes.usage import Usage
+from ccp.runtimes.usage import Usage, from_docker_stats
+
+if TYPE_CHECKING:
+    from ccp.runtimes.docker.engine import DockerEngine
+
+STATS_THREADS = 16  # replicas whose stats are asked for at once
 
 ROOT = Path("/sys/fs/cgroup")
 # where the engine puts a container's cgroup: cgroupfs driver, then systemd driver
@@ -131,3 +138,19 @@ def _network(procs: Path) -> tuple[int, int]:
         if name.strip() != "lo" and len(fields) >= 9:
             rx, tx = rx + int(fields[0]), tx + int(fields[8])
     return rx, tx
+
+
+def usages(engine: DockerEngine, targets: list[tuple[int, str]]) -> list[Usage]:
+    """Every replica's usage (Swarm: every task container): from its cgroup files when
+    the engine is on this host, else Docker's stats, asked side by side: an engine may take
+    up to a second to answer each."""
+    read = {replica: usage(container_id, replica) for replica, container_id in targets}
+    asked = [(replica, container_id) for replica, container_id in targets
+             if read[replica] is None]
+    if asked:
+        with engine.errors("reading container stats"), ThreadPoolExecutor(
+                max_workers=min(len(asked), STATS_THREADS)) as pool:
+            stats = list(pool.map(lambda target: engine.stats(target[1]), asked))
+        for (replica, _), answer in zip(asked, stats, strict=True):
+            read[replica] = from_docker_stats(answer, replica)
+    return [found for replica, _ in targets if (found := read[replica]) is not None]

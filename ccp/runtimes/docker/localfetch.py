@@ -20,8 +20,11 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import docker.errors
+
 from ccp.runtimes import tarcopy
 from ccp.runtimes.base import DATA_PATH
+from ccp.runtimes.docker.engine import DockerEngine
 
 
 def upper_data_dir(attrs: dict[str, Any]) -> Path | None:
@@ -57,3 +60,25 @@ def copy_out(attrs: dict[str, Any], target: Path) -> list[str] | None:
         with tarfile.open(fileobj=spool, mode="w") as tar:
             tar.add(source, arcname=".")  # links stored as links (dereference=False)
         return tarcopy.extract_spooled(spool, target)
+
+
+def copy_data(engine: DockerEngine, container_id: str, target: Path,
+              stopped: bool = False) -> list[str]:
+    """Copy the container's /ccp_data into `target`: from its layer when it has `stopped`
+    and that gives the same (copy_out), else from the engine; returns the members left
+    out."""
+    with engine.errors(f"copying {DATA_PATH}"):
+        if stopped:
+            try:
+                attrs = engine.api.inspect_container(container_id)
+            except docker.errors.NotFound:
+                attrs = {}
+            copied = copy_out(attrs, target) if attrs else None
+            if copied is not None:
+                return copied
+        try:
+            stream, _ = engine.api.get_archive(container_id, DATA_PATH + "/.")
+        except docker.errors.NotFound:
+            target.mkdir(parents=True, exist_ok=True)
+            return [f"{DATA_PATH} does not exist"]
+        return tarcopy.extract(stream, target)

@@ -24,10 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import docker.errors
-
 from ccp.model import Infrastructure
-from ccp.runtimes import tarcopy, usage
+from ccp.runtimes import tarcopy
 from ccp.runtimes.base import (
     DATA_PATH,
     LABEL,
@@ -69,7 +67,6 @@ def awaiting_keep_alive(marker: str) -> str:
 CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 REPLICA_LABEL = "ccp.replica"
 RUNTIME_LABEL = "ccp.runtime"
-STATS_THREADS = 16  # replicas whose stats are asked for at once
 
 
 class DockerRuntime(ContainerControl, WarmContainers, RunOnce, Runtime):
@@ -239,30 +236,12 @@ class DockerRuntime(ContainerControl, WarmContainers, RunOnce, Runtime):
             replica, container_id = target
             into = destination / f"replica-{replica}" if instance.replicas > 1 else destination
             return [f"replica {replica}: {problem}"
-                    for problem in self.copy_out(container_id, into, stopped)]
+                    for problem in localfetch.copy_data(self.docker, container_id, into, stopped)]
 
         with ThreadPoolExecutor(max(1, len(targets))) as copies:  # every replica at once
             skipped = [problem for found in copies.map(copy, targets) for problem in found]
         if skipped:
             instance.handle["fetchSkipped"] = skipped[:tarcopy.MAX_SKIPPED_REPORTED]
-
-    def copy_out(self, container_id: str, target: Path, stopped: bool = False) -> list[str]:
-        """Copy the container's /ccp_data into `target`; returns the members left out."""
-        with self.docker.errors(f"copying {DATA_PATH}"):
-            if stopped:
-                try:
-                    attrs = self.docker.api.inspect_container(container_id)
-                except docker.errors.NotFound:
-                    attrs = {}
-                copied = localfetch.copy_out(attrs, target) if attrs else None
-                if copied is not None:
-                    return copied
-            try:
-                stream, _ = self.docker.api.get_archive(container_id, DATA_PATH + "/.")
-            except docker.errors.NotFound:
-                target.mkdir(parents=True, exist_ok=True)
-                return [f"{DATA_PATH} does not exist"]
-            return tarcopy.extract(stream, target)
 
     # --- destroy ----------------------------------------------------------------------------
 
@@ -303,21 +282,7 @@ class DockerRuntime(ContainerControl, WarmContainers, RunOnce, Runtime):
     # --- metrics ----------------------------------------------------------------------------
 
     def sample(self, instance: Instance) -> list[Usage]:
-        """Every replica's usage (Swarm: every task container): from its cgroup files when
-        the engine is on this host (cgroups.py), else Docker's stats, asked side by side:
-        an engine may take up to a second to answer each."""
-        targets = self.targets(instance)
-        read = {replica: cgroups.usage(container_id, replica)
-                for replica, container_id in targets}
-        asked = [(replica, container_id) for replica, container_id in targets
-                 if read[replica] is None]
-        if asked:
-            with self.docker.errors("reading container stats"), ThreadPoolExecutor(
-                    max_workers=min(len(asked), STATS_THREADS)) as pool:
-                stats = list(pool.map(lambda target: self.docker.stats(target[1]), asked))
-            for (replica, _), answer in zip(asked, stats, strict=True):
-                read[replica] = usage.from_docker_stats(answer, replica)
-        return [found for replica, _ in targets if (found := read[replica]) is not None]
+        return cgroups.usages(self.docker, self.targets(instance))
 
     # --- describe ---------------------------------------------------------------------------
 
