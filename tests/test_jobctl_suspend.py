@@ -251,3 +251,51 @@ def test_the_suspension_state_lives_in_the_job_store_across_a_server_restart(
     assert response.status_code == 200 and response.json()["suspended"] is False
     final = wait_final_url(b.url, job_id, 60)
     assert final["status"] == "successful", final["message"]
+
+
+def test_suspend_resume_extend_of_another_users_job_are_not_found(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain user cannot suspend, resume or extend someone else's running job: 404, as
+    for a job that does not exist, and the owner's job runs on unchanged."""
+    import jwt
+    from conftest import make_config
+    from helpers import ASYNC
+
+    from ccp.app import create_app
+
+    secret = "jobctl-auth-test-secret-of-32-bytes!"
+    monkeypatch.setenv("CCP_JOBCTL_TEST_SECRET", secret)
+    config = make_config(tmp_path / "data")
+    config["server"]["auth"] = {"enabled": True, "algorithm": "HS256",
+                                "secret_env": "CCP_JOBCTL_TEST_SECRET"}
+    application = create_app(config)
+
+    def bearer(subject: str) -> dict[str, str]:
+        token = jwt.encode({"sub": subject, "exp": int(time.time()) + 600, "roles": []},
+                           secret, algorithm="HS256")
+        return {"Authorization": f"Bearer {token}"}
+
+    try:
+        client = application.test_client()
+        response = client.post("/processes/sleep/execution", json={"inputs": {"seconds": 30}},
+                               headers={**bearer("alice"), **ASYNC})
+        assert response.status_code == 201, response.get_json()
+        job_id = response.get_json()["jobID"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/jobs/{job_id}", headers=bearer("alice")
+                         ).get_json()["status"] != "running":
+            assert time.monotonic() < deadline, "the job never ran"
+            time.sleep(0.2)
+        for action, body in (("suspend", None), ("resume", None), ("extend", {"seconds": 5})):
+            response = client.post(f"/jobs/{job_id}/{action}", json=body,
+                                   headers=bearer("mallory"))
+            assert response.status_code == 404, (action, response.get_json())
+            assert response.get_json()["status"] == 404
+        seen = client.get(f"/jobs/{job_id}", headers=bearer("alice")).get_json()
+        assert seen["status"] == "running"
+        assert not seen.get("suspended") and not seen.get("extendedSeconds"), seen
+        assert client.post(f"/jobs/{job_id}/suspend", headers=bearer("alice")
+                           ).status_code == 200
+    finally:
+        client.delete(f"/jobs/{job_id}", headers=bearer("alice"))
+        application.extensions["ccp"].manager.stop()
