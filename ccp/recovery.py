@@ -6,7 +6,6 @@ the background, so listing never waits on an engine."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from ccp.archive import Archives
@@ -14,6 +13,7 @@ from ccp.executor import Executor
 from ccp.jobcontrol.health import HealthMonitor, is_stale_probe
 from ccp.jobs import FINAL_VALUES
 from ccp.jobstore import JobStore
+from ccp.periodic import Periodic, run_each
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
 
@@ -34,15 +34,15 @@ class Recovery:
         self.health = health
         # more periodic clean-ups (e.g. expiring created Part 4 jobs), run with the others
         self.tasks: list[Callable[[], object]] = []
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._schedule = Periodic("ccp-reaper", max(1.0, self.heartbeat_timeout / 2),
+                                  lambda: run_each((self.recover, self.retry_storage,
+                                                    *self.tasks)))
 
     def start(self) -> None:
         """Check once now, then keep checking in the background."""
         self.check_infrastructures()
         self.recover()
-        self._thread = threading.Thread(target=self._reap, name="ccp-reaper", daemon=True)
-        self._thread.start()
+        self._schedule.start()
 
     @property
     def reachability(self) -> dict[str, str | None]:
@@ -50,10 +50,7 @@ class Recovery:
         return self.health.reachability
 
     def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._schedule.stop(timeout)
 
     def recover(self) -> None:
         """Fail jobs whose server died and destroy their runtimes; clean orphans."""
@@ -98,11 +95,3 @@ class Recovery:
         """Ask every engine now whether it answers (the health monitor's schedule does it
         in the background)."""
         self.health.check_engines()
-
-    def _reap(self) -> None:
-        while not self._stopping.wait(max(1.0, self.heartbeat_timeout / 2)):
-            for task in (self.recover, self.retry_storage, *self.tasks):
-                try:
-                    task()
-                except Exception:
-                    LOGGER.exception("%s failed", task.__name__)

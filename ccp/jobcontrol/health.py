@@ -26,6 +26,7 @@ from ccp.jobcontrol.queue import HeldQueue
 from ccp.jobcontrol.records import Check, Records
 from ccp.logs import concise
 from ccp.model import Infrastructure
+from ccp.periodic import Periodic, run_each
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
 from ccp.runtimes.base import Runtime, RuntimeFailure, now_iso
@@ -105,8 +106,8 @@ class HealthMonitor:
         self.states: dict[str, State] = {}
         self._lock = threading.Lock()
         self._checking: dict[str, threading.Lock] = {}
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._schedule = Periodic("ccp-health", LOOP_SECONDS,
+                                  lambda: run_each((self.check_due, self._hold_queue)))
 
     # --- what the rest of the server reads ---------------------------------------------------
 
@@ -237,7 +238,7 @@ class HealthMonitor:
     def check_due(self) -> None:
         """Check every Infrastructure whose next check is due."""
         for infrastructure in list(self.registry.infrastructures.values()):
-            if self._stopping.is_set():
+            if self._schedule.stopping.is_set():
                 return
             state = self.states.get(infrastructure.id)
             never_probed = infrastructure.settings.probe_image is not None and (
@@ -250,22 +251,10 @@ class HealthMonitor:
 
     def start(self) -> None:
         """Check on schedule from now on (Recovery checks the engines once at start-up)."""
-        self._thread = threading.Thread(target=self._loop, name="ccp-health", daemon=True)
-        self._thread.start()
+        self._schedule.start()
 
     def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(LOOP_SECONDS):
-            for task in (self.check_due, self._hold_queue):
-                try:
-                    task()
-                except Exception:
-                    LOGGER.exception("%s failed", task.__name__)
+        self._schedule.stop(timeout)
 
     def _hold_queue(self) -> None:
         with self._lock:

@@ -17,7 +17,6 @@ The report is returned, stored (the newest are kept) and logged. Verify runs on 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
@@ -31,6 +30,7 @@ from ccp.jobstore import JobNotFound, JobStore
 from ccp.lifecycle import PROGRESS
 from ccp.logs import concise
 from ccp.model import Infrastructure
+from ccp.periodic import Periodic
 from ccp.registry import Registry
 from ccp.runtimepool import RuntimePool
 from ccp.runtimes.base import WARM_PREFIX, RuntimeFailure, now_iso
@@ -50,8 +50,7 @@ class Verifier:
         self.server = server
         self.heartbeat_timeout = heartbeat_timeout
         self.interval = interval  # seconds between scheduled runs; 0: on demand only
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._schedule = Periodic("ccp-verify", interval, self._verify_all)
 
     def verify(self, infrastructure: Infrastructure) -> dict[str, Any]:
         manifest.require(infrastructure, "verify")
@@ -146,24 +145,19 @@ class Verifier:
 
     def start(self) -> None:
         if self.interval > 0:
-            self._thread = threading.Thread(target=self._loop, name="ccp-verify", daemon=True)
-            self._thread.start()
+            self._schedule.start()
 
     def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._schedule.stop(timeout)
 
-    def _loop(self) -> None:
-        while not self._stopping.wait(self.interval):
-            for infrastructure in list(self.registry.infrastructures.values()):
-                if not manifest.features(infrastructure)["verify"]:
-                    continue
-                try:
-                    self.verify(infrastructure)
-                except Exception as err:
-                    LOGGER.warning("verify of %s failed: %s", infrastructure.id, err)
+    def _verify_all(self) -> None:
+        for infrastructure in list(self.registry.infrastructures.values()):
+            if not manifest.features(infrastructure)["verify"]:
+                continue
+            try:
+                self.verify(infrastructure)
+            except Exception as err:
+                LOGGER.warning("verify of %s failed: %s", infrastructure.id, err)
 
 
 def warm_member(job: Job) -> str | None:
